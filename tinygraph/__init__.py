@@ -1,1 +1,17 @@
-import tinygraph.ops  # noqa
+"""tinygraph: a small, exact reverse-mode autodiff framework on NumPy, built to show backpropagation.
+
+    import tinygraph as tg
+    x = tg.tensor(np.random.randn(3, 4), requires_grad=True, name="x")
+    y = (x @ w).relu().sum()
+    y.backward()            # x.grad now holds dy/dx
+"""
+from tinygraph.tensor import Tensor, tensor  # noqa: I001  (first: op.py imports it)
+from tinygraph.op import Context, Node, Op, apply, register_op, registry, unregister_op
+from tinygraph.engine import backward, topological_order
+from tinygraph.grad_mode import backward_hook, detect_anomaly, is_grad_enabled, no_grad
+from tinygraph.broadcast import unbroadcast
+from tinygraph.gradcheck import GradcheckError, gradcheck
+
+import tinygraph.ops  # noqa: F401,E402  (registers the built-in ops as tg.<name> and Tensor methods)
+
+__version__ = "0.1.0"

@@ -1,0 +1,23 @@
+"""Elementwise a / b with broadcasting."""
+import numpy as np
+
+from tinygraph import Op, register_op
+
+
+@register_op("div", forward="{out} = {a} / {b}",
+             backward=("δ{a} = δ{out} / {b}", "δ{b} = −δ{out} ⊙ {a} / {b}²"), broadcasting=True)
+class Div(Op):
+    """out = a / b."""
+
+    @staticmethod
+    def forward(ctx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        a, b = ctx.saved
+        need_a, need_b = ctx.needs_input_grad
+        grad_a = grad_out / b if need_a else None
+        grad_b = -grad_out * a / (b * b) if need_b else None
+        return grad_a, grad_b

@@ -1,0 +1,20 @@
+"""Elementwise e^x."""
+import numpy as np
+
+from tinygraph import Op, register_op
+
+
+@register_op("exp", forward="{out} = e^{x}", backward="δ{x} = δ{out} ⊙ {out}")
+class Exp(Op):
+    """out = exp(x); its derivative is itself, so backward keeps the output."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
+        out = np.exp(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (out,) = ctx.saved
+        return (grad_out * out,)

@@ -1,0 +1,19 @@
+"""Elementwise natural logarithm."""
+import numpy as np
+
+from tinygraph import Op, register_op
+
+
+@register_op("log", forward="{out} = ln {x}", backward="δ{x} = δ{out} / {x}")
+class Log(Op):
+    """out = ln(x)."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved
+        return (grad_out / x,)

@@ -1,0 +1,48 @@
+"""Matrix product with NumPy's rules: 2-D, batched with broadcast batch axes, and 1-D operands."""
+import numpy as np
+
+from tinygraph import Op, register_op
+
+
+@register_op("matmul", forward="{out} = {a} {b}", backward=("δ{a} = δ{out} {b}ᵀ", "δ{b} = {a}ᵀ δ{out}"),
+             broadcasting=True)
+class MatMul(Op):
+    """out = a @ b. Section 3.2 for s = U p: dL/dU = δs pᵀ and dL/dp = Uᵀ δs."""
+
+    @staticmethod
+    def forward(ctx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}")
+        if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+            raise ValueError(f"matmul: inner dimensions differ: a has shape {a.shape} (last axis {a.shape[-1]}) "
+                             f"and b has shape {b.shape} (axis {b.ndim - 2 if b.ndim > 1 else 0} is "
+                             f"{b.shape[-2 if b.ndim > 1 else 0]})")
+        try:
+            out = np.matmul(a, b)
+        except ValueError:
+            raise ValueError(f"matmul: batch axes of a {a.shape[:-2]} and b {b.shape[:-2]} do not broadcast") from None
+        ctx.save_for_backward(a, b)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        a, b = ctx.saved
+        need_a, need_b = ctx.needs_input_grad
+        # Treat 1-D operands as a row (a) or a column (b), as np.matmul does, then drop that axis again.
+        a2 = a[np.newaxis, :] if a.ndim == 1 else a
+        b2 = b[:, np.newaxis] if b.ndim == 1 else b
+        g = grad_out
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if b.ndim == 1:
+            g = np.expand_dims(g, -1)
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = g @ np.swapaxes(b2, -1, -2)
+            if a.ndim == 1:
+                grad_a = grad_a[..., 0, :]
+        if need_b:
+            grad_b = np.swapaxes(a2, -1, -2) @ g
+            if b.ndim == 1:
+                grad_b = grad_b[..., 0]
+        return grad_a, grad_b

@@ -1,0 +1,21 @@
+"""Elementwise a · b with broadcasting."""
+import numpy as np
+
+from tinygraph import Op, register_op
+
+
+@register_op("mul", forward="{out} = {a} ⊙ {b}", backward=("δ{a} = δ{out} ⊙ {b}", "δ{b} = δ{out} ⊙ {a}"),
+             broadcasting=True)
+class Mul(Op):
+    """out = a ⊙ b; each side's gradient is the upstream gradient times the other side."""
+
+    @staticmethod
+    def forward(ctx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        a, b = ctx.saved
+        need_a, need_b = ctx.needs_input_grad
+        return (grad_out * b if need_a else None), (grad_out * a if need_b else None)

@@ -1,0 +1,17 @@
+"""Elementwise −x."""
+import numpy as np
+
+from tinygraph import Op, register_op
+
+
+@register_op("neg", forward="{out} = −{x}", backward="δ{x} = −δ{out}")
+class Neg(Op):
+    """out = −x."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
+        return -x
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return (-grad_out,)

@@ -1,0 +1,21 @@
+"""Elementwise x ** p for a scalar exponent p."""
+import numpy as np
+
+from tinygraph import Op, register_op
+
+
+@register_op("pow", forward="{out} = {x}^p", backward="δ{x} = δ{out} ⊙ p·{x}^(p−1)")
+class Pow(Op):
+    """out = x ** exponent (exponent a Python number, not a tensor)."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray, *, exponent: float) -> np.ndarray:
+        ctx.exponent = exponent
+        ctx.save_for_backward(x)
+        return x ** x.dtype.type(exponent)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved
+        p = x.dtype.type(ctx.exponent)
+        return (grad_out * p * x ** (p - 1),)

@@ -1,0 +1,17 @@
+"""Elementwise a − b with broadcasting."""
+import numpy as np
+
+from tinygraph import Op, register_op
+
+
+@register_op("sub", forward="{out} = {a} − {b}", backward=("δ{a} = δ{out}", "δ{b} = −δ{out}"), broadcasting=True)
+class Sub(Op):
+    """out = a − b."""
+
+    @staticmethod
+    def forward(ctx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return grad_out, -grad_out

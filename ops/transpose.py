@@ -1,0 +1,22 @@
+"""Permute axes."""
+import numpy as np
+
+from tinygraph import Op, register_op
+
+
+@register_op("transpose", forward="{out} = {x}ᵀ", backward="δ{x} = (δ{out})ᵀ, axes permuted back")
+class Transpose(Op):
+    """out = x with its axes permuted (reversed when axes is None), as np.transpose."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray, *, axes=None) -> np.ndarray:
+        if axes is not None and sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+            raise ValueError(f"transpose: axes={tuple(axes)} is not a permutation of the {x.ndim} axes "
+                             f"of an input of shape {x.shape}")
+        ctx.axes = axes
+        return np.transpose(x, axes)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        inverse = None if ctx.axes is None else np.argsort([a % grad_out.ndim for a in ctx.axes])
+        return (np.transpose(grad_out, inverse),)

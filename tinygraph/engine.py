@@ -1,0 +1,140 @@
+"""Reverse mode: order the graph, then run each node's backward rule once, accumulating gradients."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygraph.broadcast import unbroadcast
+from tinygraph.grad_mode import STATE
+from tinygraph.tensor import Tensor
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """Every tensor that requires grad and leads to `root`, each after all of its inputs.
+
+    Iterative depth-first search (an explicit stack, no recursion), so a chain of any depth works.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        node = tensor._node
+        if node is not None:
+            for parent in node.inputs:
+                if parent is not None and parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) into `leaf.grad` for every leaf that requires grad.
+
+    Each node's rule runs once, after every consumer of its output has added its contribution;
+    a tensor used several times receives the sum. Saved arrays are released afterwards unless
+    `retain_graph` is true.
+    """
+    if not root.requires_grad:
+        raise RuntimeError(f"backward(): {root._label()} does not require grad: no input of the "
+                           "ops that made it has requires_grad=True (or it was made under no_grad())")
+    grad = _initial_grad(root, grad)
+    order = topological_order(root)
+    for tensor in order:
+        if tensor._node is not None and tensor._node.released:
+            raise RuntimeError(
+                f"backward(): the graph through op '{tensor._node.op.name}' (output {tensor._label()}) "
+                "was already backpropagated and its saved arrays were released. Call "
+                "backward(retain_graph=True) the first time to backpropagate twice.")
+    hooks = STATE.backward_hooks
+    check_finite = STATE.detect_anomaly
+    pending: dict[int, np.ndarray] = {id(root): grad}
+    for tensor in reversed(order):
+        grad_out = pending.pop(id(tensor), None)
+        if grad_out is None:
+            continue  # no path from root reached it with a gradient (every rule returned None)
+        node = tensor._node
+        if node is None:
+            tensor.grad = grad_out.copy() if tensor.grad is None else tensor.grad + grad_out
+            if hooks:
+                for hook in hooks:
+                    hook(tensor, None, grad_out, ())
+            continue
+        if tensor._retain_grad:
+            tensor.grad = grad_out.copy() if tensor.grad is None else tensor.grad + grad_out
+        input_grads = _run_rule(node, grad_out, check_finite)
+        for parent, parent_grad in zip(node.inputs, input_grads):
+            if parent_grad is not None:
+                key = id(parent)
+                earlier = pending.get(key)
+                pending[key] = parent_grad if earlier is None else earlier + parent_grad
+        if hooks:
+            for hook in hooks:
+                hook(tensor, node, grad_out, input_grads)
+        if not retain_graph:
+            node.release()
+
+
+def _initial_grad(root: Tensor, grad: Any) -> np.ndarray:
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(f"backward(): {root._label()} has {root.data.size} elements; pass "
+                               "grad= (an array of that shape) or reduce it to one element first")
+        return np.ones_like(root.data)
+    grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.data.dtype)
+    if grad.shape != root.data.shape:
+        raise ValueError(f"backward(): grad has shape {grad.shape} but {root._label()} needs the same shape")
+    return grad
+
+
+def _run_rule(node, grad_out: np.ndarray, check_finite: bool) -> list:
+    """Call the op's backward and enforce its contract: one gradient per input, right shape and dtype.
+
+    Returns the gradients to pass on (None for inputs that need none), broadcasting undone.
+    """
+    op = node.op
+    grads = op.backward(node.ctx, grad_out)
+    if not isinstance(grads, (tuple, list)):
+        raise TypeError(f"{op.name}.backward must return a tuple with one gradient per input "
+                        f"{op.arg_names}, got {type(grads).__name__}")
+    if len(grads) != len(node.inputs):
+        raise TypeError(f"{op.name}.backward returned {len(grads)} gradients for "
+                        f"{len(node.inputs)} inputs {op.arg_names}; return None for inputs with no gradient")
+    result = [None] * len(grads)
+    for i, (parent, g) in enumerate(zip(node.inputs, grads)):
+        if g is None or parent is None or not parent.requires_grad:
+            continue
+        if type(g) is not np.ndarray:
+            if not isinstance(g, (np.ndarray, np.generic, float, int)):
+                raise TypeError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) is a "
+                                f"{type(g).__name__}, not a NumPy array")
+            g = np.asarray(g, dtype=parent.data.dtype) if np.ndim(g) == 0 else np.asarray(g)
+        expected = parent.data.shape
+        if g.shape != expected:
+            if not op.broadcasting:
+                raise ValueError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has shape "
+                                 f"{g.shape}, but the input has shape {expected}")
+            try:
+                g, axes = unbroadcast(g, expected)
+            except ValueError:
+                raise ValueError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has shape "
+                                 f"{g.shape}, which does not broadcast from the input's shape {expected}") from None
+            if node.summed_axes is None:
+                node.summed_axes = {}
+            node.summed_axes[i] = axes
+        if g.dtype != parent.data.dtype:
+            raise TypeError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has dtype "
+                            f"{g.dtype}, but the input has dtype {parent.data.dtype} (shape {expected})")
+        if check_finite and not np.isfinite(g).all():
+            label = f" '{parent.name}'" if parent.name else ""
+            raise FloatingPointError(f"detect_anomaly: {op.name}.backward produced NaN/Inf in the gradient "
+                                     f"for input {i} ({op.arg_names[i]!r}{label}, shape {expected})")
+        result[i] = g
+    return result

@@ -1,0 +1,310 @@
+"""Ops: the `Op` base class, the registry, and `apply`, which runs a forward rule and records it.
+
+An op is a class with two static methods on plain NumPy arrays, side by side:
+
+    @tg.register_op("relu", forward="{out} = max(0, {x})", backward="δ{x} = δ{out} ⊙ 1[{x} > 0]")
+    class ReLU(tg.Op):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x > 0)
+            return np.maximum(x, 0)
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            (mask,) = ctx.saved
+            return (grad_out * mask,)
+
+Positional parameters of `forward` after `ctx` are the op's array inputs; keyword-only parameters
+are hyperparameters (`stride`, `axis`, ...), which forward stores on `ctx` itself if backward
+needs them. `backward` returns one gradient per array input (None where there is none) and must
+never modify `grad_out` in place: the engine may hand the same array to several rules.
+"""
+from __future__ import annotations
+
+import inspect
+import sys
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from tinygraph.grad_mode import STATE
+from tinygraph.tensor import Tensor
+
+REGISTRY: dict[str, type["Op"]] = {}
+
+
+class Context:
+    """What one application of an op keeps for its backward rule."""
+
+    def __init__(self, needs_input_grad: tuple[bool, ...]):
+        # needs_input_grad[i] is False when input i needs no gradient: backward may skip it.
+        self.needs_input_grad = needs_input_grad
+        self.saved: tuple | None = ()
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep arrays (or anything) for backward; released after backward unless retain_graph."""
+        self.saved = values
+
+
+class Node:
+    """The record of one op application: which op, on which input tensors, with what context."""
+
+    __slots__ = ("op", "ctx", "inputs", "attrs", "released", "saved_summary", "summed_axes")
+
+    def __init__(self, op: type["Op"], ctx: Context, inputs: tuple, attrs: dict):
+        self.op = op
+        self.ctx = ctx
+        self.inputs = inputs            # one Tensor (or None) per array input
+        self.attrs = attrs              # the hyperparameters it was called with
+        self.released = False           # True once backward freed ctx.saved
+        self.saved_summary = None       # [(shape, dtype, nbytes)] of what was saved, kept after release
+        self.summed_axes = None         # {input index: axes the engine summed to undo broadcasting}
+
+    def summarize_saved(self) -> list[tuple[tuple[int, ...], str, int]]:
+        """Shape, dtype and size in bytes of each saved array (available before and after release)."""
+        if self.saved_summary is not None:
+            return self.saved_summary
+        return [(v.shape, str(v.dtype), v.nbytes) for v in self.ctx.saved or () if isinstance(v, np.ndarray)]
+
+    def release(self) -> None:
+        self.saved_summary = self.summarize_saved()
+        self.ctx.saved = None
+        self.released = True
+
+
+class Op:
+    """Base class of every op. Subclass it, write `forward` and `backward`, decorate with `register_op`."""
+
+    name: str = ""
+    arg_names: tuple[str, ...] = ()       # array inputs, from forward's positional parameters
+    attr_names: tuple[str, ...] = ()      # hyperparameters, from forward's keyword-only parameters
+    arg_defaults: tuple = ()              # defaults of the trailing optional array inputs (e.g. b=None)
+    forward_formula: str = ""             # e.g. "{out} = max(0, {x})"; placeholders are tensor symbols
+    backward_formulas: tuple[str, ...] = ()   # one per array input, e.g. "δ{x} = δ{out} ⊙ 1[{x} > 0]"
+    broadcasting: bool = False            # True: the engine sums input gradients down to the input shapes
+
+    @staticmethod
+    def forward(ctx: Context, *arrays: np.ndarray, **attrs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad_out: np.ndarray) -> tuple:
+        raise NotImplementedError
+
+    @classmethod
+    def render(cls, template: str, symbols: dict[str, str]) -> str:
+        """Fill a formula template; a placeholder with no symbol given shows its own name."""
+        return template.format_map(_SymbolDefaults(symbols))
+
+
+class _SymbolDefaults(dict):
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+def registry() -> dict[str, type[Op]]:
+    """The registered ops by name (a copy)."""
+    return dict(REGISTRY)
+
+
+def register_op(name: str, *, forward: str | None = None,
+                backward: str | tuple[str, ...] | dict[str, str] | None = None,
+                broadcasting: bool | None = None) -> Callable[[type[Op]], type[Op]]:
+    """Class decorator: register an op as `tg.<name>(...)` and as the Tensor method `.<name>(...)`.
+
+    `forward` and `backward` are Unicode formulas for the drawing tools, with `{out}` and the
+    forward parameter names as placeholders; `backward` is one formula per array input (a tuple,
+    a dict by input name, or one string for a one-input op).
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"register_op: op name must be a Python identifier, got {name!r}")
+
+    def decorate(cls: type[Op]) -> type[Op]:
+        if not (isinstance(cls, type) and issubclass(cls, Op)):
+            raise TypeError(f"register_op({name!r}) decorates a subclass of tg.Op, got {cls!r}")
+        for method in ("forward", "backward"):
+            if getattr(cls, method) is getattr(Op, method):
+                raise TypeError(f"register_op({name!r}): {cls.__name__} must define a static {method}()")
+        existing = REGISTRY.get(name)
+        if existing is not None and (existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise ValueError(f"register_op: an op named {name!r} is already registered "
+                             f"({existing.__module__}.{existing.__qualname__}); pick another name")
+        _read_signature(cls, name)
+        cls.name = name
+        if broadcasting is not None:
+            cls.broadcasting = broadcasting
+        cls.forward_formula = forward or cls.forward_formula or (
+            "{out} = " + name + "(" + ", ".join("{" + a + "}" for a in cls.arg_names) + ")")
+        cls.backward_formulas = _backward_formulas(cls, backward)
+        REGISTRY[name] = cls
+        _install_function(cls)
+        return cls
+
+    return decorate
+
+
+def unregister_op(name: str) -> None:
+    """Remove an op registered with `register_op` (its tg.<name> function and Tensor method too)."""
+    cls = REGISTRY.pop(name)
+    package = sys.modules["tinygraph"]
+    if getattr(getattr(package, name, None), "op", None) is cls:
+        delattr(package, name)
+    if getattr(getattr(Tensor, name, None), "op", None) is cls:
+        delattr(Tensor, name)
+
+
+def _read_signature(cls: type[Op], name: str) -> None:
+    params = list(inspect.signature(cls.forward).parameters.values())[1:]   # drop ctx
+    args, defaults, attrs = [], [], []
+    for p in params:
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            args.append(p.name)
+            if p.default is not p.empty:
+                defaults.append(p.default)
+            elif defaults:
+                raise TypeError(f"register_op({name!r}): input {p.name!r} without default follows one with a default")
+        elif p.kind == p.KEYWORD_ONLY:
+            attrs.append(p.name)
+        elif p.kind == p.VAR_POSITIONAL:
+            raise TypeError(f"register_op({name!r}): forward(ctx, *{p.name}) is not supported; "
+                            "name each array input")
+    cls.arg_names, cls.arg_defaults, cls.attr_names = tuple(args), tuple(defaults), tuple(attrs)
+
+
+def _backward_formulas(cls: type[Op], backward) -> tuple[str, ...]:
+    names = cls.arg_names
+    if backward is None:
+        backward = cls.backward_formulas or tuple(
+            f"δ{{{a}}} = δ{{out}} · ∂{{out}}/∂{{{a}}}" for a in names)
+    if isinstance(backward, str):
+        backward = (backward,)
+    if isinstance(backward, dict):
+        unknown = set(backward) - set(names)
+        if unknown:
+            raise ValueError(f"register_op({cls.name!r}): backward formulas for unknown inputs {sorted(unknown)}; "
+                             f"inputs are {names}")
+        backward = tuple(backward.get(a, f"δ{{{a}}} = δ{{out}} · ∂{{out}}/∂{{{a}}}") for a in names)
+    backward = tuple(backward)
+    if len(backward) != len(names):
+        raise ValueError(f"register_op({cls.name!r}): {len(backward)} backward formulas for "
+                         f"{len(names)} inputs {names}")
+    return backward
+
+
+def _install_function(cls: type[Op]) -> None:
+    def op_function(*args, **kwargs):
+        return apply(cls, *args, **kwargs)
+
+    op_function.__name__ = op_function.__qualname__ = cls.name
+    op_function.__doc__ = (cls.__doc__ or "").strip() + f"\n\nForward: {cls.forward_formula}\n" + \
+        "Backward: " + "; ".join(cls.backward_formulas)
+    op_function.op = cls
+    package = sys.modules["tinygraph"]
+    current = getattr(package, cls.name, None)
+    if current is not None and getattr(current, "op", None) is None:
+        raise ValueError(f"register_op: {cls.name!r} would hide tinygraph.{cls.name}; pick another name")
+    if cls.name not in Tensor.HANDWRITTEN:     # sum, reshape, ... keep their friendlier signatures
+        method = getattr(Tensor, cls.name, None)
+        if method is not None and getattr(method, "op", None) is None:
+            raise ValueError(f"register_op: {cls.name!r} would hide Tensor.{cls.name}; pick another name")
+        setattr(Tensor, cls.name, op_function)
+    setattr(package, cls.name, op_function)
+
+
+def _bind(op: type[Op], args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Sort a call's arguments into array inputs and hyperparameters, by forward's signature."""
+    names, n = op.arg_names, len(op.arg_names)
+    inputs = list(args[:n])
+    attrs = {}
+    for value, attr in zip(args[n:], op.attr_names):
+        attrs[attr] = value
+    if len(args) > n + len(op.attr_names):
+        raise TypeError(f"{op.name}() takes at most {n + len(op.attr_names)} positional arguments "
+                        f"({', '.join(names + op.attr_names)}), got {len(args)}")
+    for key, value in kwargs.items():
+        if key in names:
+            index = names.index(key)
+            if index < len(inputs):
+                raise TypeError(f"{op.name}() got input {key!r} both by position and by name")
+            inputs.extend([_MISSING] * (index + 1 - len(inputs)))
+            inputs[index] = value
+        elif key in op.attr_names:
+            if key in attrs:
+                raise TypeError(f"{op.name}() got {key!r} both by position and by name")
+            attrs[key] = value
+        else:
+            raise TypeError(f"{op.name}() got an unexpected argument {key!r}; "
+                            f"inputs: {names}, options: {op.attr_names}")
+    first_default = n - len(op.arg_defaults)
+    inputs.extend([_MISSING] * (n - len(inputs)))
+    for i, value in enumerate(inputs):
+        if value is _MISSING:
+            if i < first_default:
+                raise TypeError(f"{op.name}() is missing its input {names[i]!r}")
+            inputs[i] = op.arg_defaults[i - first_default]
+    return tuple(inputs), attrs
+
+
+_MISSING = object()
+_WEAK_SCALARS = (int, float, bool, np.integer, np.floating)
+
+
+def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
+    """Run `op.forward` on the arrays behind `args` and, when a gradient is needed, record a Node.
+
+    Python and NumPy scalars take the floating dtype of the op's tensor inputs (float32 stays
+    float32); other arrays are wrapped as constant tensors with their own dtype.
+    """
+    if len(args) != len(op.arg_names) or kwargs:
+        args, kwargs = _bind(op, args, kwargs)
+    inputs = list(args)
+    arrays = [None] * len(args)
+    needs = [False] * len(args)
+    like = None
+    pending = False
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            arrays[i] = a.data
+            needs[i] = a.requires_grad
+            if like is None and a.data.dtype.kind == "f":
+                like = a.data.dtype
+        elif a is not None:
+            pending = True
+    if pending:
+        for i, a in enumerate(args):
+            if a is None or isinstance(a, Tensor):
+                continue
+            if isinstance(a, _WEAK_SCALARS):
+                array = np.asarray(a, dtype=like or np.float64)
+            else:
+                array = np.asarray(a)
+                if array.dtype == object:
+                    raise TypeError(f"{op.name}(): input {op.arg_names[i]!r} of type {type(a).__name__} "
+                                    "is not a tensor, an array or a number")
+            arrays[i] = array
+            inputs[i] = Tensor._wrap(array)
+    record = STATE.grad_enabled and any(needs)
+    ctx = Context(tuple(needs))
+    if STATE.forward_timer is None:
+        data = op.forward(ctx, *arrays, **kwargs)
+    else:
+        start = time.perf_counter()
+        data = op.forward(ctx, *arrays, **kwargs)
+        STATE.forward_timer(op, time.perf_counter() - start)
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    if STATE.detect_anomaly and data.dtype.kind == "f" and not np.isfinite(data).all():
+        described = ", ".join(_describe(t) for t in inputs if t is not None)
+        raise FloatingPointError(f"detect_anomaly: {op.name} produced NaN/Inf in its forward "
+                                 f"(output {data.shape}); inputs: {described}")
+    out = Tensor._wrap(data)
+    if record:
+        out.requires_grad = True
+        out._node = Node(op, ctx, tuple(inputs), kwargs)
+    return out
+
+
+def _describe(t: Tensor) -> str:
+    label = f"{t.name!r} " if t.name else ""
+    return f"{label}{t.data.shape} {t.data.dtype}"
