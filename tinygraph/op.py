@@ -287,7 +287,11 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
     record = STATE.grad_enabled and any(needs)
     ctx = Context(tuple(needs))
     if STATE.forward_timer is None:
-        data = op.forward(ctx, *arrays, **kwargs)
+        try:
+            data = op.forward(ctx, *arrays, **kwargs)
+        except ValueError:
+            _check_broadcast(op, arrays)
+            raise
     else:
         start = time.perf_counter()
         data = op.forward(ctx, *arrays, **kwargs)
@@ -303,6 +307,18 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
         out.requires_grad = True
         out._node = Node(op, ctx, tuple(inputs), kwargs)
     return out
+
+
+def _check_broadcast(op: type[Op], arrays: list) -> None:
+    """Turn NumPy's broadcasting error into one that names the op, its inputs and their shapes."""
+    if op.broadcasting:
+        shapes = [a.shape for a in arrays if a is not None]
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            described = " and ".join(f"{name} of shape {a.shape}" for name, a in zip(op.arg_names, arrays)
+                                     if a is not None)
+            raise ValueError(f"{op.name}: cannot broadcast {described} together") from None
 
 
 def _describe(t: Tensor) -> str:
