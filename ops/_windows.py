@@ -1,0 +1,52 @@
+"""Sliding windows, shared by conv2d and maxpool: `windows` (im2col as a strided view) and `col2im`.
+
+A window op reads, for every output position (u, v) and kernel offset (i, j), the input element
+X[u·stride + i, v·stride + j]. `windows` exposes all of them at once without copying; `col2im` is
+its adjoint: it adds each window's gradient back onto the elements that window was read from.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def pair(value, op: str, arg: str, *, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, checked to be >= minimum, as (rows, cols)."""
+    values = (value, value) if np.ndim(value) == 0 else tuple(value)
+    if len(values) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"{op}: {arg} must be an int or a pair of ints, got {value!r}")
+    if min(values) < minimum:
+        raise ValueError(f"{op}: {arg} must be >= {minimum}, got {value!r}")
+    return int(values[0]), int(values[1])
+
+
+def output_size(op: str, shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
+                what: str) -> tuple[int, int]:
+    """(Ho, Wo) = ((H − KH) // stride + 1, ...) for an input whose last two axes are (H, W).
+
+    `what` describes the input for the error raised when the window does not fit.
+    """
+    (height, width), (kh, kw) = shape[-2:], kernel
+    if kh > height or kw > width:
+        raise ValueError(f"{op}: the {kh}×{kw} window is larger than {what}")
+    return (height - kh) // stride[0] + 1, (width - kw) // stride[1] + 1
+
+
+def windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
+    """View (N, C, H, W) as (N, C, Ho, Wo, KH, KW): element [n, c, u, v, i, j] is x[n, c, u·sh + i, v·sw + j]."""
+    view = np.lib.stride_tricks.sliding_window_view(x, kernel, axis=(2, 3))
+    return view[:, :, ::stride[0], ::stride[1]]
+
+
+def col2im(grad_windows: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int]) -> np.ndarray:
+    """The adjoint of `windows`: sum grad_windows (N, C, Ho, Wo, KH, KW) back onto an input of `shape`.
+
+    Loops over the KH·KW kernel offsets only; each step adds a whole (N, C, Ho, Wo) block, so
+    overlapping windows accumulate and rows no window reached stay zero.
+    """
+    _, _, out_h, out_w, kh, kw = grad_windows.shape
+    sh, sw = stride
+    grad = np.zeros(shape, dtype=grad_windows.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            grad[:, :, i:i + sh * (out_h - 1) + 1:sh, j:j + sw * (out_w - 1) + 1:sw] += grad_windows[:, :, :, :, i, j]
+    return grad

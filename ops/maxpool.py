@@ -1,0 +1,46 @@
+"""Max-pooling, section 2.3, with the argmax kept so backward routes each gradient to one element."""
+import numpy as np
+
+from tinygraph import Op, register_op
+from tinygraph.ops._windows import col2im, output_size, pair, windows
+
+
+@register_op("maxpool", forward="{out} = max over each window of {x}",
+             backward="δ{x} = δ{out} at each window's (i*, j*), 0 elsewhere (§3.3)")
+class MaxPool(Op):
+    """P[n,c,u,v] = max_ij A[n,c,u·s+i,v·s+j] on NCHW input; `stride` defaults to `size`.
+
+    Trailing rows and columns that do not fill a window are dropped (as 2×2 blocks on an odd side).
+    """
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray, *, size=2, stride=None) -> np.ndarray:
+        kernel = pair(size, "maxpool", "size", minimum=1)
+        stride = kernel if stride is None else pair(stride, "maxpool", "stride", minimum=1)
+        if x.ndim != 4:
+            raise ValueError(f"maxpool: input x must be 4-D (N, C, H, W), got shape {x.shape}")
+        out_h, out_w = output_size("maxpool", x.shape, kernel, stride, f"input x of shape {x.shape}")
+        n, channels = x.shape[:2]
+        flat = windows(x, kernel, stride).reshape(n, channels, out_h, out_w, kernel[0] * kernel[1])
+        # argmax returns the FIRST maximum in row-major window order: the document's (i*, j*), even on ties.
+        best = flat.argmax(axis=-1)[..., np.newaxis]
+        ctx.save_for_backward(best)
+        ctx.x_shape, ctx.kernel, ctx.stride = x.shape, kernel, stride
+        return np.take_along_axis(flat, best, axis=-1)[..., 0]
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        """§3.3: δA = δP at (i*, j*) of each window and 0 elsewhere; overlapping windows accumulate."""
+        (best,) = ctx.saved
+        (kh, kw), (sh, sw) = ctx.kernel, ctx.stride
+        n, channels, out_h, out_w = grad_out.shape
+        grad_windows = np.zeros((n, channels, out_h, out_w, kh * kw), dtype=grad_out.dtype)
+        np.put_along_axis(grad_windows, best, grad_out[..., np.newaxis], axis=-1)
+        grad_windows = grad_windows.reshape(n, channels, out_h, out_w, kh, kw)
+        if (sh, sw) != (kh, kw):
+            return (col2im(grad_windows, ctx.x_shape, ctx.stride),)
+        # Non-overlapping windows tile the input: lay the blocks side by side, no accumulation needed.
+        grad_x = np.zeros(ctx.x_shape, dtype=grad_out.dtype)
+        grad_x[:, :, :out_h * kh, :out_w * kw] = grad_windows.transpose(0, 1, 2, 4, 3, 5).reshape(
+            n, channels, out_h * kh, out_w * kw)
+        return (grad_x,)

@@ -1,0 +1,89 @@
+"""Softmax and cross-entropy fused (section 2.4), so the loss is stable and backward is ŷ − y (§3.1)."""
+import numpy as np
+
+from tinygraph import Op, register_op
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+@register_op("softmax_xent", forward="{out} = −Σ_i {target}_i log softmax({logits})_i",
+             backward=("δ{logits} = softmax({logits}) − {target}  (÷N for the mean, §3.1)",
+                       "δ{target}: none (labels are constants)"))
+class SoftmaxCrossEntropy(Op):
+    """L = −Σ_i y_i log ŷ_i with ŷ = softmax(s), per row of logits s (N, M).
+
+    target: integer class labels (N,) or probability rows (N, M) such as one-hot y.
+    reduction: "mean" over the batch (default), "sum", or "none" (one loss per row).
+    """
+
+    @staticmethod
+    def forward(ctx, logits: np.ndarray, target: np.ndarray, *, reduction: str = "mean") -> np.ndarray:
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"softmax_xent: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        if logits.ndim != 2 or logits.shape[0] == 0 or logits.shape[1] == 0:
+            raise ValueError(f"softmax_xent: logits must be 2-D (N, M) with N, M >= 1, got shape {logits.shape}")
+        labels, y = _read_target(target, logits.shape, logits.dtype)
+        # log-sum-exp: subtracting each row's max keeps exp() in (0, 1], so logits of ±1e4 stay finite.
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exp_shifted = np.exp(shifted)
+        total = exp_shifted.sum(axis=1, keepdims=True)
+        log_probs = shifted - np.log(total)                                      # log ŷ
+        if labels is not None:
+            losses = -log_probs[np.arange(len(labels)), labels]
+        else:
+            losses = -(y * log_probs).sum(axis=1)
+        ctx.save_for_backward(exp_shifted / total, labels, y)                    # ŷ and the target
+        ctx.reduction = reduction
+        if reduction == "mean":
+            return losses.mean()
+        return losses.sum() if reduction == "sum" else losses
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        """§3.1: δs = ŷ − y, divided by N for the mean; the target gets no gradient."""
+        probs, labels, y = ctx.saved
+        if labels is not None:
+            grad_s = probs.copy()
+            grad_s[np.arange(len(labels)), labels] -= 1
+        else:
+            grad_s = probs - y
+        if ctx.reduction == "none":
+            grad_s *= grad_out[:, np.newaxis]
+        else:
+            grad_s *= grad_out / len(probs) if ctx.reduction == "mean" else grad_out
+        return grad_s, None
+
+
+def _read_target(target: np.ndarray, shape: tuple[int, int], dtype) -> tuple:
+    """(labels, None) for class labels, (None, y) for probability rows; ValueError for anything else."""
+    n, classes = shape
+    if target.dtype.kind not in "biuf":
+        raise ValueError(f"softmax_xent: target must be numeric, got dtype {target.dtype} (shape {target.shape})")
+    if target.ndim == 1:
+        if target.shape != (n,):
+            raise ValueError(f"softmax_xent: target labels have shape {target.shape} but logits have shape "
+                             f"{shape}: need one label per row, shape ({n},)")
+        if target.dtype.kind == "f" and not (np.isfinite(target).all() and (target == np.round(target)).all()):
+            raise ValueError(f"softmax_xent: target labels (shape {target.shape}) must be whole numbers, "
+                             f"got values such as {target[target != np.round(target)][:3]}")
+        labels = target.astype(np.intp)
+        bad = (labels < 0) | (labels >= classes)
+        if bad.any():
+            raise ValueError(f"softmax_xent: target labels must lie in [0, {classes}) for logits of shape {shape}, "
+                             f"got {labels[bad][:3].tolist()} (target shape {target.shape})")
+        return labels, None
+    if target.ndim == 2:
+        if target.shape != shape:
+            raise ValueError(f"softmax_xent: target probabilities have shape {target.shape} but logits have "
+                             f"shape {shape}: they must match")
+        y = target.astype(dtype, copy=False)
+        sums = y.sum(axis=1)
+        tolerance = 1e-4 if np.dtype(dtype).itemsize < 8 else 1e-6
+        if not np.isfinite(y).all() or (y < 0).any() or (np.abs(sums - 1) > tolerance).any():
+            worst = int(np.argmax(np.abs(sums - 1)))
+            raise ValueError(f"softmax_xent: target rows (shape {target.shape}) must be probabilities: "
+                             f"non-negative and summing to 1; row {worst} sums to {sums[worst]:.6g}, "
+                             f"smallest entry {y.min():.6g}")
+        return None, y
+    raise ValueError(f"softmax_xent: target must be labels ({n},) or probabilities {shape}, "
+                     f"got shape {target.shape} for logits of shape {shape}")
