@@ -73,6 +73,8 @@ def test_wrong_arguments_name_the_op():
     x = tg.tensor([1.0])
     with pytest.raises(TypeError, match=r"matmul\(\) is missing its input 'b'"):
         tg.matmul(x)
+    with pytest.raises(TypeError, match=r"relu\(\): input 'x' of type str is not a tensor, an array or a number"):
+        tg.relu("abc")
     with pytest.raises(TypeError, match=r"sum\(\) got an unexpected argument 'dim'"):
         tg.sum(x, dim=0)
     with pytest.raises(ValueError, match=r"matmul: inner dimensions differ: a has shape \(2, 3\).*b has shape \(2, 3\)"):

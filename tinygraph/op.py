@@ -279,7 +279,7 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
                 array = np.asarray(a, dtype=like or np.float64)
             else:
                 array = np.asarray(a)
-                if array.dtype == object:
+                if array.dtype.kind not in "biuf":
                     raise TypeError(f"{op.name}(): input {op.arg_names[i]!r} of type {type(a).__name__} "
                                     "is not a tensor, an array or a number")
             arrays[i] = array
