@@ -50,7 +50,7 @@ class Context:
 class Node:
     """The record of one op application: which op, on which input tensors, with what context."""
 
-    __slots__ = ("op", "ctx", "inputs", "attrs", "released", "saved_summary", "summed_axes")
+    __slots__ = ("op", "ctx", "inputs", "attrs", "released", "saved_summary", "summed_axes", "module")
 
     def __init__(self, op: type["Op"], ctx: Context, inputs: tuple, attrs: dict):
         self.op = op
@@ -60,6 +60,7 @@ class Node:
         self.released = False           # True once backward freed ctx.saved
         self.saved_summary = None       # [(shape, dtype, nbytes)] of what was saved, kept after release
         self.summed_axes = None         # {input index: axes the engine summed to undo broadcasting}
+        self.module = None              # dotted path of the nn.Module whose call made it (set by nn)
 
     def summarize_saved(self) -> list[tuple[tuple[int, ...], str, int]]:
         """Shape, dtype and size in bytes of each saved array (available before and after release)."""
