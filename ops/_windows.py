@@ -9,13 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 
-def pair(value, op: str, arg: str, *, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints, checked to be >= minimum, as (rows, cols)."""
+def pair(value, op: str, arg: str, *, minimum: int, shapes: str) -> tuple[int, int]:
+    """An int or a pair of ints, checked to be >= minimum, as (rows, cols); `shapes` goes into errors."""
     values = (value, value) if np.ndim(value) == 0 else tuple(value)
     if len(values) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
-        raise ValueError(f"{op}: {arg} must be an int or a pair of ints, got {value!r}")
+        raise ValueError(f"{op}: {arg} must be an int or a pair of ints, got {value!r} ({shapes})")
     if min(values) < minimum:
-        raise ValueError(f"{op}: {arg} must be >= {minimum}, got {value!r}")
+        raise ValueError(f"{op}: {arg} must be >= {minimum}, got {value!r} ({shapes})")
     return int(values[0]), int(values[1])
 
 

@@ -31,11 +31,12 @@ class MatMul(Op):
         # Treat 1-D operands as a row (a) or a column (b), as np.matmul does, then drop that axis again.
         a2 = a[np.newaxis, :] if a.ndim == 1 else a
         b2 = b[:, np.newaxis] if b.ndim == 1 else b
+        # Give δout back the axes matmul dropped: b's column axis first, then a's row axis (1-D @ 1-D is 0-D).
         g = grad_out
-        if a.ndim == 1:
-            g = np.expand_dims(g, -2)
         if b.ndim == 1:
-            g = np.expand_dims(g, -1)
+            g = g[..., np.newaxis]
+        if a.ndim == 1:
+            g = g[..., np.newaxis, :]
         grad_a = grad_b = None
         if need_a:
             grad_a = g @ np.swapaxes(b2, -1, -2)

@@ -15,10 +15,10 @@ class MaxPool(Op):
 
     @staticmethod
     def forward(ctx, x: np.ndarray, *, size=2, stride=None) -> np.ndarray:
-        kernel = pair(size, "maxpool", "size", minimum=1)
-        stride = kernel if stride is None else pair(stride, "maxpool", "stride", minimum=1)
         if x.ndim != 4:
             raise ValueError(f"maxpool: input x must be 4-D (N, C, H, W), got shape {x.shape}")
+        kernel = pair(size, "maxpool", "size", minimum=1, shapes=f"input x {x.shape}")
+        stride = kernel if stride is None else pair(stride, "maxpool", "stride", minimum=1, shapes=f"input x {x.shape}")
         out_h, out_w = output_size("maxpool", x.shape, kernel, stride, f"input x of shape {x.shape}")
         n, channels = x.shape[:2]
         flat = windows(x, kernel, stride).reshape(n, channels, out_h, out_w, kernel[0] * kernel[1])
