@@ -15,3 +15,8 @@ from tinygraph.gradcheck import GradcheckError, gradcheck
 import tinygraph.ops  # noqa: F401,E402  (registers the built-in ops as tg.<name> and Tensor methods)
 
 __version__ = "0.1.0"
+
+from tinygraph.profile import OpStats, Profile, profile  # noqa: E402  (tg.profile(): per-op timings)
+
+from tinygraph import data, nn, optim  # noqa: E402  (models and training: tg.nn.Linear, tg.optim.Adam, ...)
+from tinygraph.checkpoint import load, save  # noqa: E402  (tg.save(path, state) / tg.load(path))

@@ -1,6 +1,7 @@
 """Reverse mode: order the graph, then run each node's backward rule once, accumulating gradients."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -55,7 +56,12 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
                 "backward(retain_graph=True) the first time to backpropagate twice.")
     hooks = STATE.backward_hooks
     check_finite = STATE.detect_anomaly
+    timer = STATE.backward_timer
     pending: dict[int, np.ndarray] = {id(root): grad}
+    # Tensors whose pending gradient is a sum this backward() made itself: only those may be added
+    # to in place, because a rule's gradient may be shared (add hands one array to both inputs) or
+    # a read-only view (sum's broadcast).
+    summed: set[int] = set()
     for tensor in reversed(order):
         grad_out = pending.pop(id(tensor), None)
         if grad_out is None:
@@ -69,12 +75,23 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
             continue
         if tensor._retain_grad:
             tensor.grad = grad_out.copy() if tensor.grad is None else tensor.grad + grad_out
-        input_grads = _run_rule(node, grad_out, check_finite)
+        if timer is None:
+            input_grads = _run_rule(node, grad_out, check_finite)
+        else:
+            start = time.perf_counter()
+            input_grads = _run_rule(node, grad_out, check_finite)
+            timer(node.op, time.perf_counter() - start)
         for parent, parent_grad in zip(node.inputs, input_grads):
             if parent_grad is not None:
                 key = id(parent)
                 earlier = pending.get(key)
-                pending[key] = parent_grad if earlier is None else earlier + parent_grad
+                if earlier is None:
+                    pending[key] = parent_grad
+                elif key in summed:
+                    earlier += parent_grad
+                else:
+                    pending[key] = earlier + parent_grad
+                    summed.add(key)
         if hooks:
             for hook in hooks:
                 hook(tensor, node, grad_out, input_grads)
@@ -104,37 +121,51 @@ def _run_rule(node, grad_out: np.ndarray, check_finite: bool) -> list:
     if not isinstance(grads, (tuple, list)):
         raise TypeError(f"{op.name}.backward must return a tuple with one gradient per input "
                         f"{op.arg_names}, got {type(grads).__name__}")
-    if len(grads) != len(node.inputs):
+    inputs = node.inputs
+    if len(grads) != len(inputs):
         raise TypeError(f"{op.name}.backward returned {len(grads)} gradients for "
-                        f"{len(node.inputs)} inputs {op.arg_names}; return None for inputs with no gradient")
-    result = [None] * len(grads)
-    for i, (parent, g) in enumerate(zip(node.inputs, grads)):
+                        f"{len(inputs)} inputs {op.arg_names}; return None for inputs with no gradient")
+    result = []
+    for i, g in enumerate(grads):
+        parent = inputs[i]
         if g is None or parent is None or not parent.requires_grad:
+            result.append(None)
             continue
-        if type(g) is not np.ndarray:
-            if not isinstance(g, (np.ndarray, np.generic, float, int)):
-                raise TypeError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) is a "
-                                f"{type(g).__name__}, not a NumPy array")
-            g = np.asarray(g, dtype=parent.data.dtype) if np.ndim(g) == 0 else np.asarray(g)
-        expected = parent.data.shape
-        if g.shape != expected:
-            if not op.broadcasting:
-                raise ValueError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has shape "
-                                 f"{g.shape}, but the input has shape {expected}")
-            try:
-                g, axes = unbroadcast(g, expected)
-            except ValueError:
-                raise ValueError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has shape "
-                                 f"{g.shape}, which does not broadcast from the input's shape {expected}") from None
-            if node.summed_axes is None:
-                node.summed_axes = {}
-            node.summed_axes[i] = axes
-        if g.dtype != parent.data.dtype:
-            raise TypeError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has dtype "
-                            f"{g.dtype}, but the input has dtype {parent.data.dtype} (shape {expected})")
-        if check_finite and not np.isfinite(g).all():
-            label = f" '{parent.name}'" if parent.name else ""
-            raise FloatingPointError(f"detect_anomaly: {op.name}.backward produced NaN/Inf in the gradient "
-                                     f"for input {i} ({op.arg_names[i]!r}{label}, shape {expected})")
-        result[i] = g
+        data = parent.data
+        # Fast path: an array of the input's shape and dtype passes the contract as it is.
+        if (type(g) is not np.ndarray or g.shape != data.shape
+                or (g.dtype is not data.dtype and g.dtype != data.dtype) or check_finite):
+            g = _checked_gradient(node, i, g, parent, check_finite)
+        result.append(g)
     return result
+
+
+def _checked_gradient(node, i: int, g: Any, parent: Tensor, check_finite: bool) -> np.ndarray:
+    """The slow path of the contract: convert scalars, undo broadcasting, name the op on any violation."""
+    op = node.op
+    if type(g) is not np.ndarray:
+        if not isinstance(g, (np.ndarray, np.generic, float, int)):
+            raise TypeError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) is a "
+                            f"{type(g).__name__}, not a NumPy array")
+        g = np.asarray(g, dtype=parent.data.dtype) if np.ndim(g) == 0 else np.asarray(g)
+    expected = parent.data.shape
+    if g.shape != expected:
+        if not op.broadcasting:
+            raise ValueError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has shape "
+                             f"{g.shape}, but the input has shape {expected}")
+        try:
+            g, axes = unbroadcast(g, expected)
+        except ValueError:
+            raise ValueError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has shape "
+                             f"{g.shape}, which does not broadcast from the input's shape {expected}") from None
+        if node.summed_axes is None:
+            node.summed_axes = {}
+        node.summed_axes[i] = axes
+    if g.dtype != parent.data.dtype:
+        raise TypeError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has dtype "
+                        f"{g.dtype}, but the input has dtype {parent.data.dtype} (shape {expected})")
+    if check_finite and not np.isfinite(g).all():
+        label = f" '{parent.name}'" if parent.name else ""
+        raise FloatingPointError(f"detect_anomaly: {op.name}.backward produced NaN/Inf in the gradient "
+                                 f"for input {i} ({op.arg_names[i]!r}{label}, shape {expected})")
+    return g

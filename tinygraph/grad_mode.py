@@ -14,8 +14,10 @@ class _State:
     # Called as hook(tensor, node, grad_out, input_grads) at every step of backward(); used by
     # the drawing tools and the profiler. Empty in normal runs, so it costs one truth test.
     backward_hooks: list[Callable] = []
-    # Called as hook(op, ctx, inputs, output, seconds) after every forward; None when unused.
-    forward_timer = None
+    # Called as timer(op, seconds) after every forward rule in apply() and every backward rule in
+    # backward(); None when unused (tg.profile() sets them), so each costs one `is None` test.
+    forward_timer: Callable | None = None
+    backward_timer: Callable | None = None
 
 
 STATE = _State()
