@@ -27,9 +27,10 @@ class Conv2d(Op):
         out_h, out_w = output_size("conv2d", padded.shape, (kh, kw), stride,
                                    f"input x of shape {x.shape} padded by {padding} to {padded.shape[2:]} "
                                    f"(weight w has shape {w.shape})")
-        n = x.shape[0]
+        n, channels = x.shape[:2]
         # im2col: one row per output position (n, u, v), holding its window X[c, u·s+i, v·s+j] over (c, i, j).
-        cols = windows(padded, (kh, kw), stride).transpose(0, 2, 3, 1, 4, 5).reshape(n * out_h * out_w, -1)
+        cols = windows(padded, (kh, kw), stride).transpose(0, 2, 3, 1, 4, 5).reshape(
+            n * out_h * out_w, channels * kh * kw)
         out = cols @ w.reshape(filters, -1).T                  # (N·Ho·Wo, F): the one matrix product
         if b is not None:
             out += b
@@ -67,6 +68,8 @@ def _check_shapes(x: np.ndarray, w: np.ndarray, b) -> None:
         raise ValueError(f"conv2d: input x must be 4-D (N, C, H, W), got shape {x.shape}")
     if w.ndim != 4:
         raise ValueError(f"conv2d: weight w must be 4-D (F, C, KH, KW), got shape {w.shape}")
+    if min(w.shape[2:]) < 1:
+        raise ValueError(f"conv2d: weight w needs a kernel of at least 1×1, got shape {w.shape}")
     if x.shape[1] != w.shape[1]:
         raise ValueError(f"conv2d: input x has C={x.shape[1]} channels (shape {x.shape}) but weight w "
                          f"expects C={w.shape[1]} (shape {w.shape})")

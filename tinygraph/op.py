@@ -301,8 +301,9 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
     if STATE.forward_timer is None:
         try:
             data = op.forward(ctx, *arrays, **kwargs)
-        except ValueError:
-            _check_broadcast(op, arrays)
+        except ValueError as error:
+            if not str(error).startswith(f"{op.name}:"):   # the op's own message already names it
+                _check_broadcast(op, arrays)
             raise
     else:
         start = time.perf_counter()
