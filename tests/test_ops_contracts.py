@@ -61,6 +61,14 @@ def test_maxpool_drops_trailing_rows_and_columns():
     assert grad[4].sum() == 0 and grad[:, 6].sum() == 0
 
 
+# ------------------------------------------------------------------ relu: 1[Z > 0], so 0 at Z = 0
+
+def test_relu_passes_no_gradient_at_exactly_zero():
+    Z = tg.tensor([-2.0, 0.0, 3.0], requires_grad=True)
+    tg.relu(Z).backward(np.array([5.0, 5.0, 5.0]))
+    np.testing.assert_array_equal(Z.grad, [0.0, 0.0, 5.0])
+
+
 # ------------------------------------------------------------------ conv2d output size and first layer
 
 @pytest.mark.parametrize("stride, padding, expected", [(1, 0, (5, 4)), (2, 1, (4, 3)), ((3, 1), (2, 0), (3, 4))])
