@@ -47,10 +47,12 @@ class SoftmaxCrossEntropy(Op):
             grad_s[np.arange(len(labels)), labels] -= 1
         else:
             grad_s = probs - y
-        if ctx.reduction == "none":
-            grad_s *= grad_out[:, np.newaxis]
+        if ctx.reduction == "mean":
+            grad_s *= grad_out / len(probs)
+        elif ctx.reduction == "sum":
+            grad_s *= grad_out
         else:
-            grad_s *= grad_out / len(probs) if ctx.reduction == "mean" else grad_out
+            grad_s *= grad_out[:, np.newaxis]          # "none": one upstream gradient per row
         return grad_s, None
 
 

@@ -100,7 +100,8 @@ CASES = [
     Case("matmul", "2-D @ 1-D", lambda a, b: a @ b, inputs(normal(3, 4), normal(4))),
     Case("matmul", "1-D @ 1-D", lambda a, b: a @ b, inputs(normal(4), normal(4))),
     Case("matmul", "1-D @ batched", lambda a, b: a @ b, inputs(normal(4), normal(2, 4, 3))),
-    Case("matmul", "FC layer s = p Uᵀ + c", lambda p, u, c: p @ u.T + c, inputs(normal(3, 6), normal(4, 6), normal(4))),
+    Case("matmul", "FC layer s = p Uᵀ + c", lambda p, u, c: p @ u.T + c,
+         inputs(normal(3, 6), normal(4, 6), normal(4))),
     # ---- the derivation's layers
     Case("relu", "matrix", lambda x: x.relu(), inputs(away_from_zero(3, 4))),
     Case("relu", "NCHW", lambda x: tg.relu(x), inputs(away_from_zero(2, 3, 4, 5))),
