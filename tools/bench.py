@@ -1,0 +1,468 @@
+"""Time one training step of the derivation's CNN in tinygraph, in direct NumPy, and in PyTorch.
+
+    python tools/bench.py                   # configs A-D and T, table + docs/bench.json
+    python tools/bench.py --scaling         # also config B at N = 32 ... 512
+    python tools/bench.py --configs T,D --steps 200 --json /tmp/bench.json
+
+One step = forward, mean softmax cross-entropy, backward, SGD update of the network
+Conv(W, b) → ReLU → MaxPool 2×2 → Flatten → Linear(U, c) → softmax-xent, float32, stride 1, no
+padding. Every framework starts from the same weights and data (the step-0 losses are checked to
+agree to 1e-5), frameworks are interleaved in blocks after a warm-up, and each reported time is the
+median of the per-step times. Ratios are taken within this one run, never against numbers from
+another machine or day.
+
+"direct NumPy" runs the same step by calling the registered ops' forward/backward rules by hand,
+with no Tensors, graph or engine: tinygraph / direct NumPy − 1 is the engine's overhead.
+PyTorch is optional (`pip install -e '.[bench]'`); without it the PyTorch columns are left out.
+Peak memory is the growth of the resident set while a fresh process runs a few steps.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import tinygraph as tg
+from tinygraph.broadcast import unbroadcast
+from tinygraph.op import Context
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:          # PyTorch is only a yardstick
+    torch = None
+
+# name: (N, C, H=W, F, K), from issue 6
+CONFIGS = {
+    "A": (64, 1, 28, 8, 3),
+    "B": (64, 1, 28, 32, 5),
+    "C": (128, 3, 32, 32, 5),
+    "D": (64, 1, 8, 16, 3),
+    "T": (1, 1, 8, 2, 3),
+}
+CLASSES = 10
+LR = 0.01
+TARGET_RATIO = 1.5           # tinygraph ≤ 1.5 × PyTorch
+ENGINE_BUDGET = 0.10         # direct NumPy at most 10 % faster than tinygraph on A-C
+SCALING_NS = (32, 64, 128, 256, 512)
+
+
+# ------------------------------------------------------------------------- the problem
+def make_problem(config: tuple[int, int, int, int, int], seed: int = 0) -> dict[str, np.ndarray]:
+    """Data, labels and initial weights (PyTorch's default uniform init bounds), all float32."""
+    n, channels, size, filters, k = config
+    rng = np.random.default_rng(seed)
+    pooled = (size - k + 1) // 2
+    features = filters * pooled * pooled
+    conv_bound = 1 / np.sqrt(channels * k * k)
+    fc_bound = 1 / np.sqrt(features)
+    f32 = np.float32
+    return {
+        "X": rng.standard_normal((n, channels, size, size)).astype(f32),
+        "y": rng.integers(0, CLASSES, size=n).astype(np.int64),
+        "W": rng.uniform(-conv_bound, conv_bound, (filters, channels, k, k)).astype(f32),
+        "b": rng.uniform(-conv_bound, conv_bound, filters).astype(f32),
+        "U": rng.uniform(-fc_bound, fc_bound, (features, CLASSES)).astype(f32),   # s = p U + c
+        "c": rng.uniform(-fc_bound, fc_bound, CLASSES).astype(f32),
+    }
+
+
+class TinygraphStep:
+    """The step as a tinygraph user writes it: ops on Tensors, loss.backward(), SGD on .data."""
+
+    name = "tinygraph"
+
+    def __init__(self, problem, dtype=np.float32):
+        self.X = tg.tensor(problem["X"].astype(dtype))
+        self.y = problem["y"]
+        self.params = [tg.tensor(problem[k].astype(dtype), requires_grad=True, name=k) for k in "WbUc"]
+
+    def step(self):
+        W, b, U, c = self.params
+        loss = tg.softmax_xent(tg.maxpool(tg.conv2d(self.X, W, b).relu(), 2).flatten() @ U + c, self.y)
+        loss.backward()
+        for p in self.params:
+            p.data -= LR * p.grad
+            p.grad = None
+        return loss
+
+    def loss_and_grads(self):
+        W, b, U, c = self.params
+        loss = tg.softmax_xent(tg.maxpool(tg.conv2d(self.X, W, b).relu(), 2).flatten() @ U + c, self.y)
+        loss.backward()
+        grads = [p.grad for p in self.params]
+        for p in self.params:
+            p.grad = None
+        return float(loss.data), grads
+
+
+class NumpyStep:
+    """The same step calling the registered ops' forward/backward rules directly: no graph, no engine."""
+
+    name = "numpy"
+
+    def __init__(self, problem):
+        self.X, self.y = problem["X"], problem["y"]
+        self.params = [problem[k].copy() for k in "WbUc"]
+        registry = tg.registry()
+        self.conv, self.relu, self.pool = registry["conv2d"], registry["relu"], registry["maxpool"]
+        self.reshape, self.matmul, self.add = registry["reshape"], registry["matmul"], registry["add"]
+        self.xent = registry["softmax_xent"]
+
+    def loss_and_grads(self):
+        W, b, U, c = self.params
+        conv_ctx, relu_ctx, pool_ctx = Context((False, True, True)), Context((True,)), Context((True,))
+        flat_ctx, mm_ctx, add_ctx, xent_ctx = (Context((True,)), Context((True, True)),
+                                               Context((True, True)), Context((True, False)))
+        Z = self.conv.forward(conv_ctx, self.X, W, b)
+        A = self.relu.forward(relu_ctx, Z)
+        P = self.pool.forward(pool_ctx, A, size=2)
+        p = self.reshape.forward(flat_ctx, P, shape=(P.shape[0], -1))
+        pU = self.matmul.forward(mm_ctx, p, U)
+        s = self.add.forward(add_ctx, pU, c)
+        loss = self.xent.forward(xent_ctx, s, self.y)
+        grad_s, _ = self.xent.backward(xent_ctx, np.ones_like(loss))
+        grad_pU, grad_c = self.add.backward(add_ctx, grad_s)
+        grad_c = unbroadcast(grad_c, c.shape)[0]
+        grad_p, grad_U = self.matmul.backward(mm_ctx, grad_pU)
+        (grad_P,) = self.reshape.backward(flat_ctx, grad_p)
+        (grad_A,) = self.pool.backward(pool_ctx, grad_P)
+        (grad_Z,) = self.relu.backward(relu_ctx, grad_A)
+        _, grad_W, grad_b = self.conv.backward(conv_ctx, grad_Z)
+        return loss, [grad_W, grad_b, grad_U, grad_c]
+
+    def step(self):
+        loss, grads = self.loss_and_grads()
+        for p, g in zip(self.params, grads):
+            p -= LR * g
+        return loss
+
+
+class TorchStep:
+    """The step as a PyTorch user writes it (F.linear takes U transposed, as nn.Linear stores it)."""
+
+    name = "torch"
+
+    def __init__(self, problem):
+        self.X = torch.from_numpy(problem["X"].copy())
+        self.y = torch.from_numpy(problem["y"].copy())
+        W, b, U, c = (problem[k] for k in "WbUc")
+        self.params = [torch.tensor(a, requires_grad=True) for a in (W, b, np.ascontiguousarray(U.T), c)]
+
+    def _loss(self):
+        W, b, Ut, c = self.params
+        hidden = F.max_pool2d(F.relu(F.conv2d(self.X, W, b)), 2).flatten(1)
+        return F.cross_entropy(F.linear(hidden, Ut, c), self.y)
+
+    def step(self):
+        loss = self._loss()
+        loss.backward()
+        with torch.no_grad():
+            for p in self.params:
+                p -= LR * p.grad
+                p.grad = None
+        return loss
+
+    def loss_and_grads(self):
+        loss = self._loss()
+        loss.backward()
+        W, b, Ut, c = (p.grad.numpy().copy() for p in self.params)
+        for p in self.params:
+            p.grad = None
+        return float(loss.detach()), [W, b, Ut.T, c]
+
+
+def frameworks(use_torch: bool) -> list[type]:
+    return [TinygraphStep, NumpyStep] + ([TorchStep] if use_torch else [])
+
+
+# ------------------------------------------------------------------------- measuring
+def check_agreement(problem) -> dict:
+    """Step-0 loss and gradients of each framework against tinygraph, and float32 against float64."""
+    reference_loss, reference_grads = TinygraphStep(problem).loss_and_grads()
+    loss64, grads64 = TinygraphStep(problem, np.float64).loss_and_grads()
+    result = {"loss": reference_loss,
+              "float64_loss_diff": abs(reference_loss - loss64),
+              "float64_grad_rel_diff": _max_rel_diff(reference_grads, grads64)}
+    for cls in frameworks(torch is not None)[1:]:
+        loss, grads = cls(problem).loss_and_grads()
+        result[f"{cls.name}_loss_diff"] = abs(float(loss) - reference_loss)
+        result[f"{cls.name}_grad_rel_diff"] = _max_rel_diff(reference_grads, grads)
+    return result
+
+
+def _max_rel_diff(grads, others) -> float:
+    return max(float(np.max(np.abs(g - o)) / max(np.max(np.abs(o)), 1e-30)) for g, o in zip(grads, others))
+
+
+def time_steps(problem, use_torch: bool, steps: int, warmup: int, block: int) -> dict[str, list[float]]:
+    """Per-step seconds of each framework; frameworks take turns in blocks of `block` steps."""
+    runners = [cls(problem) for cls in frameworks(use_torch)]
+    for runner in runners:
+        for _ in range(warmup):
+            runner.step()
+    times: dict[str, list[float]] = {r.name: [] for r in runners}
+    rounds = -(-steps // block)
+    clock = time.perf_counter
+    for r in range(rounds):
+        for runner in runners[r % len(runners):] + runners[:r % len(runners)]:   # rotate who goes first
+            record = times[runner.name].append
+            step = runner.step
+            for _ in range(block):
+                start = clock()
+                step()
+                record(clock() - start)
+    return times
+
+
+def steps_for(config, requested: int | None) -> int:
+    """At least 30 timed steps; more for the fast configs so each median rests on ~0.3 s of steps."""
+    if requested:
+        return requested
+    n, channels, size, filters, k = config
+    rough_seconds = 2e-4 + 4e-9 * n * filters * channels * size * size * k * k
+    return int(min(1000, max(30, 0.3 / rough_seconds)))
+
+
+def peak_memory_mb(config_name: str, n: int | None, framework: str) -> float:
+    """Resident-set growth (MB) while a fresh process runs 3 steps of one framework."""
+    command = [sys.executable, __file__, "--_memory", f"{config_name}:{n or 0}:{framework}"]
+    if _THREAD_LIMIT:
+        command += ["--threads", str(_THREAD_LIMIT[0])]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return float(output.strip().splitlines()[-1])
+
+
+def _memory_child(spec: str) -> None:
+    config_name, n, framework = spec.split(":")
+    config = _with_n(CONFIGS[config_name], int(n) or None)
+    problem = make_problem(config)
+    runner = {cls.name: cls for cls in frameworks(torch is not None)}[framework](problem)
+    gc.collect()
+    before = _current_rss_kb()
+    for _ in range(3):
+        runner.step()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss      # kB on Linux
+    print(f"{max(peak - before, 0) / 1024:.2f}")
+
+
+def _current_rss_kb() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def _with_n(config, n):
+    return config if n is None else (n,) + tuple(config[1:])
+
+
+def chain_backward_seconds(length: int) -> tuple[float, float]:
+    """(seconds to build, seconds to backpropagate) a chain of `length` multiplications."""
+    x = tg.tensor(np.ones(1, dtype=np.float32), requires_grad=True)
+    start = time.perf_counter()
+    y = x
+    for _ in range(length):
+        y = y * 1.0
+    built = time.perf_counter()
+    y.backward(np.ones(1, dtype=np.float32))
+    done = time.perf_counter()
+    assert x.grad is not None and x.grad[0] == 1.0
+    return built - start, done - built
+
+
+# ------------------------------------------------------------------------- reporting
+def environment() -> dict:
+    info = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": _cpu_name(), "cpus": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__, "tinygraph": tg.__version__,
+            "torch": torch.__version__ if torch is not None else None,
+            "torch_threads": torch.get_num_threads() if torch is not None else None,
+            "blas": None,
+            "blas_env": {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}}
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        if blas:
+            info["blas"] = {k: blas[0].get(k) for k in ("internal_api", "version", "num_threads", "architecture",
+                                                        "threading_layer")}
+    except ImportError:
+        info["blas"] = "unknown (pip install threadpoolctl)"
+    return info
+
+
+_THREAD_LIMIT: list = []     # [count, limiter] once --threads is given
+
+
+def _limit_threads(count: int) -> None:
+    from threadpoolctl import threadpool_limits
+    _THREAD_LIMIT[:] = [count, threadpool_limits(limits=count)]    # the limiter stays alive for the run
+    if torch is not None:
+        torch.set_num_threads(count)
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_environment(env: dict) -> str:
+    blas = env["blas"]
+    blas_text = (f"{blas['internal_api']} {blas['version']} ({blas['architecture']}, {blas['num_threads']} threads)"
+                 if isinstance(blas, dict) else str(blas))
+    torch_text = f"torch {env['torch']} ({env['torch_threads']} threads)" if env["torch"] else "torch not installed"
+    return (f"{env['date']} · {env['machine']} · {env['cpus']} CPUs · Python {env['python']} · "
+            f"NumPy {env['numpy']} · BLAS {blas_text} · {torch_text}"
+            + (f" · env {env['blas_env']}" if env["blas_env"] else ""))
+
+
+def run_configs(names, args, use_torch) -> list[dict]:
+    rows = []
+    for name in names:
+        config = CONFIGS[name]
+        problem = make_problem(config)
+        agreement = check_agreement(problem)
+        steps = steps_for(config, args.steps)
+        times = time_steps(problem, use_torch, steps, args.warmup, args.block)
+        medians = {k: statistics.median(v) for k, v in times.items()}
+        row = {"config": name, "N": config[0], "C": config[1], "HW": config[2], "F": config[3], "K": config[4],
+               "steps": steps, "median_ms": {k: v * 1e3 for k, v in medians.items()},
+               "engine_overhead": medians["tinygraph"] / medians["numpy"] - 1, "agreement": agreement}
+        if use_torch:
+            row["ratio_to_torch"] = medians["tinygraph"] / medians["torch"]
+            row["numpy_ratio_to_torch"] = medians["numpy"] / medians["torch"]
+        if args.memory:
+            row["peak_mb"] = {cls.name: peak_memory_mb(name, None, cls.name) for cls in frameworks(use_torch)}
+        rows.append(row)
+        print(format_row(row, use_torch), flush=True)
+    return rows
+
+
+def table_header(use_torch: bool) -> str:
+    head = f"{'cfg':<4}{'N':>4}{'C':>3}{'H×W':>7}{'F':>4}{'K':>3}{'steps':>6} | {'tinygraph ms':>12}{'numpy ms':>10}"
+    if use_torch:
+        head += f"{'torch ms':>10} | {'tg/torch':>9}{'np/torch':>9}"
+    head += f" | {'engine':>7} | {'loss Δ':>8} | peak MB (tg/np" + ("/torch)" if use_torch else ")")
+    return head + "\n" + "-" * len(head)
+
+
+def format_row(row: dict, use_torch: bool) -> str:
+    ms = row["median_ms"]
+    text = (f"{row['config']:<4}{row['N']:>4}{row['C']:>3}{row['HW']:>4}×{row['HW']:<2}{row['F']:>4}{row['K']:>3}"
+            f"{row['steps']:>6} | {ms['tinygraph']:>12.3f}{ms['numpy']:>10.3f}")
+    if use_torch:
+        verdict = "ok" if row["ratio_to_torch"] <= TARGET_RATIO else "MISS"
+        text += f"{ms['torch']:>10.3f} | {row['ratio_to_torch']:>6.2f}× {verdict:<2}{row['numpy_ratio_to_torch']:>6.2f}×"
+    agreement = row["agreement"]
+    worst = max(v for k, v in agreement.items() if k.endswith("_loss_diff") and not k.startswith("float64"))
+    text += f" | {row['engine_overhead'] * 100:>+6.1f}% | {worst:>8.1e} |"
+    if "peak_mb" in row:
+        text += " " + "/".join(f"{v:.1f}" for v in row["peak_mb"].values())
+    return text
+
+
+def run_scaling(args, use_torch) -> list[dict]:
+    print("\nScaling: config B, step time against N (proportional: time/N constant within ±25 %)")
+    rows = []
+    for n in SCALING_NS:
+        problem = make_problem(_with_n(CONFIGS["B"], n))
+        times = time_steps(problem, use_torch, args.steps or 30, args.warmup, args.block)
+        rows.append({"N": n, "median_ms": {k: statistics.median(v) * 1e3 for k, v in times.items()}})
+    names = list(rows[0]["median_ms"])
+    for name in names:
+        per_sample = [r["median_ms"][name] / r["N"] for r in rows]
+        typical = float(np.exp(np.mean(np.log(per_sample))))     # the k of time ≈ k·N
+        for r, value in zip(rows, per_sample):
+            r.setdefault("deviation_from_linear", {})[name] = value / typical - 1
+    print(f"{'N':>5} | " + " | ".join(f"{n + ' ms':>14}{'vs k·N':>8}" for n in names))
+    for r in rows:
+        print(f"{r['N']:>5} | " + " | ".join(
+            f"{r['median_ms'][n]:>14.3f}{r['deviation_from_linear'][n] * 100:>+7.1f}%" for n in names))
+    worst = max(abs(r["deviation_from_linear"]["tinygraph"]) for r in rows)
+    print(f"tinygraph: largest deviation from proportional {worst * 100:.1f}% "
+          f"({'within' if worst <= 0.25 else 'OUTSIDE'} ±25 %)")
+    return rows
+
+
+def run_chain() -> dict:
+    print("\nChain of multiplications: build and backward time per op (linear time: constant per op)")
+    result = {}
+    for length in (10_000, 100_000):
+        gc.collect()
+        built, backward_seconds = chain_backward_seconds(length)
+        result[str(length)] = {"build_s": built, "backward_s": backward_seconds}
+        print(f"{length:>7} ops: build {built:.3f} s ({built / length * 1e6:.2f} µs/op), "
+              f"backward {backward_seconds:.3f} s ({backward_seconds / length * 1e6:.2f} µs/op)")
+    return result
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", default="A,B,C,D,T", help="comma-separated subset of A,B,C,D,T")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per framework (default: ≥30, "
+                        "more for fast configs)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps per framework first")
+    parser.add_argument("--block", type=int, default=5, help="steps a framework runs before the next takes over")
+    parser.add_argument("--scaling", action="store_true", help="also time config B at N = 32 ... 512")
+    parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the peak-memory runs")
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if installed")
+    parser.add_argument("--threads", type=int, default=None, help="limit BLAS and PyTorch to this many "
+                        "threads (via threadpoolctl and torch.set_num_threads; default: leave them as found)")
+    parser.add_argument("--json", default=str(Path(__file__).resolve().parent.parent / "docs" / "bench.json"),
+                        help="where to write the results (default docs/bench.json; '' to skip)")
+    parser.add_argument("--_memory", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.threads:
+        _limit_threads(args.threads)
+    if args._memory:
+        _memory_child(args._memory)
+        return
+    use_torch = torch is not None and not args.no_torch
+    names = [c.strip().upper() for c in args.configs.split(",") if c.strip()]
+    unknown = [c for c in names if c not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown config(s) {unknown}; choose from {sorted(CONFIGS)}")
+
+    env = environment()
+    print(describe_environment(env))
+    if not use_torch:
+        print("PyTorch not used: pip install -e '.[bench]' for the PyTorch columns")
+    print(f"median per training step (forward + loss + backward + SGD), float32; "
+          f"engine = tinygraph / direct NumPy − 1; target tinygraph ≤ {TARGET_RATIO}× torch\n")
+    print(table_header(use_torch))
+    results = {"environment": env, "configs": run_configs(names, args, use_torch)}
+    if args.scaling:
+        results["scaling"] = run_scaling(args, use_torch)
+    results["chain"] = run_chain()
+    rows = results["configs"]
+    if use_torch:
+        misses = [f"{r['config']} ({r['ratio_to_torch']:.2f}×)" for r in rows if r["ratio_to_torch"] > TARGET_RATIO]
+        print("\nall configs within 1.5× PyTorch" if not misses else f"\nabove 1.5× PyTorch: {', '.join(misses)}")
+    heavy = [r for r in rows if r["config"] in "ABC"]
+    over = [f"{r['config']} ({r['engine_overhead'] * 100:+.1f}%)" for r in heavy if r["engine_overhead"] > ENGINE_BUDGET]
+    if heavy:
+        print("engine overhead within 10% on A-C" if not over else f"engine overhead above 10%: {', '.join(over)}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
