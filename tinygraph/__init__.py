@@ -20,3 +20,5 @@ from tinygraph.profile import OpStats, Profile, profile  # noqa: E402  (tg.profi
 
 from tinygraph import data, nn, optim  # noqa: E402  (models and training: tg.nn.Linear, tg.optim.Adam, ...)
 from tinygraph.checkpoint import load, save  # noqa: E402  (tg.save(path, state) / tg.load(path))
+
+from tinygraph.drawing import draw, draw_steps, record_backward  # noqa: E402  (see backprop: tg.draw(loss, recording=...))

@@ -1,0 +1,236 @@
+"""The drawing's model of a recorded graph: tensor items, op items and their edges, with stable ids.
+
+`build_graph(root)` walks from `root` through `tensor._node.inputs` with an explicit stack (no
+recursion, so a chain of any depth works) and numbers what it finds in the walk's order, inputs
+before the ops that consume them. The numbering depends only on the graph's structure, never on
+`id()`, so the same graph always gives the same ids and the same DOT text.
+
+`collapse(graph, by_module)` then merges parts of a large graph into group items: each module's
+ops (from `Node.module`) into one box, and runs of unnamed single-use intermediates into one chain.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinygraph.tensor import Tensor
+
+INPUT, PARAMETER, INTERMEDIATE, LOSS, OUTPUT = "input", "parameter", "intermediate", "loss", "output"
+
+
+@dataclass
+class TensorItem:
+    """One tensor of the graph, as drawn."""
+
+    id: str
+    tensor: Tensor
+    symbol: str                     # its name, or a generated one (t3) when it has none
+    kind: str                       # INPUT, PARAMETER, INTERMEDIATE, LOSS or OUTPUT
+    producer: str | None = None     # id of the op item that made it
+    consumers: list[tuple[str, int]] = field(default_factory=list)   # (op id, input index)
+
+
+@dataclass
+class OpItem:
+    """One recorded op application (a Node), as drawn."""
+
+    id: str
+    node: object
+    output: str                     # id of the tensor item it made
+    inputs: list[str | None]        # tensor item id per input; None for absent or inlined constants
+    symbols: dict[str, str]         # formula placeholder -> symbol ("x" -> "Z", "out" -> "A")
+
+    @property
+    def name(self) -> str:
+        return self.node.op.name
+
+    @property
+    def module(self) -> str | None:
+        return getattr(self.node, "module", None)
+
+
+@dataclass
+class GroupItem:
+    """Several ops (and the tensors only they use) drawn as one box."""
+
+    id: str
+    title: str                      # the module path, or "chain"
+    ops: list[str]
+    tensors: list[str]              # tensors hidden inside the box
+
+
+@dataclass
+class Graph:
+    root: str
+    tensors: dict[str, TensorItem]
+    ops: dict[str, OpItem]
+    groups: dict[str, GroupItem] = field(default_factory=dict)
+    group_of: dict[str, str] = field(default_factory=dict)   # op or hidden tensor id -> group id
+
+    def where(self, item_id: str) -> str:
+        """The id that is drawn for an item: its group's when it was collapsed into one."""
+        return self.group_of.get(item_id, item_id)
+
+
+def is_inlined_constant(t: Tensor) -> bool:
+    """Unnamed one-element constants (the 0.5 of `x * 0.5`) appear inside formulas, not as nodes."""
+    return t._node is None and not t.requires_grad and t.name is None and t.data.size == 1
+
+
+def constant_symbol(t: Tensor) -> str:
+    value = t.data.item()
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def build_graph(root: Tensor) -> Graph:
+    """Walk the recorded graph from `root` (iteratively) into numbered tensor and op items."""
+    if not isinstance(root, Tensor):
+        raise TypeError(f"draw: root must be a tinygraph Tensor, got {type(root).__name__}")
+    order = _forward_order(root)
+    tensors: dict[str, TensorItem] = {}
+    ops: dict[str, OpItem] = {}
+    item_of: dict[int, str] = {}     # id(tensor) -> item id, only while building
+    used_symbols: dict[str, int] = {}
+    unnamed = 0
+    for t in order:
+        tid = f"T{len(tensors)}"
+        item_of[id(t)] = tid
+        if t.name:
+            symbol = _unique(t.name, used_symbols)
+        else:
+            unnamed += 1
+            symbol = _unique(f"t{unnamed}", used_symbols)
+        tensors[tid] = TensorItem(tid, t, symbol, _kind(t, t is root))
+        node = t._node
+        if node is None:
+            continue
+        oid = f"O{len(ops)}"
+        inputs, symbols = [], {"out": symbol}
+        for index, (arg, parent) in enumerate(zip(node.op.arg_names, node.inputs)):
+            if parent is None:
+                inputs.append(None)
+                symbols[arg] = "∅"
+            elif is_inlined_constant(parent):
+                inputs.append(None)
+                symbols[arg] = constant_symbol(parent)
+            else:
+                pid = item_of[id(parent)]
+                inputs.append(pid)
+                symbols[arg] = tensors[pid].symbol
+                tensors[pid].consumers.append((oid, index))
+        ops[oid] = OpItem(oid, node, tid, inputs, symbols)
+        tensors[tid].producer = oid
+    return Graph(item_of[id(root)], tensors, ops)
+
+
+def _forward_order(root: Tensor) -> list[Tensor]:
+    """Every tensor `root` depends on (except inlined constants), each after all of its inputs."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        if t._node is not None:
+            # Reversed, so that the first input is taken first and gets the smaller number.
+            for parent in reversed(t._node.inputs):
+                if parent is not None and id(parent) not in seen and not is_inlined_constant(parent):
+                    stack.append((parent, False))
+    return order
+
+
+def _kind(t: Tensor, is_root: bool) -> str:
+    if is_root:
+        return LOSS if t.data.size == 1 else OUTPUT
+    if t._node is not None:
+        return INTERMEDIATE
+    return PARAMETER if t.requires_grad else INPUT
+
+
+def _unique(symbol: str, used: dict[str, int]) -> str:
+    """Two tensors both named W would make formulas ambiguous: the second becomes W₂."""
+    count = used.get(symbol, 0) + 1
+    used[symbol] = count
+    if count == 1:
+        return symbol
+    return symbol + str(count).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+
+
+# ----------------------------------------------------------------------------- collapsing
+def collapse(graph: Graph, by_module: bool = True) -> Graph:
+    """Group each module's ops, and runs of unnamed single-use intermediates, into one item each.
+
+    A tensor is hidden inside a group when it is not the root and every op that uses it, and the
+    op that made it (if any), belong to that group; parameters of a module are hidden that way too.
+    """
+    parent = {oid: oid for oid in graph.ops}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb, key=_number)] = min(ra, rb, key=_number)
+
+    if by_module:
+        first_of_module: dict[str, str] = {}
+        for oid, op in graph.ops.items():
+            if op.module is not None:
+                union(first_of_module.setdefault(op.module, oid), oid)
+    for tid, item in graph.tensors.items():
+        # A chain link: an unnamed intermediate made by one module-less op and used by exactly one other.
+        if (item.producer is not None and item.tensor.name is None and tid != graph.root
+                and len(item.consumers) == 1):
+            a, b = graph.ops[item.producer], graph.ops[item.consumers[0][0]]
+            if (a.module is None and b.module is None) or not by_module:
+                union(a.id, b.id)
+
+    members: dict[str, list[str]] = {}
+    for oid in graph.ops:
+        members.setdefault(find(oid), []).append(oid)
+    groups: dict[str, GroupItem] = {}
+    group_of: dict[str, str] = {}
+    for head, op_ids in members.items():
+        if len(op_ids) < 2 and graph.ops[head].module is None:
+            continue
+        gid = "G" + head[1:]
+        module = graph.ops[head].module
+        title = module if (by_module and module is not None) else "chain"
+        groups[gid] = GroupItem(gid, title, op_ids, [])
+        for oid in op_ids:
+            group_of[oid] = gid
+    for tid, item in graph.tensors.items():
+        if tid == graph.root:
+            continue
+        owners = {group_of.get(oid) for oid, _ in item.consumers}
+        if item.producer is not None:
+            owners.add(group_of.get(item.producer))
+        if len(owners) == 1 and None not in owners and (item.producer is not None or by_module):
+            gid = owners.pop()
+            if item.tensor.name is None or groups[gid].title != "chain":
+                groups[gid].tensors.append(tid)
+                group_of[tid] = gid
+    return Graph(graph.root, graph.tensors, graph.ops, groups, group_of)
+
+
+def _number(item_id: str) -> int:
+    return int(item_id[1:])
+
+
+def summarize_values(t: Tensor) -> tuple[float, float, float] | None:
+    """(min, mean, max) of a floating tensor's data, or None when there is nothing to summarize."""
+    data = t.data
+    if data.size == 0 or data.dtype.kind not in "fiu":
+        return None
+    return float(np.min(data)), float(np.mean(data)), float(np.max(data))

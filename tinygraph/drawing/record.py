@@ -1,0 +1,124 @@
+"""Record what backward() does, step by step, as norms and shapes (never whole arrays).
+
+After a plain `backward()` only leaves keep `.grad`. To show δ on every tensor and edge, run
+backward inside `record_backward()`: a backward hook notes, at each step of the engine's real
+order, the gradient the tensor received and what its rule added into each input (`+=`).
+
+    with tg.record_backward() as recording:
+        loss.backward()
+    tg.draw(loss, recording=recording)
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from tinygraph.grad_mode import backward_hook
+from tinygraph.tensor import Tensor
+
+VANISHING = 1e-8     # a gradient norm below this is flagged as vanishing
+EXPLODING = 1e4      # above this (or NaN/Inf) as exploding
+
+
+@dataclass(frozen=True)
+class GradStat:
+    """Shape, L2 norm and finiteness of one gradient array."""
+
+    shape: tuple[int, ...]
+    norm: float
+    finite: bool
+
+    @classmethod
+    def of(cls, array: np.ndarray) -> "GradStat":
+        array = np.asarray(array)
+        finite = bool(np.isfinite(array).all())
+        norm = float(np.sqrt(np.sum(np.square(array, dtype=np.float64)))) if finite else float("nan")
+        return cls(tuple(array.shape), norm, finite)
+
+    @property
+    def health(self) -> str | None:
+        """'vanishing', 'exploding', 'NaN/Inf', or None when the norm looks ordinary."""
+        if not self.finite:
+            return "NaN/Inf"
+        if self.norm > EXPLODING:
+            return "exploding"
+        if self.norm < VANISHING:
+            return "vanishing"
+        return None
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one rule added into one input: `parent.grad += added` (running total after it)."""
+
+    index: int                  # which input of the op
+    parent: Tensor
+    added: GradStat
+    running: GradStat           # the input's gradient so far, this contribution included
+    summed_axes: tuple[int, ...] | None   # axes the engine summed to undo broadcasting
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of backward(): `tensor` received `grad_out`; its node's rule (if any) ran."""
+
+    index: int
+    tensor: Tensor
+    node: object | None         # None for a leaf: it only accumulates into .grad
+    grad_out: GradStat
+    contributions: tuple[Contribution, ...]
+
+
+class BackwardRecording:
+    """The steps of the backward passes run inside `record_backward()`, in the engine's order."""
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+        self._received: dict[int, GradStat] = {}         # id(tensor) -> the δ it received
+        self._added: dict[tuple[int, int], Contribution] = {}   # (id(node), input index) -> contribution
+        self._running: dict[int, np.ndarray] = {}         # partial sums of tensors not yet reached
+        self._keep: list[Tensor] = []   # holds every recorded tensor, so no id() is reused meanwhile
+
+    def _hook(self, tensor: Tensor, node, grad_out: np.ndarray, input_grads) -> None:
+        self._running.pop(id(tensor), None)
+        stat = GradStat.of(grad_out)
+        self._received[id(tensor)] = stat
+        self._keep.append(tensor)
+        contributions = []
+        if node is not None:
+            summed = node.summed_axes or {}
+            for index, (parent, grad) in enumerate(zip(node.inputs, input_grads)):
+                if grad is None:
+                    continue
+                earlier = self._running.get(id(parent))
+                running = grad if earlier is None else earlier + grad
+                self._running[id(parent)] = running
+                c = Contribution(index, parent, GradStat.of(grad), GradStat.of(running), summed.get(index))
+                self._added[(id(node), index)] = c
+                contributions.append(c)
+        self.steps.append(Step(len(self.steps), tensor, node, stat, tuple(contributions)))
+
+    def grad_of(self, tensor: Tensor) -> GradStat | None:
+        """The total gradient `tensor` received in the last recorded backward, or None."""
+        return self._received.get(id(tensor))
+
+    def contribution(self, node, index: int) -> Contribution | None:
+        """What `node`'s rule added into its input number `index`, or None if it added nothing."""
+        return self._added.get((id(node), index))
+
+    @property
+    def rule_steps(self) -> list[Step]:
+        """The steps where an op's backward rule ran (leaves excluded): one frame each in draw_steps."""
+        return [s for s in self.steps if s.node is not None]
+
+
+@contextlib.contextmanager
+def record_backward() -> Iterator[BackwardRecording]:
+    """Record every backward() run inside, for `draw(..., recording=)` and `draw_steps`."""
+    recording = BackwardRecording()
+    with backward_hook(recording._hook):
+        yield recording
+    recording._running.clear()

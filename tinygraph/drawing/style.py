@@ -1,0 +1,123 @@
+"""How a drawing looks: colours, line styles, the HTML-like labels and the legend that explains them.
+
+Every visual choice lives here, so the legend and the drawing cannot disagree.
+"""
+from __future__ import annotations
+
+import math
+from html import escape
+
+from tinygraph.drawing.graph import INPUT, INTERMEDIATE, LOSS, OUTPUT, PARAMETER
+
+FONT = "DejaVu Sans"
+INK = "#333333"
+MUTED = "#666666"
+FORWARD = "#4d4d4d"                # solid arrows: values flowing forward
+GRADIENT = "#c2410c"               # dashed arrows: gradients flowing backward
+FADED = "#d0d0d0"                  # step-through: gradient edges whose rule has not run yet
+HIGHLIGHT = "#f59e0b"              # step-through: the op whose rule runs now
+UNHEALTHY = "#be185d"              # border of vanishing / exploding / NaN gradients
+OP_FILL, OP_BORDER = "#e8eefc", "#3b5ba9"
+INPUT_FILL = "#f1f1f1"
+
+# Tensor border by kind; the fill is kept for the gradient-norm scale.
+KIND_BORDER = {INPUT: ("#8c8c8c", 1.2), PARAMETER: ("#15803d", 2.6), INTERMEDIATE: ("#555555", 1.0),
+               LOSS: ("#7f1d1d", 3.0), OUTPUT: ("#7f1d1d", 3.0)}
+KIND_TEXT = {INPUT: "input or constant (no gradient needed)", PARAMETER: "parameter (leaf with requires_grad)",
+             INTERMEDIATE: "intermediate result", LOSS: "the loss (backward starts here, δ = 1)",
+             OUTPUT: "the drawn output"}
+
+# Gradient norm -> fill, light to strong, on a log scale spanning the drawing's own norms.
+NORM_SCALE = ("#fff7ec", "#fee8c8", "#fdd49e", "#fdbb84", "#fc8d59")
+
+
+class NormScale:
+    """Maps a gradient norm to one of NORM_SCALE's colours by where log10(norm) falls in [lo, hi]."""
+
+    def __init__(self, norms: list[float]):
+        logs = [math.log10(n) for n in norms if n > 0 and math.isfinite(n)]
+        self.lo = min(logs) if logs else 0.0
+        self.hi = max(logs) if logs else 0.0
+
+    def colour(self, norm: float) -> str:
+        if not (norm > 0 and math.isfinite(norm)):
+            return NORM_SCALE[0]
+        if self.hi - self.lo < 1e-9:
+            return NORM_SCALE[2]
+        position = (math.log10(norm) - self.lo) / (self.hi - self.lo)
+        return NORM_SCALE[min(int(position * len(NORM_SCALE)), len(NORM_SCALE) - 1)]
+
+    def bands(self) -> list[tuple[str, str]]:
+        """(colour, range text) per colour, for the legend."""
+        if self.hi - self.lo < 1e-9:
+            return [(NORM_SCALE[2], f"‖δ‖ ≈ {num(10 ** self.lo)}")]
+        step = (self.hi - self.lo) / len(NORM_SCALE)
+        return [(c, f"‖δ‖ {num(10 ** (self.lo + i * step))} … {num(10 ** (self.lo + (i + 1) * step))}")
+                for i, c in enumerate(NORM_SCALE)]
+
+
+def num(x: float) -> str:
+    """A number in 3 significant digits, with a real minus sign."""
+    if x != x:
+        return "NaN"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    text = f"{x:.3g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text.replace("-", "−")
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def size_text(nbytes: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if nbytes < 1024 or unit == "GB":
+            return f"{nbytes} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return ""
+
+
+def small(text: str, colour: str = MUTED, size: int = 10) -> str:
+    return f'<FONT POINT-SIZE="{size}" COLOR="{colour}">{escape(text)}</FONT>'
+
+
+def table(rows: list[str]) -> str:
+    """An HTML-like label: one left-aligned cell per row."""
+    cells = "".join(f'<TR><TD ALIGN="LEFT" BALIGN="LEFT">{r}</TD></TR>' for r in rows)
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>'
+
+
+def legend_label(kinds: set[str], scale: NormScale | None, show_grads: bool, extra: list[str]) -> str:
+    """The legend: one entry per colour and line style used in this drawing, in two columns."""
+    def swatch(fill: str, border: str, text: str) -> str:
+        return (f'<TD BGCOLOR="{fill}" COLOR="{border}" BORDER="2" WIDTH="26"> </TD>'
+                f'<TD ALIGN="LEFT">{escape(text)}</TD>')
+
+    def line(colour: str, glyph: str, text: str) -> str:
+        return (f'<TD><FONT COLOR="{colour}" POINT-SIZE="14">{glyph}</FONT></TD>'
+                f'<TD ALIGN="LEFT">{escape(text)}</TD>')
+
+    left = [swatch(OP_FILL, OP_BORDER, "op: forward formula, what it saves for backward")]
+    for kind in (INPUT, PARAMETER, INTERMEDIATE, LOSS, OUTPUT):
+        if kind in kinds:
+            left.append(swatch(INPUT_FILL if kind == INPUT else "#ffffff", KIND_BORDER[kind][0],
+                               "tensor: " + KIND_TEXT[kind]))
+    left.append(line(FORWARD, "──▶", "forward: a value flows into an op, or out of it"))
+    right = []
+    if show_grads:
+        right.append(line(GRADIENT, "╌╌▶", "backward: gradient δ, labelled with the rule that made it"))
+        right.append(line(GRADIENT, "+=", "tensor used by several ops: their δ contributions add up"))
+        if scale is not None:
+            right.extend(swatch(colour, "#555555", "fill: " + text) for colour, text in scale.bands())
+        right.append(swatch("#ffffff", UNHEALTHY, "vanishing (‖δ‖ < 1e−8) or exploding (> 1e4, NaN/Inf) δ"))
+    empty = '<TD></TD><TD></TD>'
+    rows = [f'<TR><TD COLSPAN="4" ALIGN="LEFT"><B>How to read this drawing</B></TD></TR>']
+    for i in range(max(len(left), len(right))):
+        rows.append("<TR>" + (left[i] if i < len(left) else empty) + (right[i] if i < len(right) else empty) + "</TR>")
+    rows.extend(f'<TR><TD COLSPAN="4" ALIGN="LEFT">{small(text)}</TD></TR>' for text in extra)
+    body = "".join(rows)
+    return f'<<TABLE BORDER="1" COLOR="#999999" CELLBORDER="0" CELLSPACING="3" CELLPADDING="3">{body}</TABLE>>'
