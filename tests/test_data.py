@@ -1,0 +1,149 @@
+"""Data: the digits split, IDX files (written here byte by byte), and the seeded batch iterator."""
+import gzip
+
+import numpy as np
+import pytest
+
+from tinygraph import data
+
+
+# ------------------------------------------------------------------ digits
+
+def test_digits_are_scaled_float32_images_split_stratified():
+    split = data.load_digits(test_size=0.25, seed=0)
+    assert split.x_train.shape[1:] == (1, 8, 8) and split.x_train.dtype == np.float32
+    assert split.y_train.dtype == np.int64
+    assert len(split.x_train) + len(split.x_test) == 1797 and len(split.x_test) == 450
+    assert split.x_train.min() == 0.0 and split.x_train.max() == 1.0        # 0..16 scaled by 1/16
+    assert set(np.unique(split.x_train * 16)) <= set(range(17))
+    # Stratified: every class has the same share of the test set as of the whole (to one image).
+    all_labels = np.concatenate([split.y_train, split.y_test])
+    expected = np.bincount(all_labels) * 0.25
+    assert np.all(np.abs(np.bincount(split.y_test) - expected) <= 1)
+
+
+def test_digits_split_is_fixed_by_its_seed():
+    a, b, c = data.load_digits(seed=0), data.load_digits(seed=0), data.load_digits(seed=1)
+    np.testing.assert_array_equal(a.x_test, b.x_test)
+    np.testing.assert_array_equal(a.y_train, b.y_train)
+    assert not np.array_equal(a.y_test, c.y_test)
+    with pytest.raises(ValueError, match="load_digits: test_size"):
+        data.load_digits(test_size=1.5)
+
+
+# ------------------------------------------------------------------ IDX
+
+def idx_bytes(type_code, shape, payload):
+    header = bytes([0, 0, type_code, len(shape)]) + b"".join(d.to_bytes(4, "big") for d in shape)
+    return header + payload
+
+
+def test_read_idx_decodes_a_handwritten_file(tmp_path):
+    path = tmp_path / "tiny-images-idx3-ubyte"
+    path.write_bytes(idx_bytes(0x08, (2, 2, 3), bytes(range(12))))
+    array = data.read_idx(path)
+    assert array.dtype == np.uint8
+    np.testing.assert_array_equal(array, np.arange(12).reshape(2, 2, 3))
+    # Big-endian int32: 0x00000102 = 258, 0xFFFFFFFF = -1.
+    path = tmp_path / "ints-idx1-ubyte"
+    path.write_bytes(idx_bytes(0x0C, (2,), bytes([0, 0, 1, 2, 255, 255, 255, 255])))
+    np.testing.assert_array_equal(data.read_idx(path), [258, -1])
+
+
+@pytest.mark.parametrize("name", ["x-idx3-ubyte", "x-idx3-ubyte.gz"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
+def test_idx_round_trip(tmp_path, name, dtype):
+    array = (np.random.default_rng(0).normal(size=(3, 4, 5)) * 50).astype(dtype)
+    data.write_idx(tmp_path / name, array)
+    back = data.read_idx(tmp_path / name)
+    assert back.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(back, array)
+
+
+def test_gz_files_are_really_compressed(tmp_path):
+    data.write_idx(tmp_path / "a-ubyte.gz", np.zeros((10, 10), np.uint8))
+    assert gzip.decompress((tmp_path / "a-ubyte.gz").read_bytes())[:4] == bytes([0, 0, 8, 2])
+
+
+@pytest.mark.parametrize("content, message", [
+    (idx_bytes(0x08, (2, 3), bytes(5)), r"truncated: header says shape \(2, 3\)"),
+    (idx_bytes(0x08, (2, 3), bytes(7)), "longer than its header says"),
+    (b"\x00\x00\x08\x03\x00\x00", "truncated inside its header"),
+    (b"PK\x03\x04" + bytes(20), "does not start with an IDX magic number"),
+    (idx_bytes(0x07, (1,), bytes(1)), "does not start with an IDX magic number"),
+    (b"\x00\x00", "too short for an IDX header"),
+])
+def test_corrupt_idx_files_give_clear_errors(tmp_path, content, message):
+    path = tmp_path / "bad-ubyte"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        data.read_idx(path)
+
+
+def test_truncated_and_fake_gzip_give_clear_errors(tmp_path):
+    good = gzip.compress(idx_bytes(0x08, (100,), bytes(100)))
+    (tmp_path / "cut-ubyte.gz").write_bytes(good[: len(good) // 2])
+    with pytest.raises(ValueError, match="read_idx: .*cut-ubyte.gz"):
+        data.read_idx(tmp_path / "cut-ubyte.gz")
+    (tmp_path / "plain-ubyte.gz").write_bytes(idx_bytes(0x08, (1,), bytes(1)))
+    with pytest.raises(ValueError, match="not a readable gzip/IDX file"):
+        data.read_idx(tmp_path / "plain-ubyte.gz")
+
+
+def write_mnist(directory, n_train=6, n_test=4, side=5, gz=False, labels_train=None):
+    rng = np.random.default_rng(0)
+    suffix = ".gz" if gz else ""
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        data.write_idx(directory / f"{prefix}-images-idx3-ubyte{suffix}",
+                       rng.integers(0, 256, (n, side, side)).astype(np.uint8))
+        labels = labels_train if (prefix == "train" and labels_train is not None) else np.arange(n) % 10
+        data.write_idx(directory / f"{prefix}-labels-idx1-ubyte{suffix}", np.asarray(labels, np.uint8))
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_load_mnist_reads_the_four_files(tmp_path, gz):
+    write_mnist(tmp_path, gz=gz)
+    split = data.load_mnist(tmp_path)
+    assert split.x_train.shape == (6, 1, 5, 5) and split.x_test.shape == (4, 1, 5, 5)
+    assert split.x_train.dtype == np.float32 and 0 <= split.x_train.min() and split.x_train.max() <= 1
+    raw = data.read_idx(tmp_path / f"train-images-idx3-ubyte{'.gz' if gz else ''}")
+    np.testing.assert_allclose(split.x_train[:, 0], raw / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(split.y_test, [0, 1, 2, 3])
+
+
+def test_load_mnist_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte"):
+        data.load_mnist(tmp_path)
+    write_mnist(tmp_path, labels_train=[1, 2, 3])
+    with pytest.raises(ValueError, match="has 6 images but .* has 3 labels"):
+        data.load_mnist(tmp_path)
+
+
+# ------------------------------------------------------------------ batches
+
+def test_batches_cover_every_sample_once_per_epoch():
+    x, y = np.arange(10)[:, None] * 10, np.arange(10)
+    chunks = list(data.batches(x, y, 4, seed=3, epoch=0))
+    assert [len(b) for b, _ in chunks] == [4, 4, 2]
+    seen = np.concatenate([yb for _, yb in chunks])
+    assert sorted(seen) == list(range(10)) and list(seen) != list(range(10))
+    for xb, yb in chunks:
+        np.testing.assert_array_equal(xb[:, 0], yb * 10)       # x and y stay paired
+    assert data.num_batches(10, 4) == 3
+
+
+def test_batch_order_depends_only_on_seed_and_epoch():
+    x = y = np.arange(50)
+    order = lambda **kw: np.concatenate([b for _, b in data.batches(x, y, 7, **kw)])
+    np.testing.assert_array_equal(order(seed=1, epoch=4), order(seed=1, epoch=4))
+    assert not np.array_equal(order(seed=1, epoch=4), order(seed=1, epoch=5))
+    assert not np.array_equal(order(seed=1, epoch=4), order(seed=2, epoch=4))
+    np.testing.assert_array_equal(order(shuffle=False), np.arange(50))
+    assert [len(b) for _, b in data.batches(x, y, 7, drop_last=True)] == [7] * 7
+
+
+def test_batches_reject_bad_arguments():
+    with pytest.raises(ValueError, match=r"batches: x has 3 samples .* y has 2"):
+        list(data.batches(np.zeros(3), np.zeros(2), 1))
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        list(data.batches(np.zeros(3), np.zeros(3), 0))

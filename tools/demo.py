@@ -1,0 +1,26 @@
+"""What `make demo` runs: train the derivation's TwoLayerCNN on digits and save a checkpoint.
+
+Uses tools/train.py's defaults, so the accuracy printed here is the one the README quotes.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train  # noqa: E402  (tools/train.py, the training command)
+
+OUT_DIR = "out"
+
+
+def main() -> int:
+    os.makedirs(OUT_DIR, exist_ok=True)
+    checkpoint = os.path.join(OUT_DIR, "ckpt.npz")
+    print("== Training TwoLayerCNN (Conv → ReLU → MaxPool → FC → softmax cross-entropy) on digits")
+    train.run(train.parse_args(["--model", "two_layer_cnn", "--out", checkpoint]))
+    print(f"checkpoint saved to {checkpoint}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
