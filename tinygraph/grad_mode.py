@@ -18,6 +18,9 @@ class _State:
     # backward(); None when unused (tg.profile() sets them), so each costs one `is None` test.
     forward_timer: Callable | None = None
     backward_timer: Callable | None = None
+    # Dotted path of the nn.Module whose __call__ is running ("conv", "layers.1"), None outside
+    # any submodule; every Node records it as node.module so drawings can group ops by module.
+    module_path: str | None = None
 
 
 STATE = _State()

@@ -8,10 +8,11 @@
             return self.fc(x)
 
 A `Module` finds its parameters and submodules from attribute assignment, in assignment order;
-`named_parameters()` gives dotted names ("fc.weight"). While a module's `__call__` runs, every
-node its ops record is tagged with the module's dotted path (`node.module`, e.g. "conv"), so the
-drawing tools can group a graph by module. Layers initialise like PyTorch: uniform in
-±1/√fan_in, drawn from the `numpy.random.Generator` you pass.
+`named_parameters()` gives dotted names ("fc.weight"). While a module's `__call__` runs,
+`STATE.module_path` holds its dotted path ("conv", "layers.1"; None for the outermost module) and
+every node recorded meanwhile keeps it as `node.module`, so the drawing tools can group a graph
+by module. Layers initialise like PyTorch: uniform in ±1/√fan_in, drawn from the
+`numpy.random.Generator` you pass.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Any, Iterator
 import numpy as np
 
 import tinygraph as tg
+from tinygraph.grad_mode import STATE
 from tinygraph.tensor import Tensor
 
 
@@ -141,14 +143,14 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         path = _child_path(self)
+        previous = STATE.module_path
         _CALL_STACK.append((self, path))
+        STATE.module_path = path or None       # every node recorded meanwhile takes this path
         try:
-            out = self.forward(*args, **kwargs)
+            return self.forward(*args, **kwargs)
         finally:
+            STATE.module_path = previous
             _CALL_STACK.pop()
-        if path and isinstance(out, Tensor) and out._node is not None:
-            _tag_nodes(out, path, args)
-        return out
 
     def extra_repr(self) -> str:
         return ""
@@ -173,29 +175,6 @@ def _child_path(module: Module) -> str:
         if child is module:
             return f"{parent_path}.{name}" if parent_path else name
     return parent_path  # a module called from inside another but not registered in it
-
-
-def _tag_nodes(out: Tensor, path: str, args: tuple) -> None:
-    """Set node.module = path on every node this call created (walking back from its output).
-
-    Stops at the call's inputs and at nodes tagged by a module outside this one, so the walk
-    covers only this call's few nodes. Nodes already tagged by a submodule keep their deeper path.
-    """
-    stop = {id(a) for a in args if isinstance(a, Tensor)}
-    inside = path + "."
-    stack = [out]
-    seen: set[int] = set()
-    while stack:
-        tensor = stack.pop()
-        node = tensor._node
-        if node is None or id(tensor) in stop or id(tensor) in seen:
-            continue
-        seen.add(id(tensor))
-        if node.module is None:
-            node.module = path
-        elif node.module != path and not node.module.startswith(inside):
-            continue
-        stack.extend(t for t in node.inputs if t is not None)
 
 
 def module_path(tensor: Tensor) -> str | None:

@@ -60,7 +60,7 @@ class Node:
         self.released = False           # True once backward freed ctx.saved
         self.saved_summary = None       # [(shape, dtype, nbytes)] of what was saved, kept after release
         self.summed_axes = None         # {input index: axes the engine summed to undo broadcasting}
-        self.module = None              # dotted path of the nn.Module whose call made it (set by nn)
+        self.module = STATE.module_path  # dotted path of the nn.Module whose call made it (see nn)
 
     def summarize_saved(self) -> list[tuple[tuple[int, ...], str, int]]:
         """Shape, dtype and size in bytes of each saved array (available before and after release)."""
