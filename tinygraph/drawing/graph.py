@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinygraph.op import Op
 from tinygraph.tensor import Tensor
 
+SHORT_FORMULA = 6     # an unnamed result whose formula is at most this long is called by it: Uᵀ, (p Uᵀ)
 INPUT, PARAMETER, INTERMEDIATE, LOSS, OUTPUT = "input", "parameter", "intermediate", "loss", "output"
 
 
@@ -28,6 +30,7 @@ class TensorItem:
     symbol: str                     # its name, or a generated one (t3) when it has none
     kind: str                       # INPUT, PARAMETER, INTERMEDIATE, LOSS or OUTPUT
     producer: str | None = None     # id of the op item that made it
+    symbol_is_formula: bool = False  # unnamed, so called by what it computes (Uᵀ)
     consumers: list[tuple[str, int]] = field(default_factory=list)   # (op id, input index)
 
 
@@ -96,31 +99,33 @@ def build_graph(root: Tensor) -> Graph:
     for t in order:
         tid = f"T{len(tensors)}"
         item_of[id(t)] = tid
+        node = t._node
+        inputs, symbols = [], {}
+        if node is not None:
+            oid = f"O{len(ops)}"
+            for index, (arg, parent) in enumerate(zip(node.op.arg_names, node.inputs)):
+                if parent is None:
+                    inputs.append(None)
+                    symbols[arg] = "∅"
+                elif is_inlined_constant(parent):
+                    inputs.append(None)
+                    symbols[arg] = constant_symbol(parent)
+                else:
+                    pid = item_of[id(parent)]
+                    inputs.append(pid)
+                    symbols[arg] = tensors[pid].symbol
+                    tensors[pid].consumers.append((oid, index))
         if t.name:
             symbol = _unique(t.name, used_symbols)
         else:
             unnamed += 1
-            symbol = _unique(f"t{unnamed}", used_symbols)
-        tensors[tid] = TensorItem(tid, t, symbol, _kind(t, t is root))
-        node = t._node
-        if node is None:
-            continue
-        oid = f"O{len(ops)}"
-        inputs, symbols = [], {"out": symbol}
-        for index, (arg, parent) in enumerate(zip(node.op.arg_names, node.inputs)):
-            if parent is None:
-                inputs.append(None)
-                symbols[arg] = "∅"
-            elif is_inlined_constant(parent):
-                inputs.append(None)
-                symbols[arg] = constant_symbol(parent)
-            else:
-                pid = item_of[id(parent)]
-                inputs.append(pid)
-                symbols[arg] = tensors[pid].symbol
-                tensors[pid].consumers.append((oid, index))
-        ops[oid] = OpItem(oid, node, tid, inputs, symbols)
-        tensors[tid].producer = oid
+            short = _short_formula(node, symbols)
+            symbol = _unique(short or f"t{unnamed}", used_symbols)
+        tensors[tid] = TensorItem(tid, t, symbol, _kind(t, t is root), symbol_is_formula=not t.name and bool(short))
+        if node is not None:
+            symbols["out"] = symbol
+            ops[oid] = OpItem(oid, node, tid, inputs, symbols)
+            tensors[tid].producer = oid
     return Graph(item_of[id(root)], tensors, ops)
 
 
@@ -146,6 +151,21 @@ def _forward_order(root: Tensor) -> list[Tensor]:
     return order
 
 
+def formula(template: str, symbols: dict[str, str]) -> str:
+    """A formula template filled with the drawing's symbols; (Uᵀ)ᵀ is written U."""
+    return Op.render(template, symbols).replace("ᵀᵀ", "")
+
+
+def _short_formula(node, symbols: dict[str, str]) -> str | None:
+    """An unnamed result is called by what it computes when that is short: Uᵀ, (p Uᵀ), (a + b)."""
+    if node is None or not node.op.forward_formula.startswith("{out} = "):
+        return None
+    rhs = formula(node.op.forward_formula[len("{out} = "):], symbols)
+    if len(rhs) > SHORT_FORMULA or "{" in rhs:
+        return None
+    return f"({rhs})" if " " in rhs else rhs
+
+
 def _kind(t: Tensor, is_root: bool) -> str:
     if is_root:
         return LOSS if t.data.size == 1 else OUTPUT
@@ -167,8 +187,9 @@ def _unique(symbol: str, used: dict[str, int]) -> str:
 def collapse(graph: Graph, by_module: bool = True) -> Graph:
     """Group each module's ops, and runs of unnamed single-use intermediates, into one item each.
 
-    A tensor is hidden inside a group when it is not the root and every op that uses it, and the
-    op that made it (if any), belong to that group; parameters of a module are hidden that way too.
+    A tensor is hidden inside a group when every op that uses it, and the op that made it, belong
+    to that group: a module hides its parameters and intermediates, a chain its unnamed
+    intermediates. Inputs (leaves needing no gradient) and the root always stay visible.
     """
     parent = {oid: oid for oid in graph.ops}
 
@@ -216,11 +237,14 @@ def collapse(graph: Graph, by_module: bool = True) -> Graph:
         owners = {group_of.get(oid) for oid, _ in item.consumers}
         if item.producer is not None:
             owners.add(group_of.get(item.producer))
-        if len(owners) == 1 and None not in owners and (item.producer is not None or by_module):
-            gid = owners.pop()
-            if item.tensor.name is None or groups[gid].title != "chain":
-                groups[gid].tensors.append(tid)
-                group_of[tid] = gid
+        if len(owners) != 1 or None in owners:
+            continue
+        gid = owners.pop()
+        is_chain = groups[gid].title == "chain"
+        if (item.kind == PARAMETER and not is_chain) or (
+                item.kind == INTERMEDIATE and (item.tensor.name is None or not is_chain)):
+            groups[gid].tensors.append(tid)
+            group_of[tid] = gid
     return Graph(graph.root, graph.tensors, graph.ops, groups, group_of)
 
 

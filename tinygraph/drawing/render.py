@@ -12,11 +12,10 @@ from html import escape
 import graphviz
 
 from tinygraph.drawing import style as S
-from tinygraph.drawing.graph import INPUT, Graph, TensorItem, build_graph, summarize_values
+from tinygraph.drawing.graph import INPUT, Graph, TensorItem, build_graph, formula, summarize_values
 from tinygraph.drawing.graph import collapse as collapse_graph
 from tinygraph.drawing.layout import assign_rows
 from tinygraph.drawing.record import BackwardRecording, GradStat
-from tinygraph.op import Op
 from tinygraph.tensor import Tensor
 
 WRAP = 6                  # columns (tensors and ops) per row before a long drawing wraps to the next
@@ -149,7 +148,7 @@ class _Renderer:
         self._define("legend", S.legend_label({t.kind for t in self.g.tensors.values()}, self.scale if
                                         any(self.stats.values()) else None, self.backward,
                                         self._legend_notes()), shape="plaintext")
-        members[(len(set(self.rows.values())), None)] = ["legend"]
+        members[(max(row for row, _ in members) + 1, None)] = ["legend"]      # below every row
         self._clusters(d, members)
         for tail, head, attrs in self.edge_list:   # after every node, so each is made in its cluster
             d.edge(tail, head, **attrs)
@@ -282,7 +281,10 @@ class _Renderer:
     def _op_label(self, op) -> str:
         rows = [f"<B>{escape(op.name)}</B>"]
         if self.formulas:
-            rows.append(escape(Op.render(op.node.op.forward_formula, op.symbols)))
+            text = formula(op.node.op.forward_formula, op.symbols)
+            if self.g.tensors[op.output].symbol_is_formula:      # "Uᵀ = Uᵀ" says nothing: show "Uᵀ"
+                text = text.split(" = ", 1)[-1]
+            rows.append(S.wrapped(text, 36))
         attrs = ", ".join(f"{k}={v}" for k, v in op.node.attrs.items())
         if attrs:
             rows.append(S.small(attrs))
@@ -345,10 +347,10 @@ class _Renderer:
                 if tid is None:
                     continue
                 src = self.g.where(tid)
-                if self.forward:
-                    edge(src, here, "forward", color=S.FORWARD, penwidth="1.3")
+                grouped = src != tid or here != oid
+                if self.forward:    # one edge per input, so x * x shows two; into a group, one per tensor
+                    edge(src, here, "forward" if grouped else f"forward{index}", color=S.FORWARD, penwidth="1.3")
                 if self.backward and self._gives_grad(oid, index):
-                    grouped = src != tid or here != oid
                     edge(src, here, f"grad{index}", dir="back", style="dashed",
                          label=self._grad_label(op, index, grouped), **self._grad_style(oid, index))
             if self.forward:
@@ -384,7 +386,7 @@ class _Renderer:
         delta = f"δ{parent.symbol}"
         rows = []
         if self.formulas and not grouped:
-            rows.append(escape(Op.render(op.node.op.backward_formulas[index], op.symbols)))
+            rows.append(S.wrapped(formula(op.node.op.backward_formulas[index], op.symbols)))
         contribution = self.recording.contribution(op.node, index) if self.recording else None
         shape = S.shape_text(parent.tensor.shape)
         detail = f"{delta} {shape}" if grouped or not self.formulas else shape

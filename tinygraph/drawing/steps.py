@@ -11,11 +11,10 @@ from html import escape
 from pathlib import Path
 
 from tinygraph.drawing import style as S
-from tinygraph.drawing.graph import build_graph
+from tinygraph.drawing.graph import build_graph, formula
 from tinygraph.drawing.record import BackwardRecording, record_backward
 from tinygraph.drawing.render import AUTO_COLLAPSE, Frame, render
 from tinygraph.engine import backward
-from tinygraph.op import Op
 from tinygraph.tensor import Tensor
 
 
@@ -99,7 +98,7 @@ def _caption(graph, op, step, number: int, total: int) -> str:
              f"‖δ{escape(out)}‖ = {S.num(step.grad_out.norm)} and runs its rule"]
     for c in step.contributions:
         parent = graph.tensors[op.inputs[c.index]].symbol
-        rule = Op.render(op.node.op.backward_formulas[c.index], op.symbols)
+        rule = formula(op.node.op.backward_formulas[c.index], op.symbols)
         parts.append(f"<br><code>{escape(rule)}</code> &nbsp;→&nbsp; δ{escape(parent)} += "
                      f"‖{S.num(c.added.norm)}‖, so far ‖δ{escape(parent)}‖ = {S.num(c.running.norm)}")
     if not step.contributions:

@@ -81,6 +81,19 @@ def size_text(nbytes: int) -> str:
     return ""
 
 
+def wrapped(text: str, width: int = 32) -> str:
+    """Escape `text` for a label and break it at spaces into lines of about `width` characters."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return '<BR ALIGN="LEFT"/>'.join(escape(part) for part in lines)
+
+
 def small(text: str, colour: str = MUTED, size: int = 10) -> str:
     return f'<FONT POINT-SIZE="{size}" COLOR="{colour}">{escape(text)}</FONT>'
 

@@ -1,0 +1,166 @@
+"""tg.draw: node and edge counts per view, formulas, determinism, fan-out, broadcasting, collapsing.
+
+These tests read the DOT text only (no Graphviz executable needed); test_draw_render.py runs `dot`.
+"""
+import html
+import re
+
+import numpy as np
+import pytest
+
+import tinygraph as tg
+from tinygraph.models import TwoLayerCNN
+
+NODE = re.compile(r"^\s*([TOG]\d+) \[", re.M)           # drawn tensors (T), ops (O), groups (G)
+EDGE = re.compile(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?$", re.M)
+
+
+def derivation_network(seed=0):
+    """Section 1 of the derivation on one 1×8×8 image, built op by op and named in its symbols."""
+    rng = np.random.default_rng(seed)
+    X = tg.tensor(rng.standard_normal((1, 1, 8, 8)), name="X")
+    W = tg.tensor(rng.standard_normal((2, 1, 3, 3)) * 0.5, requires_grad=True, name="W")
+    b = tg.tensor(np.zeros(2), requires_grad=True, name="b")
+    U = tg.tensor(rng.standard_normal((4, 18)) * 0.3, requires_grad=True, name="U")
+    c = tg.tensor(np.zeros(4), requires_grad=True, name="c")
+    y = tg.tensor(np.array([1.0]), name="y")
+    Z = tg.conv2d(X, W, b).named("Z")
+    A = Z.relu().named("A")
+    P = tg.maxpool(A, size=2).named("P")
+    p = P.flatten().named("p")
+    s = (p @ U.T + c).named("s")
+    return tg.softmax_xent(s, y).named("L")
+
+
+def recorded(root):
+    with tg.record_backward() as recording:
+        root.backward()
+    return recording
+
+
+def counts(dot: str) -> tuple[int, int]:
+    """(drawn nodes, drawn edges) among tensors, ops and groups (the legend and styling excluded)."""
+    edges = [m for m in EDGE.finditer(dot) if "invis" not in (m.group(3) or "")]
+    return len(NODE.findall(dot)), len(edges)
+
+
+def text(dot: str) -> str:
+    """The DOT source's label text as a reader sees it: line breaks become spaces, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<BR[^>]*/>", " ", dot))).replace("  ", " ")
+
+
+# The derivation's network, counted from its structure above:
+#   tensors: X, W, b, Z, A, P, p, U, Uᵀ, p Uᵀ, c, s, y, L                        = 14
+#   ops:     conv2d, relu, maxpool, reshape, transpose, matmul, add, softmax_xent = 8
+#   forward edges: one per op input (conv2d 3, relu 1, maxpool 1, reshape 1, transpose 1,
+#                  matmul 2, add 2, softmax_xent 2 = 13) + one per op output (8)    = 21
+#   rule edges (op -> each input that needs a gradient; X and y need none):
+#                  conv2d 2 (W, b), relu 1, maxpool 1, reshape 1, transpose 1, matmul 2, add 2,
+#                  softmax_xent 1                                                  = 11
+#   δ-in edges (each op's output hands its gradient to the op's rule): one per op  = 8
+# forward view:  22 nodes, 21 edges
+# backward view: 12 nodes that need gradients (all but X, y) + 8 ops = 20; 11 + 8 = 19 edges
+# both:          22 nodes, 21 + 11 + 8 = 40 edges
+@pytest.mark.parametrize("view, nodes, edges", [("forward", 22, 21), ("backward", 20, 19), ("both", 22, 40)])
+def test_derivation_network_has_the_counted_nodes_and_edges_in_each_view(view, nodes, edges):
+    L = derivation_network()
+    dot = tg.draw(L, view=view, recording=recorded(L), wrap=None).source
+    assert counts(dot) == (nodes, edges)
+
+
+def test_every_op_carries_its_formula_and_every_gradient_edge_its_rule_in_the_documents_symbols():
+    L = derivation_network()
+    words = text(tg.draw(L, recording=recorded(L), wrap=None).source)
+    for formula in ["Z = W ⋆ X + b", "A = max(0, Z)", "P = max over each window of A", "p = reshape(P)",
+                    "L = −Σ_i y_i log softmax(s)_i", "s = (p Uᵀ) + c",
+                    "δZ = δA ⊙ 1[Z > 0]", "∂L/∂W = Σ_uv δZ · X-window (eq. 2)", "∂L/∂b = Σ_uv δZ (eq. 1)",
+                    "δs = softmax(s) − y", "δp = δ(p Uᵀ) U", "δUᵀ = pᵀ δ(p Uᵀ)"]:
+        assert formula in words, formula
+    # Saved arrays with their size: relu keeps a bool mask of Z's 2·6·6 = 72 elements, 72 bytes.
+    assert "saves bool (1, 2, 6, 6): 72 B" in words
+
+
+def test_gradient_norms_match_the_gradients_backward_computed():
+    L = derivation_network()
+    recording = recorded(L)
+    U = L._node.inputs[0]._node.inputs[0]._node.inputs[1]._node.inputs[0]   # L <- s <- p Uᵀ <- Uᵀ <- U
+    assert U.name == "U"
+    words = text(tg.draw(L, recording=recording).source)
+    expected = float(np.linalg.norm(U.grad))
+    assert f"‖δU‖ = {expected:.3g}" in words
+    assert "‖δL‖ = 1" in words
+
+
+def test_same_graph_gives_identical_dot_text_and_drawing_works_before_backward():
+    first, second = derivation_network(seed=3), derivation_network(seed=3)
+    before = tg.draw(first).source
+    assert before == tg.draw(second).source            # two separately built copies of one graph
+    assert tg.draw(first, recording=recorded(first)).source == tg.draw(second, recording=recorded(second)).source
+    assert tg.draw(first).source != before              # after backward, W, b, U, c have .grad to show
+
+
+def test_a_tensor_used_by_several_ops_shows_its_contributions_being_summed():
+    x = tg.tensor([1.0, 2.0], requires_grad=True, name="x")
+    y = (x * x + x).sum().named("y")      # x feeds mul twice (as a and as b) and add once: 3 contributions
+    words = text(tg.draw(y, recording=recorded(y)).source)
+    for k in (1, 2, 3):
+        assert f"δx += this ({k} of 3)" in words
+    assert "δx = sum of 3 contributions (+=)" in words
+    assert "‖δx‖ = 5.83" in words          # δx = 2x + 1 = (3, 5), norm √34 = 5.83
+
+
+def test_broadcasting_edges_name_the_summed_axes():
+    a = tg.tensor(np.ones((3, 4)), requires_grad=True, name="a")
+    b = tg.tensor(np.ones(4), requires_grad=True, name="b")
+    out = (a + b).sum()
+    dot = tg.draw(out, recording=recorded(out)).source
+    edges = [m.group(3) for m in EDGE.finditer(dot) if m.group(3) and "dir=back" in m.group(3)]
+    into_b = [e for e in edges if "δb =" in text(e)]
+    into_a = [e for e in edges if "δa =" in text(e)]
+    assert len(into_b) == 1 and "summed over broadcast axes (0,)" in text(into_b[0])
+    assert len(into_a) == 1 and "broadcast" not in text(into_a[0])
+    # Without a recording, the engine's node.summed_axes (kept after backward) gives the same label.
+    assert "summed over broadcast axes (0,)" in text(tg.draw(out).source)
+
+
+def test_health_flags_dead_relu_units_and_vanishing_gradients():
+    x = tg.tensor(np.array([-1.0, -2.0, 3.0, -4.0]), requires_grad=True, name="x")
+    dead = (x * 1e-9).relu().sum()         # δx = 1e-9 where x > 0: norm 1e-9 < 1e-8, vanishing
+    words = text(tg.draw(dead, recording=recorded(dead)).source)
+    assert "⚠ vanishing gradient" in words
+    assert "dead units: 75% of" in words
+
+
+def test_ten_thousand_node_chain_draws_collapsed_without_recursion():
+    x = tg.tensor(np.ones(3), requires_grad=True, name="x")
+    t = x
+    for _ in range(10_000):
+        t = t.relu()
+    root = t.sum().named("total")
+    dot = tg.draw(root).source              # above AUTO_COLLAPSE ops, so collapsed by default
+    # x, the chain of 10,000 relu + sum as one box (the unnamed results are hidden), the root
+    assert counts(dot)[0] == 3
+    assert "10001 ops: relu ×10000, sum" in text(dot)
+
+
+def test_collapse_module_draws_each_module_of_the_cnn_as_one_box():
+    model = TwoLayerCNN(filters=2, classes=4, rng=np.random.default_rng(0))
+    x = tg.tensor(np.random.default_rng(1).random((1, 1, 8, 8)).astype(np.float32), name="X")
+    L = model.loss(x, tg.tensor([1.0], name="y"))
+    dot = tg.draw(L, collapse="module", recording=recorded(L), wrap=None).source
+    # Modules conv, relu, pool, flatten, fc become 5 boxes; softmax_xent (no module) stays an op.
+    # Visible tensors: X, Z, A, P, p, s, y, L (W, b hide in conv; U, c, Uᵀ, p Uᵀ in fc) = 8 -> 14 nodes.
+    # Edges: forward X→conv→Z→relu→A→pool→P→flatten→p→fc→s→xent←y, xent→L = 13;
+    # rules into Z, A, P, p, s = 5; δ-in from Z, A, P, p, s, L = 6  -> 24.
+    assert counts(dot) == (14, 24)
+    assert "W (2, 1, 3, 3) ‖δW‖" in text(dot)
+
+
+def test_bad_arguments_are_named():
+    L = derivation_network()
+    with pytest.raises(ValueError, match="view"):
+        tg.draw(L, view="sideways")
+    with pytest.raises(ValueError, match="collapse"):
+        tg.draw(L, collapse="layer")
+    with pytest.raises(TypeError, match="root"):
+        tg.draw(np.ones(3))
