@@ -1,4 +1,4 @@
-"""2-D convolution (cross-correlation, as section 2.1 writes it) by im2col and one matrix product."""
+"""2-D convolution (cross-correlation, as section 2.1 writes it) by im2col and one batched matrix product."""
 import numpy as np
 
 from tinygraph import Op, register_op
@@ -28,19 +28,28 @@ class Conv2d(Op):
                                    f"input x of shape {x.shape} padded by {padding} to {padded.shape[2:]} "
                                    f"(weight w has shape {w.shape})")
         n, channels = x.shape[:2]
-        # im2col: one row per output position (n, u, v), holding its window X[c, u·s+i, v·s+j] over (c, i, j).
-        cols = windows(padded, (kh, kw), stride).transpose(0, 2, 3, 1, 4, 5).reshape(
-            n * out_h * out_w, channels * kh * kw)
-        out = cols @ w.reshape(filters, -1).T                  # (N·Ho·Wo, F): the one matrix product
+        size = channels * kh * kw
+        # im2col, one matrix per sample: column (u, v) of cols[n] holds the window X[n, c, u·s+i, v·s+j]
+        # over (c, i, j), so W (F, C·KH·KW) @ cols[n] is Z[n] already in NCHW order — no transpose after.
+        # A bias rides along as the last column of W against a row of ones: backward then gets
+        # eq. (1) and eq. (2) from one product.
+        rows = size + (b is not None)
+        cols = np.empty((n, rows, out_h, out_w), dtype=padded.dtype)
+        np.copyto(cols[:, :size].reshape(n, channels, kh, kw, out_h, out_w),
+                  windows(padded, (kh, kw), stride).transpose(0, 1, 4, 5, 2, 3))
+        cols = cols.reshape(n, rows, out_h * out_w)
+        weights = w.reshape(filters, size)
         if b is not None:
-            out += b
-        need_x, need_w, _ = ctx.needs_input_grad
+            cols[:, size] = 1
+            weights = np.concatenate((weights, b.reshape(filters, 1)), axis=1)
+        out = np.matmul(weights, cols)                          # (N, F, Ho·Wo): one batched product
+        need_x, need_w, need_b = ctx.needs_input_grad
         ctx.save_for_backward(cols if need_w else None, w if need_x else None)
         ctx.x_shape, ctx.w_shape, ctx.padded_shape = x.shape, w.shape, padded.shape
         ctx.stride, ctx.padding = stride, padding
         # Gradients take each input's own dtype (float32 stays float32 even beside a float64 operand).
         ctx.dtypes = (x.dtype, w.dtype, None if b is None else b.dtype)
-        return out.reshape(n, out_h, out_w, filters).transpose(0, 3, 1, 2)
+        return out.reshape(n, filters, out_h, out_w)
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -48,16 +57,21 @@ class Conv2d(Op):
         cols, w = ctx.saved
         need_x, need_w, need_b = ctx.needs_input_grad
         n, filters, out_h, out_w = grad_out.shape
-        grad_z = grad_out.transpose(0, 2, 3, 1).reshape(-1, filters)     # δZ, one row per (n, u, v)
+        _, channels, kh, kw = ctx.w_shape
+        size = channels * kh * kw
+        grad_z = grad_out.reshape(n, filters, out_h * out_w)            # δZ, one row per filter
         grad_x = grad_w = grad_b = None
-        if need_b:
-            grad_b = grad_out.sum(axis=(0, 2, 3)).astype(ctx.dtypes[2], copy=False)          # eq. (1)
         if need_w:
-            grad_w = (grad_z.T @ cols).reshape(ctx.w_shape).astype(ctx.dtypes[1], copy=False)  # eq. (2)
+            # Σ_n δZ[n] cols[n]ᵀ: eq. (2) in the first C·KH·KW columns, eq. (1) in the ones column.
+            grad_wb = np.matmul(grad_z, cols.transpose(0, 2, 1)).sum(axis=0)
+            grad_w = grad_wb[:, :size].reshape(ctx.w_shape).astype(ctx.dtypes[1], copy=False)
+            if need_b:
+                grad_b = grad_wb[:, size].astype(ctx.dtypes[2])
+        elif need_b:
+            grad_b = grad_z.sum(axis=(0, 2)).astype(ctx.dtypes[2], copy=False)                 # eq. (1)
         if need_x:
-            _, channels, kh, kw = ctx.w_shape
-            grad_cols = (grad_z @ w.reshape(filters, -1)).reshape(n, out_h, out_w, channels, kh, kw)
-            grad_padded = col2im(grad_cols.transpose(0, 3, 1, 2, 4, 5), ctx.padded_shape, ctx.stride)  # eq. (3)
+            grad_cols = np.matmul(w.reshape(filters, size).T, grad_z).reshape(n, channels, kh, kw, out_h, out_w)
+            grad_padded = col2im(grad_cols.transpose(0, 1, 4, 5, 2, 3), ctx.padded_shape, ctx.stride)  # eq. (3)
             (ph, pw), (height, width) = ctx.padding, ctx.x_shape[2:]
             grad_x = grad_padded[:, :, ph:ph + height, pw:pw + width].astype(ctx.dtypes[0], copy=False)
         return grad_x, grad_w, grad_b
