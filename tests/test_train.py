@@ -89,6 +89,9 @@ def test_resume_refuses_a_conflicting_flag(tmp_path):
     run_quietly(["--epochs", "0", "--out", str(tmp_path / "c.npz")])
     with pytest.raises(SystemExit, match="--lr 0.5 conflicts with the checkpoint"):
         run_quietly(["--resume", str(tmp_path / "c.npz"), "--lr", "0.5"])
+    tg.save(tmp_path / "other.npz", {"model": {}})
+    with pytest.raises(ValueError, match=r"not a training checkpoint of tools/train.py \(it lacks \['optimizer'"):
+        run_quietly(["--resume", str(tmp_path / "other.npz")])
 
 
 def test_mnist_format_data_trains_from_a_directory(tmp_path):

@@ -26,6 +26,7 @@ DEFAULTS = {"model": "two_layer_cnn", "dataset": "digits", "epochs": 20, "batch_
             "lr": 1e-2, "optimizer": "adam", "seed": 0}
 # Settings that define a run: a resumed run takes them from its checkpoint.
 RUN_SETTINGS = ("model", "dataset", "data_dir", "batch_size", "lr", "optimizer", "seed")
+CHECKPOINT_KEYS = ("model", "optimizer", "epoch", "model_name", "model_config", "settings", "history")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -158,6 +159,11 @@ def plot_curves(path: str, history: dict[str, list[float]]) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Train as the flags say; returns the final results (used by tools/demo.py and the tests)."""
     checkpoint = tg.load(args.resume) if args.resume else None
+    if checkpoint is not None:
+        missing = [k for k in CHECKPOINT_KEYS if k not in checkpoint]
+        if missing:
+            raise ValueError(f"--resume {args.resume}: not a training checkpoint of tools/train.py "
+                             f"(it lacks {missing})")
     settings = resolve_settings(args, checkpoint)
     split = load_dataset(settings)
     if checkpoint is not None:
