@@ -196,3 +196,12 @@ def test_load_state_dict_errors_name_the_key_and_change_nothing(change, error, m
         model.load_state_dict(state)
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[name])
+
+
+def test_layers_accept_plain_numpy_arrays():
+    x = np.random.default_rng(0).random((2, 1, 6, 6)).astype(np.float32)
+    model = nn.Sequential(nn.Flatten(), nn.ReLU(), nn.Linear(36, 3, rng=rng()))
+    out = model(x)
+    assert out.shape == (2, 3) and out.requires_grad
+    np.testing.assert_allclose(out.data, x.reshape(2, 36) @ model[2].weight.data.T + model[2].bias.data, rtol=1e-5)
+    assert nn.MaxPool(2)(x).shape == (2, 1, 3, 3)

@@ -183,6 +183,11 @@ def module_path(tensor: Tensor) -> str | None:
 
 
 # --------------------------------------------------------------------------- layers
+def as_tensor(x: Any) -> Tensor:
+    """Layers accept NumPy arrays too: wrap them as constant tensors."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
 def _uniform(rng: np.random.Generator | None, bound: float, shape: tuple[int, ...], dtype) -> np.ndarray:
     if rng is None:
         rng = np.random.default_rng()
@@ -211,7 +216,8 @@ class Linear(Module):
         self.bias = Parameter(_uniform(rng, bound, (out_features,), dtype)) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.shape[-1] != self.in_features:
+        x = as_tensor(x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"nn.Linear: input has shape {x.shape}, but the layer expects "
                              f"{self.in_features} features on the last axis")
         out = x @ self.weight.T
@@ -251,7 +257,7 @@ class ReLU(Module):
     """A = max(0, Z)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
+        return as_tensor(x).relu()
 
 
 class MaxPool(Module):
@@ -277,7 +283,7 @@ class Flatten(Module):
         self.start_dim = start_dim
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.flatten(self.start_dim)
+        return as_tensor(x).flatten(self.start_dim)
 
 
 class Sequential(Module):
