@@ -1,0 +1,115 @@
+"""Drawings through the real Graphviz `dot`, the step-through page, and tools/draw_graph.py."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinygraph as tg
+from test_draw import derivation_network, recorded
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOL = ROOT / "tools" / "draw_graph.py"
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
+SVG = "{http://www.w3.org/2000/svg}"
+
+ENTRY = '''
+import numpy as np
+import tinygraph as tg
+
+def build():
+    x = tg.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True, name="x")
+    return (x.relu() * x).sum().named("y")
+'''
+
+
+@needs_dot
+def test_dot_renders_svg_that_parses_and_holds_every_tensor_and_op():
+    L = derivation_network()
+    svg = tg.draw(L, recording=recorded(L)).pipe(format="svg")
+    tree = ET.fromstring(svg)
+    titles = {g.find(f"{SVG}title").text for g in tree.iter(f"{SVG}g") if g.get("class") == "node"}
+    # 14 tensors T0..T13 and 8 ops O0..O7 (counted in test_draw.py), the legend, and the copies
+    # of P and s that start the second and third rows of the wrapped drawing.
+    expected = {f"T{i}" for i in range(14)} | {f"O{i}" for i in range(8)} | {"legend"}
+    assert expected <= titles
+    assert all(re.fullmatch(r"T\d+_row\d+", t) for t in titles - expected) and len(titles - expected) == 2
+    words = "".join(tree.itertext())
+    assert "δZ = δA ⊙ 1[Z > 0]" in words and "Z = W ⋆ X + b" in words
+
+
+@needs_dot
+def test_step_through_page_has_one_frame_per_rule_and_nothing_external(tmp_path):
+    L = derivation_network()
+    U = L._node.inputs[0]._node.inputs[0]._node.inputs[1]._node.inputs[0]
+    path = tg.draw_steps(L, tmp_path / "steps.html")
+    page = path.read_text(encoding="utf-8")
+    # The 8 ops of the network each run their rule once: 8 frames.
+    assert page.count('<section class="frame"') == 8
+    assert page.count("<svg") == 8
+    assert not re.search(r"https?://|\bsrc=|<link|@import", page)
+    assert "Step 1 of 8" in page and "Step 8 of 8" in page
+    assert U.grad is None                    # draw_steps ran backward itself and put .grad back
+    # Frames follow the engine's own order: reversed topological order, ops only.
+    engine_order = [t._node.op.name for t in reversed(tg.topological_order(L)) if t._node is not None]
+    captions = re.findall(r'<p class="caption">.*?: <b>(\w+)</b> receives', page)
+    assert captions == engine_order and captions[0] == "softmax_xent"
+
+
+@needs_dot
+def test_step_frames_show_running_sums_of_a_fanned_out_gradient(tmp_path):
+    x = tg.tensor([1.0, 2.0], requires_grad=True, name="x")
+    y = (x * x + x).sum().named("y")
+    recording = recorded(y)
+    page = tg.draw_steps(y, tmp_path / "fan.html", recording=recording).read_text(encoding="utf-8")
+    # add's rule runs before mul's: add passes δx += (1, 1), norm √2 = 1.41; then mul adds
+    # δ(x ⊙ x) ⊙ x = (1, 2) once per slot: running δx = (2, 3), norm 3.61, then (3, 5), norm 5.83.
+    assert "so far ‖δx‖ = 1.41" in page
+    assert "so far ‖δx‖ = 3.61" in page and "so far ‖δx‖ = 5.83" in page
+    # In the drawn frames, x's node shows its partial sum: after add's frame, then after mul's.
+    assert re.findall(r"δx so far[^<]*", page) == ["δx so far: ‖·‖ = 1.41 (1 of 3 added)",
+                                                  "δx so far: ‖·‖ = 5.83 (3 of 3 added)"]
+
+
+def run_tool(*args, env=None, cwd=None):
+    return subprocess.run([sys.executable, str(TOOL), *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=120)
+
+
+def test_tool_without_dot_writes_the_source_and_fails_with_one_clear_line(tmp_path):
+    (tmp_path / "entry.py").write_text(ENTRY)
+    env = dict(os.environ, PATH=str(tmp_path / "empty"))      # no directory with a `dot` in it
+    result = run_tool("--entry", f"{tmp_path / 'entry.py'}:build", "--out", str(tmp_path / "g.svg"), env=env)
+    assert result.returncode != 0
+    assert (tmp_path / "g.dot").read_text().startswith("digraph")
+    assert not (tmp_path / "g.svg").exists()
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "`dot`" in lines[0] and "install Graphviz" in lines[0]
+    # --format dot never needs the executable.
+    result = run_tool("--entry", f"{tmp_path / 'entry.py'}:build", "--format", "dot",
+                      "--out", str(tmp_path / "h.dot"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "relu" in (tmp_path / "h.dot").read_text()
+
+
+@needs_dot
+def test_tool_draws_the_cnn_by_default_and_writes_the_step_page(tmp_path):
+    result = run_tool("--steps", "steps.html", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "backprop.svg" in result.stdout
+    svg = ET.parse(tmp_path / "backprop.svg").getroot()
+    words = "".join(svg.itertext())
+    for symbol in ("X", "W", "b", "Z", "A", "P", "p", "U", "c", "s", "L"):
+        assert f"‖δ{symbol}‖" in words or symbol in ("X",), symbol
+    # TwoLayerCNN's graph has 8 ops (conv2d, relu, maxpool, reshape, transpose, matmul, add, softmax_xent).
+    assert (tmp_path / "steps.html").read_text(encoding="utf-8").count('<section class="frame"') == 8
+
+
+def test_tool_names_a_bad_entry():
+    result = run_tool("--entry", "no_such_file.py:build", "--format", "dot")
+    assert result.returncode != 0 and "no_such_file.py" in result.stderr
