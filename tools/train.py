@@ -38,7 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "with --resume, epochs added to the checkpoint's")
     parser.add_argument("--batch-size", type=int, help=f"default {DEFAULTS['batch_size']}")
     parser.add_argument("--lr", type=float, help=f"learning rate, default {DEFAULTS['lr']}")
-    parser.add_argument("--optimizer", choices=["sgd", "adam"], help=f"default {DEFAULTS['optimizer']}")
+    parser.add_argument("--optimizer", choices=["sgd", "adam"],
+                        help=f"default {DEFAULTS['optimizer']}; sgd uses momentum 0.9")
     parser.add_argument("--seed", type=int, help=f"default {DEFAULTS['seed']}")
     parser.add_argument("--out", help="write a checkpoint (.npz) here after every epoch")
     parser.add_argument("--resume", help="continue the run saved in this checkpoint")
@@ -50,6 +51,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.lr is not None and not args.lr > 0:
         parser.error(f"--lr must be positive, got {args.lr}")
+    if args.seed is not None and args.seed < 0:
+        parser.error(f"--seed must be >= 0, got {args.seed}")
+    if args.data_dir is not None and args.dataset != "mnist" and args.resume is None:
+        parser.error("--data-dir is read only with --dataset mnist")
     return args
 
 
@@ -117,6 +122,8 @@ def resolve_settings(args: argparse.Namespace, checkpoint: dict[str, Any] | None
         given = getattr(args, key)
         if checkpoint is not None:
             saved = checkpoint["settings"].get(key)
+            if key == "data_dir" and given is not None:
+                saved = given                # the data may have moved since; the run is the same
             if given is not None and given != saved:
                 raise SystemExit(f"train.py: --{key.replace('_', '-')} {given} conflicts with the checkpoint "
                                  f"{args.resume}, which was trained with {saved!r}; drop the flag to resume")
