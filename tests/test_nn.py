@@ -205,3 +205,21 @@ def test_layers_accept_plain_numpy_arrays():
     assert out.shape == (2, 3) and out.requires_grad
     np.testing.assert_allclose(out.data, x.reshape(2, 36) @ model[2].weight.data.T + model[2].bias.data, rtol=1e-5)
     assert nn.MaxPool(2)(x).shape == (2, 1, 3, 3)
+
+
+def test_the_module_path_marker_is_restored_when_forward_raises():
+    from tinygraph.grad_mode import STATE
+
+    class Outer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 2, rng=rng())
+
+        def forward(self, x):
+            return self.fc(x)
+
+    with pytest.raises(ValueError, match="nn.Linear"):
+        Outer()(tg.tensor(np.zeros((1, 4), np.float32)))
+    assert STATE.module_path is None
+    w = tg.tensor([1.0], requires_grad=True)
+    assert nn.module_path(w * 2) is None                 # ops outside any module carry no path
