@@ -20,19 +20,23 @@ class MaxPool(Op):
         kernel = pair(size, "maxpool", "size", minimum=1, shapes=f"input x {x.shape}")
         stride = kernel if stride is None else pair(stride, "maxpool", "stride", minimum=1, shapes=f"input x {x.shape}")
         out_h, out_w = output_size("maxpool", x.shape, kernel, stride, f"input x of shape {x.shape}")
+        ctx.x_shape, ctx.kernel, ctx.stride = x.shape, kernel, stride
+        if kernel == stride == (2, 2):
+            return _pool_2x2(ctx, x, out_h, out_w)
         n, channels = x.shape[:2]
         flat = windows(x, kernel, stride).reshape(n, channels, out_h, out_w, kernel[0] * kernel[1])
         # argmax returns the FIRST maximum in row-major window order: the document's (i*, j*), even on ties.
         best = flat.argmax(axis=-1)[..., np.newaxis]
         ctx.save_for_backward(best)
-        ctx.x_shape, ctx.kernel, ctx.stride = x.shape, kernel, stride
         return np.take_along_axis(flat, best, axis=-1)[..., 0]
 
     @staticmethod
     def backward(ctx, grad_out):
         """§3.3: δA = δP at (i*, j*) of each window and 0 elsewhere; overlapping windows accumulate."""
-        (best,) = ctx.saved
         (kh, kw), (sh, sw) = ctx.kernel, ctx.stride
+        if (kh, kw) == (sh, sw) == (2, 2):
+            return (_unpool_2x2(ctx, grad_out),)
+        (best,) = ctx.saved
         n, channels, out_h, out_w = grad_out.shape
         grad_windows = np.zeros((n, channels, out_h, out_w, kh * kw), dtype=grad_out.dtype)
         np.put_along_axis(grad_windows, best, grad_out[..., np.newaxis], axis=-1)
@@ -44,3 +48,34 @@ class MaxPool(Op):
         grad_x[:, :, :out_h * kh, :out_w * kw] = grad_windows.transpose(0, 1, 2, 4, 3, 5).reshape(
             n, channels, out_h * kh, out_w * kw)
         return (grad_x,)
+
+
+# The derivation's pool, non-overlapping 2×2 blocks, in two pairwise steps: each row of a block
+# keeps the larger of its two columns, then the block keeps the larger of its two rows. Ties go
+# to the left column, then to the top row: the first maximum in row-major order, the same (i*, j*)
+# as the argmax above. It needs no window copy and no argmax, and saves two boolean arrays.
+def _pool_2x2(ctx, x: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    x = x[:, :, :2 * out_h, :2 * out_w]                     # trailing row and column dropped
+    left, right = x[..., 0::2], x[..., 1::2]
+    right_wins = right > left                                 # j* = 1, per row of each block
+    row_max = np.maximum(left, right)                         # (N, C, 2·Ho, Wo), contiguous
+    top, bottom = row_max[:, :, 0::2], row_max[:, :, 1::2]
+    bottom_wins = bottom > top                                # i* = 1, per block
+    ctx.save_for_backward(right_wins, bottom_wins)
+    return np.maximum(top, bottom)
+
+
+def _unpool_2x2(ctx, grad_out: np.ndarray) -> np.ndarray:
+    """§3.3 for 2×2 blocks: δP goes to row i* of its block, then to column j* of that row."""
+    right_wins, bottom_wins = ctx.saved
+    n, channels, out_h, out_w = grad_out.shape
+    grad_rows = np.empty((n, channels, 2 * out_h, out_w), dtype=grad_out.dtype)
+    np.multiply(grad_out, ~bottom_wins, out=grad_rows[:, :, 0::2])
+    np.multiply(grad_out, bottom_wins, out=grad_rows[:, :, 1::2])
+    height, width = ctx.x_shape[2:]
+    odd = height % 2 or width % 2                             # a dropped row or column gets zeros
+    grad_x = (np.zeros if odd else np.empty)(ctx.x_shape, dtype=grad_out.dtype)
+    blocks = grad_x[:, :, :2 * out_h, :2 * out_w]
+    np.multiply(grad_rows, ~right_wins, out=blocks[..., 0::2])
+    np.multiply(grad_rows, right_wins, out=blocks[..., 1::2])
+    return grad_x
