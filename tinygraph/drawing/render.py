@@ -127,28 +127,28 @@ class _Renderer:
         self.rows, self.ghosts = self._layout(), {}
         self.defs: dict[str, tuple[str, dict]] = {}
         self.edge_list: list[tuple[str, str, dict]] = []
-        members: dict[tuple[int, str | None], list[str]] = {}   # (row, module) -> drawn ids
+        members: dict[int, list[str]] = {}   # row -> drawn ids
         for tid, item in self.g.tensors.items():
             if tid in self.g.group_of or not self._visible(item):
                 continue
-            members.setdefault((self.rows.get(tid, 0), self._module_of(item)), []).append(tid)
+            members.setdefault(self.rows.get(tid, 0), []).append(tid)
             self._define(tid, self._tensor_label(item), **self._tensor_attrs(item))
         for oid, op in self.g.ops.items():
             if oid in self.g.group_of:
                 continue
-            members.setdefault((self.rows.get(oid, 0), op.module), []).append(oid)
+            members.setdefault(self.rows.get(oid, 0), []).append(oid)
             self._define(oid, self._op_label(op), **self._op_attrs(op))
         for gid, group in self.g.groups.items():
-            members.setdefault((self.rows.get(gid, 0), None), []).append(gid)
+            members.setdefault(self.rows.get(gid, 0), []).append(gid)
             self._define(gid, self._group_label(group), shape="box", style="rounded,filled", fillcolor=S.OP_FILL,
                    color=S.OP_BORDER, peripheries="2", penwidth="1.4")
         self._edges(d)
         for ghost, row in self.ghosts.items():
-            members.setdefault((row, None), []).insert(0, ghost)
+            members.setdefault(row, []).insert(0, ghost)
         self._define("legend", S.legend_label({t.kind for t in self.g.tensors.values()}, self.scale if
                                         any(self.stats.values()) else None, self.backward,
                                         self._legend_notes()), shape="plaintext")
-        members[(max(row for row, _ in members) + 1, None)] = ["legend"]      # below every row
+        members[max(members) + 1] = ["legend"]      # below every row
         self._clusters(d, members)
         for tail, head, attrs in self.edge_list:   # after every node, so each is made in its cluster
             d.edge(tail, head, **attrs)
@@ -157,30 +157,17 @@ class _Renderer:
     def _define(self, item_id: str, label: str, **attrs: str) -> None:
         self.defs[item_id] = (label, attrs)
 
-    def _clusters(self, d: graphviz.Digraph, members: dict[tuple[int, str | None], list[str]]) -> None:
-        """A dashed box per module; with wrapping, an invisible box per row around them."""
+    def _clusters(self, d: graphviz.Digraph, members: dict[int, list[str]]) -> None:
+        """Emit every node; with wrapping, inside an invisible box per row so rows cannot interleave."""
         # Graphviz stacks same-rank clusters of a left-to-right drawing bottom-up in the order it
         # meets them, so the last row is declared first.
-        rows = sorted({row for row, _ in members}, reverse=True)
-        number = 0
-        for row in rows:
-            parent = d.subgraph(name=f"cluster_row{row}") if self.rows else _Same(d)
-            with parent as r:
+        for row in sorted(members, reverse=True):
+            with (d.subgraph(name=f"cluster_row{row}") if self.rows else _Same(d)) as r:
                 if self.rows:
                     r.attr(style="invis", label="")
-                for (member_row, module), ids in sorted(members.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-                    if member_row != row:
-                        continue
-                    if module is None:
-                        for item_id in ids:
-                            r.node(item_id, *self.defs[item_id][:1], **self.defs[item_id][1])
-                        continue
-                    with r.subgraph(name=f"cluster_{number}") as c:
-                        number += 1
-                        c.attr(label=module, style="rounded,dashed", color="#9ca3af", fontcolor=S.MUTED,
-                               fontsize="11", labeljust="l")
-                        for item_id in ids:
-                            c.node(item_id, *self.defs[item_id][:1], **self.defs[item_id][1])
+                for item_id in members[row]:
+                    label, attrs = self.defs[item_id]
+                    r.node(item_id, label, **attrs)
 
     def _layout(self) -> dict[str, int]:
         """Row of every drawn node when wrapping (empty when the drawing fits one row).
@@ -217,12 +204,6 @@ class _Renderer:
                 rows[tid] = rows[where(item.consumers[0][0])]
         return rows if len(set(rows.values())) > 1 else {}
 
-    def _module_of(self, item: TensorItem) -> str | None:
-        if item.producer is not None:
-            return self.g.ops[item.producer].module
-        modules = {self.g.ops[oid].module for oid, _ in item.consumers}
-        return modules.pop() if len(modules) == 1 and item.kind != INPUT else None
-
     def _legend_notes(self) -> list[str]:
         notes = []
         if self.grads and self.backward and not any(self.stats.values()):
@@ -250,7 +231,7 @@ class _Renderer:
             state, stat, count = self.frame.state.get(item.id, (None, None, 0))
             if state is None:
                 return [S.small(f"{delta}: not reached yet", S.FADED)]
-            if state == "partial":
+            if state == "partial" and count < uses:
                 return [S.small(f"{delta} so far: ‖·‖ = {S.num(stat.norm)} ({count} of {uses} added)", S.GRADIENT)]
         if stat is None:
             return [S.small(f"{delta}: not recorded", S.MUTED)] if self.recording is not None else []
@@ -279,7 +260,7 @@ class _Renderer:
         return attrs
 
     def _op_label(self, op) -> str:
-        rows = [f"<B>{escape(op.name)}</B>"]
+        rows = [f"<B>{escape(op.name)}</B>" + (f"  {S.small('in ' + op.module)}" if op.module else "")]
         if self.formulas:
             text = formula(op.node.op.forward_formula, op.symbols)
             if self.g.tensors[op.output].symbol_is_formula:      # "Uᵀ = Uᵀ" says nothing: show "Uᵀ"
@@ -390,6 +371,8 @@ class _Renderer:
         contribution = self.recording.contribution(op.node, index) if self.recording else None
         shape = S.shape_text(parent.tensor.shape)
         detail = f"{delta} {shape}" if grouped or not self.formulas else shape
+        if self.frame is not None and op.id not in self.frame.ran:
+            contribution = None                    # a step-through frame shows no future gradient
         if contribution is not None and self.grads:
             detail += f"  ‖·‖ = {S.num(contribution.added.norm)}"
         rows.append(S.small(detail, S.INK))

@@ -84,6 +84,7 @@ def size_text(nbytes: int) -> str:
 def wrapped(text: str, width: int = 32) -> str:
     """Escape `text` for a label and break it at spaces into lines of about `width` characters."""
     lines, line = [], ""
+    text = text.replace("(eq. ", "(eq.\u00a0")          # keep "(eq. 2)" on one line
     for word in text.split(" "):
         if line and len(line) + 1 + len(word) > width:
             lines.append(line)
