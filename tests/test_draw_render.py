@@ -31,14 +31,20 @@ def build():
 @needs_dot
 def test_dot_renders_svg_that_parses_and_holds_every_tensor_and_op():
     L = derivation_network()
-    svg = tg.draw(L, recording=recorded(L)).pipe(format="svg")
+    svg = tg.draw(L, recording=recorded(L), wrap=4).pipe(format="svg")
     tree = ET.fromstring(svg)
     titles = {g.find(f"{SVG}title").text for g in tree.iter(f"{SVG}g") if g.get("class") == "node"}
-    # 14 tensors T0..T13 and 8 ops O0..O7 (counted in test_draw.py), the legend, and the copies
-    # of P and s that start the second and third rows of the wrapped drawing.
+    # 14 tensors T0..T13 and 8 ops O0..O7 (counted in test_draw.py) and the legend ...
     expected = {f"T{i}" for i in range(14)} | {f"O{i}" for i in range(8)} | {"legend"}
     assert expected <= titles
-    assert all(re.fullmatch(r"T\d+_row\d+", t) for t in titles - expected) and len(titles - expected) == 2
+    # ... and, wrapped at 4 columns (X conv Z relu | A maxpool P reshape | p matmul p Uᵀ add |
+    # s softmax_xent L, with U → transpose → Uᵀ beside reshape), a copy of each tensor used one row
+    # below where it was made: A (row 2), p and Uᵀ (row 3), s (row 4).
+    copies = {t.split("_")[0] for t in titles - expected}
+    assert all(re.fullmatch(r"T\d+_row\d+", t) for t in titles - expected)
+    symbol = {f"T{i}": name for i, name in enumerate(
+        ["X", "W", "b", "Z", "A", "P", "p", "U", "Uᵀ", "p Uᵀ", "c", "s", "y", "L"])}
+    assert sorted(symbol[t] for t in copies) == sorted(["A", "p", "Uᵀ", "s"])
     words = "".join(tree.itertext())
     assert "δZ = δA ⊙ 1[Z > 0]" in words and "Z = W ⋆ X + b" in words
 

@@ -42,7 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-grads", action="store_true", help="leave out gradient norms and health")
     parser.add_argument("--collapse", choices=("auto", "module", "none"), default="auto",
                         help="draw each module as one box (default: only for graphs of hundreds of ops)")
-    parser.add_argument("--wrap", type=int, default=6, help="columns per row before wrapping; 0 keeps one row")
+    parser.add_argument("--wrap", type=int, default=4, help="columns per row before wrapping; 0 keeps one row")
     parser.add_argument("--entry", metavar="FILE.py:FUNC", help="draw the tensor FUNC() returns instead of a model")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fresh weights (default 0)")
     return parser.parse_args(argv)

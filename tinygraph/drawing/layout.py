@@ -34,4 +34,4 @@ def assign_rows(nodes: list[str], edges: list[tuple[str, str]], width: int) -> d
     latest: dict[str, int] = {}
     for n in reversed(order):
         latest[n] = min((latest[m] - 1 for m in successors[n]), default=earliest[n])
-    return {n: max(latest[n], 0) // width for n in nodes}
+    return {n: latest[n] // width for n in nodes}

@@ -18,7 +18,7 @@ from tinygraph.drawing.layout import assign_rows
 from tinygraph.drawing.record import BackwardRecording, GradStat
 from tinygraph.tensor import Tensor
 
-WRAP = 6                  # columns (tensors and ops) per row before a long drawing wraps to the next
+WRAP = 4                  # columns (tensors and ops) per row before a long drawing wraps to the next
 AUTO_COLLAPSE = 300       # graphs with more ops than this are collapsed by module unless told otherwise
 VIEWS = ("forward", "backward", "both")
 DEAD_UNIT_OPS = {"relu"}  # ops whose input ≤ 0 means a unit passes no gradient
@@ -145,9 +145,10 @@ class _Renderer:
         self._edges(d)
         for ghost, row in self.ghosts.items():
             members.setdefault(row, []).insert(0, ghost)
-        self._define("legend", S.legend_label({t.kind for t in self.g.tensors.values()}, self.scale if
-                                        any(self.stats.values()) else None, self.backward,
-                                        self._legend_notes()), shape="plaintext")
+        kinds = {t.kind for tid, t in self.g.tensors.items() if tid not in self.g.group_of and self._visible(t)}
+        scale = self.scale if self.backward and any(self.stats.values()) else None
+        self._define("legend", S.legend_label(kinds, scale, self.forward, self.backward, self._legend_notes()),
+                     shape="plaintext")
         members[max(members) + 1] = ["legend"]      # below every row
         self._clusters(d, members)
         for tail, head, attrs in self.edge_list:   # after every node, so each is made in its cluster
@@ -172,7 +173,7 @@ class _Renderer:
     def _layout(self) -> dict[str, int]:
         """Row of every drawn node when wrapping (empty when the drawing fits one row).
 
-        An op's output and a module's ops stay in one row; a leaf joins the row of its first user.
+        An op's output stays in the op's row; a leaf joins the row of its first user.
         """
         if not self.wrap:
             return {}
@@ -188,13 +189,6 @@ class _Renderer:
                     continue
                 edges.add((here, where(tid)) if tid == op.output else (where(tid), here))
         rows = assign_rows(nodes, sorted(edges), self.wrap)
-        first_row: dict[str, int] = {}
-        for oid, op in self.g.ops.items():
-            if op.module is not None and oid not in self.g.group_of:
-                first_row[op.module] = min(first_row.get(op.module, rows[oid]), rows[oid])
-        for oid, op in self.g.ops.items():
-            if op.module is not None and oid not in self.g.group_of:
-                rows[oid] = first_row[op.module]
         for tid, item in self.g.tensors.items():
             if where(tid) != tid or tid not in drawn:
                 continue
@@ -209,7 +203,7 @@ class _Renderer:
         if self.grads and self.backward and not any(self.stats.values()):
             notes.append("no gradients recorded yet: run backward inside tg.record_backward() to see ‖δ‖")
         if self.g.groups:
-            notes.append("double-bordered boxes: several ops drawn as one (a module, or a chain of unnamed ops)")
+            notes.append("double border: a module, or a chain of unnamed ops, drawn as one box")
         return notes
 
     # ------------------------------------------------------------------ nodes
@@ -262,10 +256,7 @@ class _Renderer:
     def _op_label(self, op) -> str:
         rows = [f"<B>{escape(op.name)}</B>" + (f"  {S.small('in ' + op.module)}" if op.module else "")]
         if self.formulas:
-            text = formula(op.node.op.forward_formula, op.symbols)
-            if self.g.tensors[op.output].symbol_is_formula:      # "Uᵀ = Uᵀ" says nothing: show "Uᵀ"
-                text = text.split(" = ", 1)[-1]
-            rows.append(S.wrapped(text, 36))
+            rows.append(S.wrapped(self._forward_formula(op), 36))
         attrs = ", ".join(f"{k}={v}" for k, v in op.node.attrs.items())
         if attrs:
             rows.append(S.small(attrs))
@@ -282,6 +273,12 @@ class _Renderer:
                 rows.append(S.small(f"saves {', '.join(parts)}{more}: {S.size_text(total)}"))
         return S.table(rows)
 
+    def _forward_formula(self, op) -> str:
+        text = formula(op.node.op.forward_formula, op.symbols)
+        if self.g.tensors[op.output].symbol_is_formula:      # "Uᵀ = Uᵀ" says nothing: show "Uᵀ"
+            text = text.split(" = ", 1)[-1]
+        return text
+
     def _op_attrs(self, op) -> dict[str, str]:
         attrs = {"shape": "box", "style": "filled", "fillcolor": S.OP_FILL, "color": S.OP_BORDER,
                  "penwidth": "1.2"}
@@ -294,7 +291,13 @@ class _Renderer:
         for oid in group.ops:
             counts[self.g.ops[oid].name] = counts.get(self.g.ops[oid].name, 0) + 1
         ops_text = ", ".join(name if n == 1 else f"{name} ×{n}" for name, n in counts.items())
-        rows = [f"<B>{escape(group.title)}</B>", S.small(f"{len(group.ops)} ops: {ops_text}", S.INK)]
+        rows = [f"<B>{escape(group.title)}</B>"]
+        if self.formulas and len(group.ops) <= 4:     # a few ops: each with its formula
+            for oid in group.ops:
+                op = self.g.ops[oid]
+                rows.append(S.small(f"{op.name}: ", S.MUTED) + S.wrapped(self._forward_formula(op), 36))
+        else:
+            rows.append(S.small(f"{len(group.ops)} ops: {ops_text}", S.INK))
         for tid in group.tensors:
             item = self.g.tensors[tid]
             if item.tensor.name is None:

@@ -5,6 +5,7 @@ Every visual choice lives here, so the legend and the drawing cannot disagree.
 from __future__ import annotations
 
 import math
+import re
 from html import escape
 
 from tinygraph.drawing.graph import INPUT, INTERMEDIATE, LOSS, OUTPUT, PARAMETER
@@ -84,7 +85,8 @@ def size_text(nbytes: int) -> str:
 def wrapped(text: str, width: int = 32) -> str:
     """Escape `text` for a label and break it at spaces into lines of about `width` characters."""
     lines, line = [], ""
-    text = text.replace("(eq. ", "(eq.\u00a0")          # keep "(eq. 2)" on one line
+    # Keep short parentheses such as "(eq. 2)" or "(i*, j*)" on one line.
+    text = re.sub(r"\([^()]{1,12}\)", lambda m: m.group(0).replace(" ", "\u00a0"), text)
     for word in text.split(" "):
         if line and len(line) + 1 + len(word) > width:
             lines.append(line)
@@ -105,7 +107,8 @@ def table(rows: list[str]) -> str:
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>'
 
 
-def legend_label(kinds: set[str], scale: NormScale | None, show_grads: bool, extra: list[str]) -> str:
+def legend_label(kinds: set[str], scale: NormScale | None, show_forward: bool, show_grads: bool,
+                 extra: list[str]) -> str:
     """The legend: one entry per colour and line style used in this drawing, in two columns."""
     def swatch(fill: str, border: str, text: str) -> str:
         return (f'<TD BGCOLOR="{fill}" COLOR="{border}" BORDER="2" WIDTH="26"> </TD>'
@@ -120,7 +123,8 @@ def legend_label(kinds: set[str], scale: NormScale | None, show_grads: bool, ext
         if kind in kinds:
             left.append(swatch(INPUT_FILL if kind == INPUT else "#ffffff", KIND_BORDER[kind][0],
                                "tensor: " + KIND_TEXT[kind]))
-    left.append(line(FORWARD, "──▶", "forward: a value flows into an op, or out of it"))
+    if show_forward:
+        left.append(line(FORWARD, "──▶", "forward: a value flows into an op, or out of it"))
     right = []
     if show_grads:
         right.append(line(GRADIENT, "╌╌▶", "backward: gradient δ, labelled with the rule that made it"))
