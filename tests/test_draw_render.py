@@ -119,3 +119,18 @@ def test_tool_draws_the_cnn_by_default_and_writes_the_step_page(tmp_path):
 def test_tool_names_a_bad_entry():
     result = run_tool("--entry", "no_such_file.py:build", "--format", "dot")
     assert result.returncode != 0 and "no_such_file.py" in result.stderr
+
+
+def test_one_step_as_a_drawing_highlights_the_rule_that_runs():
+    from tinygraph.drawing import draw_step
+
+    L = derivation_network()
+    recording = recorded(L)
+    first = draw_step(L, 1, recording=recording).source
+    # Step 1 is the loss's own op, softmax_xent (O7, the last op numbered); δs gets its first term.
+    assert "Step 1 of 8 (backward starts from δ = 1): softmax_xent receives ‖δL‖ = 1" in first
+    highlighted = re.findall(r"^\s*(O\d+) \[.*penwidth=4", first, re.M)
+    assert highlighted == ["O7"]
+    assert "now: δs += a term of norm" in first
+    with pytest.raises(ValueError, match=r"step must be in 1\.\.8"):
+        draw_step(L, 9, recording=recording)

@@ -20,7 +20,7 @@ import graphviz
 import numpy as np
 
 import tinygraph as tg
-from tinygraph.drawing import draw, draw_steps, record_backward
+from tinygraph.drawing import draw, draw_step, draw_steps, record_backward
 
 FORMATS = ("svg", "png", "pdf", "dot")
 INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz; "
@@ -38,6 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="output format (default: from --out's suffix, else svg)")
     parser.add_argument("--out", default=None, help="output file (default backprop.<format>)")
     parser.add_argument("--steps", metavar="PATH.html", help="also write the step-through page of backward here")
+    parser.add_argument("--step", type=int, metavar="K",
+                        help="draw backward as it stands after its K-th rule (a frame of --steps) instead")
     parser.add_argument("--no-values", action="store_true", help="leave out min/mean/max of each tensor")
     parser.add_argument("--no-grads", action="store_true", help="leave out gradient norms and health")
     parser.add_argument("--collapse", choices=("auto", "module", "none"), default="auto",
@@ -109,12 +111,20 @@ def main(argv: list[str] | None = None) -> int:
     root = entry_tensor(args.entry) if args.entry else model_loss(args)
     recording = None
     wants_grads = not args.no_grads and args.view != "forward"
-    if (wants_grads or args.steps) and root.requires_grad and root.size == 1:
+    if (wants_grads or args.steps or args.step) and root.requires_grad and root.size == 1:
         with record_backward() as recording:
             root.backward(retain_graph=bool(args.steps))
     collapse = {"auto": None, "module": "module", "none": False}[args.collapse]
-    digraph = draw(root, view=args.view, values=not args.no_values, grads=not args.no_grads,
-                   collapse=collapse, recording=recording, wrap=args.wrap or None)
+    if args.step is not None and recording is None:
+        raise SystemExit("draw_graph.py: --step needs a scalar loss that requires grad to step through")
+    if args.step is not None:
+        try:
+            digraph = draw_step(root, args.step, recording=recording, view=args.view)
+        except ValueError as error:
+            raise SystemExit(f"draw_graph.py: {error}") from None
+    else:
+        digraph = draw(root, view=args.view, values=not args.no_values, grads=not args.no_grads,
+                       collapse=collapse, recording=recording, wrap=args.wrap or None)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "dot":
         out.write_text(digraph.source, encoding="utf-8")

@@ -10,6 +10,6 @@ looks, `render` makes the Graphviz drawing and `steps` the step-through page.
 """
 from tinygraph.drawing.record import BackwardRecording, GradStat, record_backward
 from tinygraph.drawing.render import draw
-from tinygraph.drawing.steps import draw_steps
+from tinygraph.drawing.steps import draw_step, draw_steps
 
-__all__ = ["BackwardRecording", "GradStat", "draw", "draw_steps", "record_backward"]
+__all__ = ["BackwardRecording", "GradStat", "draw", "draw_step", "draw_steps", "record_backward"]

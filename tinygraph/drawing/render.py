@@ -147,7 +147,8 @@ class _Renderer:
             members.setdefault(row, []).insert(0, ghost)
         kinds = {t.kind for tid, t in self.g.tensors.items() if tid not in self.g.group_of and self._visible(t)}
         scale = self.scale if self.backward and any(self.stats.values()) else None
-        self._define("legend", S.legend_label(kinds, scale, self.forward, self.backward, self._legend_notes()),
+        self._define("legend", S.legend_label(kinds, scale, self.forward, self.backward, self._legend_notes(),
+                                              stepping=self.frame is not None),
                      shape="plaintext")
         members[max(members) + 1] = ["legend"]      # below every row
         self._clusters(d, members)
@@ -386,6 +387,6 @@ class _Renderer:
         if axes:
             rows.append(S.small(f"summed over broadcast axes {tuple(axes)}", S.GRADIENT))
         if self.frame is not None and op.id == self.frame.current and (op.id, index) in self.frame.added:
-            rows.insert(0, f'<FONT COLOR="{S.HIGHLIGHT}"><B>{escape(delta)} += '
-                           f'‖{S.num(self.frame.added[(op.id, index)].norm)}‖ now</B></FONT>')
+            rows.insert(0, f'<FONT COLOR="{S.HIGHLIGHT}"><B>now: {escape(delta)} += a term of norm '
+                           f'{S.num(self.frame.added[(op.id, index)].norm)}</B></FONT>')
         return S.table(rows)

@@ -6,9 +6,12 @@ the page has previous/next buttons, a slider and arrow keys, and loads nothing f
 """
 from __future__ import annotations
 
+import html
 import re
 from html import escape
 from pathlib import Path
+
+import graphviz
 
 from tinygraph.drawing import style as S
 from tinygraph.drawing.graph import build_graph, formula
@@ -46,6 +49,23 @@ def draw_steps(root: Tensor, path: str | Path, *, recording: BackwardRecording |
     path = Path(path)
     path.write_text(_page(pages, graph.tensors[graph.root].symbol), encoding="utf-8")
     return path
+
+
+def draw_step(root: Tensor, step: int, *, recording: BackwardRecording | None = None, view: str = "both",
+              values: bool = False, formulas: bool = True, rankdir: str = "LR") -> graphviz.Digraph:
+    """One frame of the step-through, as a drawing: backward just after rule number `step` (from 1)."""
+    graph = build_graph(root)
+    if recording is None:
+        recording = _record(root, graph)
+    frames = list(_frames(graph, recording))
+    if not 1 <= step <= len(frames):
+        raise ValueError(f"draw_step: step must be in 1..{len(frames)} (one per backward rule), got {step}")
+    frame, caption = frames[step - 1]
+    digraph = render(graph, view=view, values=values, grads=True, formulas=formulas, collapse=False,
+                     rankdir=rankdir, recording=recording, frame=frame)
+    plain = html.unescape(re.sub(r"<[^>]+>", "", caption.replace("<br>", "\n")))
+    digraph.attr(label=plain.replace("\n", "\\l") + "\\l", labelloc="t", labeljust="l", fontsize="16")
+    return digraph
 
 
 def _record(root: Tensor, graph) -> BackwardRecording:
@@ -99,8 +119,8 @@ def _caption(graph, op, step, number: int, total: int) -> str:
     for c in step.contributions:
         parent = graph.tensors[op.inputs[c.index]].symbol
         rule = formula(op.node.op.backward_formulas[c.index], op.symbols)
-        parts.append(f"<br><code>{escape(rule)}</code> &nbsp;→&nbsp; δ{escape(parent)} += "
-                     f"‖{S.num(c.added.norm)}‖, so far ‖δ{escape(parent)}‖ = {S.num(c.running.norm)}")
+        parts.append(f"<br><code>{escape(rule)}</code> &nbsp;→&nbsp; δ{escape(parent)} += a term of norm "
+                     f"{S.num(c.added.norm)}, so far ‖δ{escape(parent)}‖ = {S.num(c.running.norm)}")
     if not step.contributions:
         parts.append("<br>none of its inputs needs a gradient")
     return "".join(parts)

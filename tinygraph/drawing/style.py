@@ -108,7 +108,7 @@ def table(rows: list[str]) -> str:
 
 
 def legend_label(kinds: set[str], scale: NormScale | None, show_forward: bool, show_grads: bool,
-                 extra: list[str]) -> str:
+                 extra: list[str], stepping: bool = False) -> str:
     """The legend: one entry per colour and line style used in this drawing, in two columns."""
     def swatch(fill: str, border: str, text: str) -> str:
         return (f'<TD BGCOLOR="{fill}" COLOR="{border}" BORDER="2" WIDTH="26"> </TD>'
@@ -132,6 +132,10 @@ def legend_label(kinds: set[str], scale: NormScale | None, show_forward: bool, s
         if scale is not None:
             right.extend(swatch(colour, "#555555", "fill: " + text) for colour, text in scale.bands())
         right.append(swatch("#ffffff", UNHEALTHY, "vanishing (‖δ‖ < 1e−8) or exploding (> 1e4, NaN/Inf) δ"))
+    if stepping:
+        left.append(swatch("#fff3c4", HIGHLIGHT, "the op whose rule runs in this step"))
+        left.append(line(HIGHLIGHT, "╍╍▶", "what that rule adds now (+=) into its inputs' δ"))
+        left.append(line(FADED, "╌╌▶", "a rule that has not run yet"))
     empty = '<TD></TD><TD></TD>'
     rows = [f'<TR><TD COLSPAN="4" ALIGN="LEFT"><B>How to read this drawing</B></TD></TR>']
     for i in range(max(len(left), len(right))):
