@@ -7,7 +7,6 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import tinygraph as tg
@@ -92,6 +91,7 @@ def test_tool_without_dot_writes_the_source_and_fails_with_one_clear_line(tmp_pa
     env = dict(os.environ, PATH=str(tmp_path / "empty"))      # no directory with a `dot` in it
     result = run_tool("--entry", f"{tmp_path / 'entry.py'}:build", "--out", str(tmp_path / "g.svg"), env=env)
     assert result.returncode != 0
+    assert (tmp_path / "g.dot").exists(), result.stderr
     assert (tmp_path / "g.dot").read_text().startswith("digraph")
     assert not (tmp_path / "g.svg").exists()
     lines = result.stderr.strip().splitlines()

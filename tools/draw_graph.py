@@ -79,6 +79,8 @@ def model_loss(args: argparse.Namespace) -> tg.Tensor:
         if args.model != "two_layer_cnn":
             config = {"in_features": channels * height * height, "classes": 10}
         model = models.build(args.model, rng=np.random.default_rng(args.seed), **config)
+    for name, parameter in model.named_parameters():
+        parameter.name = parameter.name or name          # unnamed parameters show their path: layers.1.weight
     x = split.x_test[args.sample:args.sample + 1]
     y = tg.tensor(split.y_test[args.sample:args.sample + 1], name="y")
     if args.model == "two_layer_cnn":

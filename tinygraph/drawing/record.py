@@ -11,7 +11,7 @@ order, the gradient the tensor received and what its rule added into each input 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
@@ -113,6 +113,16 @@ class BackwardRecording:
     def rule_steps(self) -> list[Step]:
         """The steps where an op's backward rule ran (leaves excluded): one frame each in draw_steps."""
         return [s for s in self.steps if s.node is not None]
+
+
+@dataclass
+class Frame:
+    """Step-through state: which rule runs now and how far every tensor's gradient has got."""
+
+    current: str                                        # op item id whose rule runs
+    ran: set[str]                                       # op item ids whose rule has run (current included)
+    state: dict[str, tuple[str, GradStat | None, int]]  # tensor id -> ("done"|"partial", stat, contributions)
+    added: dict[tuple[str, int], GradStat] = field(default_factory=dict)   # (op id, input) -> what it added
 
 
 @contextlib.contextmanager

@@ -6,22 +6,21 @@ the forward and the backward view of one graph put every node in the same place.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from html import escape
 
 import graphviz
 
 from tinygraph.drawing import style as S
-from tinygraph.drawing.graph import INPUT, Graph, TensorItem, build_graph, formula, summarize_values
+from tinygraph.drawing.graph import Graph, TensorItem, build_graph
 from tinygraph.drawing.graph import collapse as collapse_graph
 from tinygraph.drawing.layout import assign_rows
-from tinygraph.drawing.record import BackwardRecording, GradStat
+from tinygraph.drawing.labels import Labels
+from tinygraph.drawing.record import BackwardRecording, Frame, GradStat
 from tinygraph.tensor import Tensor
 
 WRAP = 4                  # columns (tensors and ops) per row before a long drawing wraps to the next
 AUTO_COLLAPSE = 300       # graphs with more ops than this are collapsed by module unless told otherwise
 VIEWS = ("forward", "backward", "both")
-DEAD_UNIT_OPS = {"relu"}  # ops whose input ≤ 0 means a unit passes no gradient
 
 
 class _Same:
@@ -35,16 +34,6 @@ class _Same:
 
     def __exit__(self, *exc):
         return False
-
-
-@dataclass
-class Frame:
-    """Step-through state: which rule runs now and how far every tensor's gradient has got."""
-
-    current: str                                        # op item id whose rule runs
-    ran: set[str]                                       # op item ids whose rule has run (current included)
-    state: dict[str, tuple[str, GradStat | None, int]]  # tensor id -> ("done"|"partial", stat, contributions)
-    added: dict[tuple[str, int], GradStat] = field(default_factory=dict)   # (op id, input) -> what it added
 
 
 def draw(root: Tensor, *, view: str = "both", values: bool = True, grads: bool = True,
@@ -83,7 +72,9 @@ def render(graph: Graph, *, view: str, values: bool, grads: bool, formulas: bool
     return _Renderer(graph, view, values, grads, formulas, rankdir, recording, frame, wrap).digraph()
 
 
-class _Renderer:
+class _Renderer(Labels):
+    """Decides what is drawn and where; `Labels` says what each node and edge reads."""
+
     def __init__(self, graph, view, values, grads, formulas, rankdir, recording, frame, wrap):
         self.g, self.view, self.values, self.grads, self.wrap = graph, view, values, grads, wrap
         self.formulas, self.rankdir, self.recording, self.frame = formulas, rankdir, recording, frame
@@ -207,112 +198,6 @@ class _Renderer:
             notes.append("double border: a module, or a chain of unnamed ops, drawn as one box")
         return notes
 
-    # ------------------------------------------------------------------ nodes
-    def _tensor_label(self, item: TensorItem) -> str:
-        t = item.tensor
-        rows = [f"<B>{escape(item.symbol)}</B>  " + S.small(f"{S.shape_text(t.shape)} {t.dtype}")]
-        summary = summarize_values(t) if self.values else None
-        if summary is not None:
-            lo, mean, hi = summary
-            rows.append(S.small(f"min {S.num(lo)} · mean {S.num(mean)} · max {S.num(hi)}", S.INK))
-        if self.backward and self.grads and t.requires_grad:
-            rows.extend(self._grad_rows(item))
-        return S.table(rows)
-
-    def _grad_rows(self, item: TensorItem) -> list[str]:
-        delta = f"δ{item.symbol}"
-        stat, uses = self.stats[item.id], len(self.grad_uses.get(item.id, ()))
-        if self.frame is not None:
-            state, stat, count = self.frame.state.get(item.id, (None, None, 0))
-            if state is None:
-                return [S.small(f"{delta}: not reached yet", S.FADED)]
-            if state == "partial" and count < uses:
-                return [S.small(f"{delta} so far: ‖·‖ = {S.num(stat.norm)} ({count} of {uses} added)", S.GRADIENT)]
-        if stat is None:
-            return [S.small(f"{delta}: not recorded", S.MUTED)] if self.recording is not None else []
-        rows = [f'<FONT COLOR="{S.GRADIENT}">‖{escape(delta)}‖ = {S.num(stat.norm)}</FONT>']
-        if uses > 1:
-            rows.append(S.small(f"{delta} = sum of {uses} contributions (+=)", S.GRADIENT))
-        if stat.health:
-            rows.append(f'<FONT COLOR="{S.UNHEALTHY}"><B>⚠ {stat.health} gradient</B></FONT>')
-        return rows
-
-    def _tensor_attrs(self, item: TensorItem) -> dict[str, str]:
-        border, width = S.KIND_BORDER[item.kind]
-        stat = self.stats[item.id]
-        fill = S.INPUT_FILL if item.kind == INPUT else "#ffffff"
-        if self.frame is not None:
-            state = self.frame.state.get(item.id)
-            stat = state[1] if state else None
-        if stat is not None and self.backward:
-            fill = self.scale.colour(stat.norm)
-            if stat.health:
-                border, width = S.UNHEALTHY, 3.0
-        attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": fill, "color": border,
-                 "penwidth": str(width)}
-        if item.kind in ("loss", "output"):
-            attrs["peripheries"] = "2"
-        return attrs
-
-    def _op_label(self, op) -> str:
-        rows = [f"<B>{escape(op.name)}</B>" + (f"  {S.small('in ' + op.module)}" if op.module else "")]
-        if self.formulas:
-            rows.append(S.wrapped(self._forward_formula(op), 36))
-        attrs = ", ".join(f"{k}={v}" for k, v in op.node.attrs.items())
-        if attrs:
-            rows.append(S.small(attrs))
-        if self.backward:
-            if op.name in DEAD_UNIT_OPS and op.inputs[0] is not None:
-                x = self.g.tensors[op.inputs[0]]
-                dead = float((x.tensor.data <= 0).mean()) if x.tensor.data.size else 0.0
-                rows.append(S.small(f"dead units: {dead:.0%} of {x.symbol} ≤ 0 pass no gradient", S.INK))
-            saved = op.node.summarize_saved()
-            if saved:
-                total = sum(n for _, _, n in saved)
-                parts = [f"{dtype} {S.shape_text(shape)}" for shape, dtype, _ in saved[:3]]
-                more = f" +{len(saved) - 3} more" if len(saved) > 3 else ""
-                rows.append(S.small(f"saves {', '.join(parts)}{more}: {S.size_text(total)}"))
-        return S.table(rows)
-
-    def _forward_formula(self, op) -> str:
-        text = formula(op.node.op.forward_formula, op.symbols)
-        if self.g.tensors[op.output].symbol_is_formula:      # "Uᵀ = Uᵀ" says nothing: show "Uᵀ"
-            text = text.split(" = ", 1)[-1]
-        return text
-
-    def _op_attrs(self, op) -> dict[str, str]:
-        attrs = {"shape": "box", "style": "filled", "fillcolor": S.OP_FILL, "color": S.OP_BORDER,
-                 "penwidth": "1.2"}
-        if self.frame is not None and op.id == self.frame.current:
-            attrs.update(fillcolor="#fff3c4", color=S.HIGHLIGHT, penwidth="4")
-        return attrs
-
-    def _group_label(self, group) -> str:
-        counts: dict[str, int] = {}
-        for oid in group.ops:
-            counts[self.g.ops[oid].name] = counts.get(self.g.ops[oid].name, 0) + 1
-        ops_text = ", ".join(name if n == 1 else f"{name} ×{n}" for name, n in counts.items())
-        rows = [f"<B>{escape(group.title)}</B>"]
-        if self.formulas and len(group.ops) <= 4:     # a few ops: each with its formula
-            for oid in group.ops:
-                op = self.g.ops[oid]
-                rows.append(S.small(f"{op.name}: ", S.MUTED) + S.wrapped(self._forward_formula(op), 36))
-        else:
-            rows.append(S.small(f"{len(group.ops)} ops: {ops_text}", S.INK))
-        for tid in group.tensors:
-            item = self.g.tensors[tid]
-            if item.tensor.name is None:
-                continue
-            text = f"{item.symbol} {S.shape_text(item.tensor.shape)}"
-            stat = self.stats[tid]
-            if stat is not None and self.backward:
-                text += f"  ‖δ{item.symbol}‖ = {S.num(stat.norm)}"
-            rows.append(S.small(text))
-        hidden = sum(1 for tid in group.tensors if self.g.tensors[tid].tensor.name is None)
-        if hidden:
-            rows.append(S.small(f"+ {hidden} unnamed intermediate tensors"))
-        return S.table(rows)
-
     # ------------------------------------------------------------------ edges
     def _edges(self, d: graphviz.Digraph) -> None:
         seen: set[tuple[str, str, str]] = set()
@@ -357,36 +242,3 @@ class _Renderer:
             self._define(ghost, label, shape="box", style="rounded,filled,dashed", fillcolor="#ffffff", color="#999999")
         return ghost
 
-    def _grad_style(self, oid: str, index: int) -> dict[str, str]:
-        if self.frame is None:
-            return {"color": S.GRADIENT, "fontcolor": S.GRADIENT, "penwidth": "1.4"}
-        if oid == self.frame.current:
-            return {"color": S.HIGHLIGHT, "fontcolor": S.GRADIENT, "penwidth": "3.5"}
-        if oid in self.frame.ran:
-            return {"color": S.GRADIENT, "fontcolor": S.GRADIENT, "penwidth": "1.4"}
-        return {"color": S.FADED, "fontcolor": "#a0a0a0", "penwidth": "1.0"}
-
-    def _grad_label(self, op, index: int, grouped: bool) -> str:
-        parent = self.g.tensors[op.inputs[index]]
-        delta = f"δ{parent.symbol}"
-        rows = []
-        if self.formulas and not grouped:
-            rows.append(S.wrapped(formula(op.node.op.backward_formulas[index], op.symbols)))
-        contribution = self.recording.contribution(op.node, index) if self.recording else None
-        shape = S.shape_text(parent.tensor.shape)
-        detail = f"{delta} {shape}" if grouped or not self.formulas else shape
-        if self.frame is not None and op.id not in self.frame.ran:
-            contribution = None                    # a step-through frame shows no future gradient
-        if contribution is not None and self.grads:
-            detail += f"  ‖·‖ = {S.num(contribution.added.norm)}"
-        rows.append(S.small(detail, S.INK))
-        uses = self.grad_uses.get(parent.id, [])
-        if len(uses) > 1 and (op.id, index) in uses:
-            rows.append(S.small(f"{delta} += this ({uses.index((op.id, index)) + 1} of {len(uses)})", S.GRADIENT))
-        axes = contribution.summed_axes if contribution is not None else (op.node.summed_axes or {}).get(index)
-        if axes:
-            rows.append(S.small(f"summed over broadcast axes {tuple(axes)}", S.GRADIENT))
-        if self.frame is not None and op.id == self.frame.current and (op.id, index) in self.frame.added:
-            rows.insert(0, f'<FONT COLOR="{S.HIGHLIGHT}"><B>now: {escape(delta)} += a term of norm '
-                           f'{S.num(self.frame.added[(op.id, index)].norm)}</B></FONT>')
-        return S.table(rows)

@@ -137,7 +137,7 @@ def legend_label(kinds: set[str], scale: NormScale | None, show_forward: bool, s
         left.append(line(HIGHLIGHT, "╍╍▶", "what that rule adds now (+=) into its inputs' δ"))
         left.append(line(FADED, "╌╌▶", "a rule that has not run yet"))
     empty = '<TD></TD><TD></TD>'
-    rows = [f'<TR><TD COLSPAN="4" ALIGN="LEFT"><B>How to read this drawing</B></TD></TR>']
+    rows = ['<TR><TD COLSPAN="4" ALIGN="LEFT"><B>How to read this drawing</B></TD></TR>']
     for i in range(max(len(left), len(right))):
         rows.append("<TR>" + (left[i] if i < len(left) else empty) + (right[i] if i < len(right) else empty) + "</TR>")
     rows.extend(f'<TR><TD COLSPAN="4" ALIGN="LEFT">{small(text)}</TD></TR>' for text in extra)
