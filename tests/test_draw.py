@@ -175,3 +175,23 @@ def test_bad_arguments_are_named():
         tg.draw(L, collapse="layer")
     with pytest.raises(TypeError, match="root"):
         tg.draw(np.ones(3))
+
+
+def test_a_module_called_twice_collapses_into_one_box_even_though_that_makes_a_cycle():
+    from tinygraph import nn
+
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 3, rng=np.random.default_rng(0))
+
+        def forward(self, x):
+            return self.lin(self.lin(x).relu())      # lin → relu (outside lin) → lin again
+
+    x = tg.tensor(np.ones((1, 3)), name="x")
+    L = Twice()(x).sum().named("L")
+    dot = tg.draw(L, collapse="module", wrap=2).source
+    # One box for lin (2 × transpose, matmul, add), relu and sum stay ops, x, the relu's input and
+    # output, lin's output and L stay tensors: 1 + 2 + 5 = 8 nodes.
+    assert counts(dot)[0] == 8
+    assert "lin" in text(dot)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 def assign_rows(nodes: list[str], edges: list[tuple[str, str]], width: int) -> dict[str, int]:
-    """Row number of every node; `edges` must be acyclic (they are: forward edges of a graph)."""
+    """Row number of every node, from the forward edges between them."""
     successors: dict[str, list[str]] = {n: [] for n in nodes}
     indegree = {n: 0 for n in nodes}
     for tail, head in edges:
@@ -27,11 +27,16 @@ def assign_rows(nodes: list[str], edges: list[tuple[str, str]], width: int) -> d
             indegree[m] -= 1
             if indegree[m] == 0:
                 ready.append(m)
+    # A module called twice around other ops makes a cycle once collapsed into one box; its
+    # nodes never become ready, so they are appended in the given order and ranked as they come.
+    order += [n for n in nodes if indegree[n] > 0]
     earliest = {n: 0 for n in nodes}
     for n in order:
         for m in successors[n]:
-            earliest[m] = max(earliest[m], earliest[n] + 1)
+            if indegree[m] == 0:
+                earliest[m] = max(earliest[m], earliest[n] + 1)
     latest: dict[str, int] = {}
     for n in reversed(order):
-        latest[n] = min((latest[m] - 1 for m in successors[n]), default=earliest[n])
+        latest[n] = min((latest[m] - 1 for m in successors[n] if m in latest), default=earliest[n])
+        latest[n] = max(latest[n], 0)
     return {n: latest[n] // width for n in nodes}
