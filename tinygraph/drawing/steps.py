@@ -142,16 +142,18 @@ button {{ font-size: 1em; padding: .3em .9em; }}
 input[type=range] {{ width: 40%; vertical-align: middle; }}
 .caption {{ font-size: 1.05em; line-height: 1.5; }}
 code {{ background: #fff7ec; padding: 0 .3em; }}
-svg {{ max-width: 100%; height: auto; }}
+body.fit svg {{ max-width: 100%; height: auto; }}
 </style></head>
 <body>
 <h1>Backpropagation of {root}, one rule at a time</h1>
 <p>Each frame runs one op's backward rule, in the order the engine ran them. The highlighted op
 receives the gradient of its output and adds (<code>+=</code>) into the gradient of each input;
-grey dashed edges have not run yet. Keys: ← and → step.</p>
+grey dashed edges have not run yet. Keys: ← and → step; untick "fit to window" to read the
+drawing at full size.</p>
 <div id="controls"><button id="prev">◀ previous</button>
 <input id="slider" type="range" min="0" max="{last}" value="0">
-<button id="next">next ▶</button> <span id="counter"></span></div>
+<button id="next">next ▶</button> <span id="counter"></span>
+<label><input id="fit" type="checkbox" checked> fit to window</label></div>
 {frames}
 <script>
 (function () {{
@@ -166,6 +168,9 @@ grey dashed edges have not run yet. Keys: ← and → step.</p>
   document.getElementById("prev").onclick = function () {{ show(current - 1); }};
   document.getElementById("next").onclick = function () {{ show(current + 1); }};
   slider.oninput = function () {{ show(parseInt(slider.value, 10)); }};
+  var fit = document.getElementById("fit");
+  fit.onchange = function () {{ document.body.classList.toggle("fit", fit.checked); }};
+  fit.onchange();
   document.addEventListener("keydown", function (e) {{
     if (e.key === "ArrowLeft") show(current - 1);
     if (e.key === "ArrowRight") show(current + 1);
