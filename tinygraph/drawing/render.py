@@ -192,8 +192,12 @@ class _Renderer(Labels):
 
     def _legend_notes(self) -> list[str]:
         notes = []
-        if self.grads and self.backward and not any(self.stats.values()):
-            notes.append("no gradients recorded yet: run backward inside tg.record_backward() to see ‖δ‖")
+        if self.grads and self.backward and self.recording is None:
+            if not any(self.stats.values()):
+                notes.append("no gradients recorded yet: run backward inside tg.record_backward() to see ‖δ‖")
+            elif any(s is None for tid, s in self.stats.items() if self.g.tensors[tid].producer is not None):
+                notes.append("‖δ‖ shown where .grad was kept (leaves); record backward with "
+                             "tg.record_backward() to see it on every tensor")
         if self.g.groups:
             notes.append("double border: a module, or a chain of unnamed ops, drawn as one box")
         return notes
