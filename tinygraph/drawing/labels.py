@@ -36,7 +36,7 @@ class Labels:
                 return [S.small(f"{delta} so far: ‖·‖ = {S.num(stat.norm)} ({count} of {uses} added)", S.GRADIENT)]
         if stat is None:
             return [S.small(f"{delta}: not recorded", S.MUTED)] if self.recording is not None else []
-        rows = [f'<FONT COLOR="{S.GRADIENT}">‖{escape(delta)}‖ = {S.num(stat.norm)}</FONT>']
+        rows = [f'<FONT COLOR="{S.GRADIENT_TEXT}"><B>‖{escape(delta)}‖ = {S.num(stat.norm)}</B></FONT>']
         if uses > 1:
             rows.append(S.small(f"{delta} = sum of {uses} contributions (+=)", S.GRADIENT))
         if stat.health:

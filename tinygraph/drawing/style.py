@@ -15,6 +15,7 @@ INK = "#333333"
 MUTED = "#666666"
 FORWARD = "#4d4d4d"                # solid arrows: values flowing forward
 GRADIENT = "#c2410c"               # dashed arrows: gradients flowing backward
+GRADIENT_TEXT = "#7c2d12"          # ‖δ‖ inside a tensor: darker, to read on the strongest fill
 FADED = "#d0d0d0"                  # step-through: gradient edges whose rule has not run yet
 HIGHLIGHT = "#f59e0b"              # step-through: the op whose rule runs now
 UNHEALTHY = "#be185d"              # border of vanishing / exploding / NaN gradients
