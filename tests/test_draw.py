@@ -81,7 +81,8 @@ def test_every_op_carries_its_formula_and_every_gradient_edge_its_rule_in_the_do
     words = text(tg.draw(L, recording=recorded(L), wrap=None).source)
     for formula in ["Z = W ⋆ X + b", "A = max(0, Z)", "P = max over each window of A", "p = reshape(P)",
                     "L = −Σ_i y_i log softmax(s)_i", "s = (p Uᵀ) + c",
-                    "δZ = δA ⊙ 1[Z > 0]", "∂L/∂W = Σ_uv δZ · X-window (eq. 2)", "∂L/∂b = Σ_uv δZ (eq. 1)",
+                    "δZ = δA ⊙ 1[Z > 0]", "∂L/∂W = Σ_uv δZ · X-window (eq. 2)",
+                    "∂L/∂b = Σ_uv δZ (eq. 1)",
                     "δs = softmax(s) − y", "δp = δ(p Uᵀ) U", "δUᵀ = pᵀ δ(p Uᵀ)"]:
         assert formula in words, formula
     # Saved arrays with their size in bytes, as the engine recorded them (relu's rule may keep a

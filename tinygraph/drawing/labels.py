@@ -14,6 +14,8 @@ DEAD_UNIT_OPS = {"relu"}  # ops whose input ≤ 0 means a unit passes no gradien
 
 
 class Labels:
+    """Label and style of every tensor, op, group and gradient edge (methods of the renderer)."""
+
     def _tensor_label(self, item: TensorItem) -> str:
         t = item.tensor
         rows = [f"<B>{escape(item.symbol)}</B>  " + S.small(f"{S.shape_text(t.shape)} {t.dtype}")]

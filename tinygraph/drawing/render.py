@@ -6,6 +6,7 @@ the forward and the backward view of one graph put every node in the same place.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from html import escape
 
 import graphviz
@@ -21,19 +22,6 @@ from tinygraph.tensor import Tensor
 WRAP = 4                  # columns (tensors and ops) per row before a long drawing wraps to the next
 AUTO_COLLAPSE = 300       # graphs with more ops than this are collapsed by module unless told otherwise
 VIEWS = ("forward", "backward", "both")
-
-
-class _Same:
-    """Stands in for a row subgraph when not wrapping: `with _Same(d) as r` yields d itself."""
-
-    def __init__(self, d):
-        self.d = d
-
-    def __enter__(self):
-        return self.d
-
-    def __exit__(self, *exc):
-        return False
 
 
 def draw(root: Tensor, *, view: str = "both", values: bool = True, grads: bool = True,
@@ -131,9 +119,9 @@ class _Renderer(Labels):
             self._define(oid, self._op_label(op), **self._op_attrs(op))
         for gid, group in self.g.groups.items():
             members.setdefault(self.rows.get(gid, 0), []).append(gid)
-            self._define(gid, self._group_label(group), shape="box", style="rounded,filled", fillcolor=S.OP_FILL,
-                   color=S.OP_BORDER, peripheries="2", penwidth="1.4")
-        self._edges(d)
+            self._define(gid, self._group_label(group), shape="box", style="rounded,filled",
+                         fillcolor=S.OP_FILL, color=S.OP_BORDER, peripheries="2", penwidth="1.4")
+        self._edges()
         for ghost, row in self.ghosts.items():
             members.setdefault(row, []).insert(0, ghost)
         kinds = {t.kind for tid, t in self.g.tensors.items() if tid not in self.g.group_of and self._visible(t)}
@@ -155,7 +143,7 @@ class _Renderer(Labels):
         # Graphviz stacks same-rank clusters of a left-to-right drawing bottom-up in the order it
         # meets them, so the last row is declared first.
         for row in sorted(members, reverse=True):
-            with (d.subgraph(name=f"cluster_row{row}") if self.rows else _Same(d)) as r:
+            with (d.subgraph(name=f"cluster_row{row}") if self.rows else nullcontext(d)) as r:
                 if self.rows:
                     r.attr(style="invis", label="")
                 for item_id in members[row]:
@@ -203,7 +191,7 @@ class _Renderer(Labels):
         return notes
 
     # ------------------------------------------------------------------ edges
-    def _edges(self, d: graphviz.Digraph) -> None:
+    def _edges(self) -> None:
         seen: set[tuple[str, str, str]] = set()
 
         def edge(tail: str, head: str, kind: str, **attrs) -> None:
@@ -211,7 +199,7 @@ class _Renderer(Labels):
                 return
             seen.add((tail, head, kind))
             if self.rows and self.rows[tail] != self.rows[head]:
-                tail = self._ghost(d, tail, self.rows[head])
+                tail = self._ghost(tail, self.rows[head])
             self.edge_list.append((tail, head, attrs))
 
         for oid, op in self.g.ops.items():
@@ -225,7 +213,7 @@ class _Renderer(Labels):
                 if self.forward:    # one edge per input, so x * x shows two; into a group, one per tensor
                     edge(src, here, "forward" if grouped else f"forward{index}", color=S.FORWARD, penwidth="1.3")
                 if self.backward and self._gives_grad(oid, index):
-                    edge(src, here, f"grad{index}", dir="back", style="dashed",
+                    edge(src, here, "grad" if grouped else f"grad{index}", dir="back", style="dashed",
                          label=self._grad_label(op, index, grouped), **self._grad_style(oid, index))
             if self.forward:
                 edge(here, out, "forward", color=S.FORWARD, penwidth="1.3")
@@ -235,14 +223,15 @@ class _Renderer(Labels):
                      penwidth="2.5" if self.frame and oid == self.frame.current else "1.2",
                      label="" if self.forward else S.table([S.small(f"δ{out_item.symbol}", S.GRADIENT)]))
 
-    def _ghost(self, d: graphviz.Digraph, tid: str, row: int) -> str:
+    def _ghost(self, tid: str, row: int) -> str:
         """A small copy of tensor `tid` at the start of another row, where an op there uses it."""
         ghost = f"{tid}_row{row}"
         if ghost not in self.ghosts:
             self.ghosts[ghost] = row
             item = self.g.tensors[tid]
-            label = S.table([f"<B>{escape(item.symbol)}</B>", S.small("from the row above" if row > self.rows[tid]
-                                                                        else "from the row below")])
-            self._define(ghost, label, shape="box", style="rounded,filled,dashed", fillcolor="#ffffff", color="#999999")
+            where = "from the row above" if row > self.rows[tid] else "from the row below"
+            label = S.table([f"<B>{escape(item.symbol)}</B>", S.small(where)])
+            self._define(ghost, label, shape="box", style="rounded,filled,dashed", fillcolor="#ffffff",
+                         color="#999999")
         return ghost
 

@@ -130,6 +130,7 @@ def legend_label(kinds: set[str], scale: NormScale | None, show_forward: bool, s
     if show_grads:
         right.append(line(GRADIENT, "╌╌▶", "backward: gradient δ, labelled with the rule that made it"))
         right.append(line(GRADIENT, "+=", "tensor used by several ops: their δ contributions add up"))
+        right.append(line(GRADIENT_TEXT, "‖δ‖", "a gradient's size: the square root of its sum of squares"))
         if scale is not None:
             right.extend(swatch(colour, "#555555", "fill: " + text) for colour, text in scale.bands())
         right.append(swatch("#ffffff", UNHEALTHY, "vanishing (‖δ‖ < 1e−8) or exploding (> 1e4, NaN/Inf) δ"))
