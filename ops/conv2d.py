@@ -2,6 +2,7 @@
 import numpy as np
 
 from tinygraph import Op, register_op
+from tinygraph.ops._parallel import over_rows
 from tinygraph.ops._windows import col2im, output_size, pair, windows
 
 
@@ -34,15 +35,20 @@ class Conv2d(Op):
         # A bias rides along as the last column of W against a row of ones: backward then gets
         # eq. (1) and eq. (2) from one product.
         rows = size + (b is not None)
-        cols = np.empty((n, rows, out_h, out_w), dtype=padded.dtype)
-        np.copyto(cols[:, :size].reshape(n, channels, kh, kw, out_h, out_w),
-                  windows(padded, (kh, kw), stride).transpose(0, 1, 4, 5, 2, 3))
-        cols = cols.reshape(n, rows, out_h * out_w)
+        grid = np.empty((n, rows, out_h, out_w), dtype=padded.dtype)
+        cols = grid.reshape(n, rows, out_h * out_w)
+        window_view = windows(padded, (kh, kw), stride).transpose(0, 1, 4, 5, 2, 3)   # (N, C, KH, KW, Ho, Wo)
         weights = w.reshape(filters, size)
         if b is not None:
             cols[:, size] = 1
             weights = np.concatenate((weights, b.reshape(filters, 1)), axis=1)
-        out = np.matmul(weights, cols)                          # (N, F, Ho·Wo): one batched product
+        out = np.empty((n, filters, out_h * out_w), dtype=np.result_type(weights, cols))
+
+        def part(samples):            # a slice of the batch; the slices run on all cores
+            np.copyto(grid[samples, :size].reshape(-1, channels, kh, kw, out_h, out_w), window_view[samples])
+            np.matmul(weights, cols[samples], out=out[samples])   # (n, F, Ho·Wo): one batched product
+
+        over_rows(part, cols, out)
         need_x, need_w, need_b = ctx.needs_input_grad
         ctx.save_for_backward(cols if need_w else None, w if need_x else None)
         ctx.x_shape, ctx.w_shape, ctx.padded_shape = x.shape, w.shape, padded.shape
@@ -64,7 +70,9 @@ class Conv2d(Op):
         if need_w:
             # Σ_n δZ[n] cols[n]ᵀ: eq. (2) in the first C·KH·KW columns, eq. (1) in the ones column.
             # Computed transposed, as Σ_n cols[n] δZ[n]ᵀ: OpenBLAS runs that operand order ~1.5× faster.
-            grad_wb = np.matmul(cols, grad_z.transpose(0, 2, 1)).sum(axis=0).T
+            partial_sums = over_rows(
+                lambda samples: np.matmul(cols[samples], grad_z[samples].transpose(0, 2, 1)).sum(axis=0), cols)
+            grad_wb = sum(partial_sums[1:], partial_sums[0]).T
             grad_w = grad_wb[:, :size].reshape(ctx.w_shape).astype(ctx.dtypes[1], copy=False)
             if need_b:
                 grad_b = grad_wb[:, size].astype(ctx.dtypes[2])

@@ -2,6 +2,7 @@
 import numpy as np
 
 from tinygraph import Op, register_op
+from tinygraph.ops._parallel import over_rows
 from tinygraph.ops._windows import col2im, output_size, pair, windows
 
 
@@ -56,26 +57,40 @@ class MaxPool(Op):
 # as the argmax above. It needs no window copy and no argmax, and saves two boolean arrays.
 def _pool_2x2(ctx, x: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     x = x[:, :, :2 * out_h, :2 * out_w]                     # trailing row and column dropped
-    left, right = x[..., 0::2], x[..., 1::2]
-    right_wins = right > left                                 # j* = 1, per row of each block
-    row_max = np.maximum(left, right)                         # (N, C, 2·Ho, Wo), contiguous
-    top, bottom = row_max[:, :, 0::2], row_max[:, :, 1::2]
-    bottom_wins = bottom > top                                # i* = 1, per block
+    n, channels = x.shape[:2]
+    out = np.empty((n, channels, out_h, out_w), dtype=x.dtype)
+    right_wins = np.empty((n, channels, 2 * out_h, out_w), dtype=bool)     # j* = 1, per row of a block
+    bottom_wins = np.empty((n, channels, out_h, out_w), dtype=bool)        # i* = 1, per block
+
+    def part(rows):
+        left, right = x[rows, :, :, 0::2], x[rows, :, :, 1::2]
+        np.greater(right, left, out=right_wins[rows])
+        row_max = np.maximum(left, right)                     # (n, C, 2·Ho, Wo), contiguous
+        top, bottom = row_max[:, :, 0::2], row_max[:, :, 1::2]
+        np.greater(bottom, top, out=bottom_wins[rows])
+        np.maximum(top, bottom, out=out[rows])
+
+    over_rows(part, x)
     ctx.save_for_backward(right_wins, bottom_wins)
-    return np.maximum(top, bottom)
+    return out
 
 
 def _unpool_2x2(ctx, grad_out: np.ndarray) -> np.ndarray:
     """§3.3 for 2×2 blocks: δP goes to row i* of its block, then to column j* of that row."""
     right_wins, bottom_wins = ctx.saved
     n, channels, out_h, out_w = grad_out.shape
-    grad_rows = np.empty((n, channels, 2 * out_h, out_w), dtype=grad_out.dtype)
-    np.multiply(grad_out, ~bottom_wins, out=grad_rows[:, :, 0::2])
-    np.multiply(grad_out, bottom_wins, out=grad_rows[:, :, 1::2])
     height, width = ctx.x_shape[2:]
     odd = height % 2 or width % 2                             # a dropped row or column gets zeros
     grad_x = (np.zeros if odd else np.empty)(ctx.x_shape, dtype=grad_out.dtype)
-    blocks = grad_x[:, :, :2 * out_h, :2 * out_w]
-    np.multiply(grad_rows, ~right_wins, out=blocks[..., 0::2])
-    np.multiply(grad_rows, right_wins, out=blocks[..., 1::2])
+
+    def part(rows):
+        g, below = grad_out[rows], bottom_wins[rows]
+        grad_rows = np.empty(right_wins[rows].shape, dtype=g.dtype)
+        np.multiply(g, ~below, out=grad_rows[:, :, 0::2])
+        np.multiply(g, below, out=grad_rows[:, :, 1::2])
+        right, blocks = right_wins[rows], grad_x[rows, :, :2 * out_h, :2 * out_w]
+        np.multiply(grad_rows, ~right, out=blocks[..., 0::2])
+        np.multiply(grad_rows, right, out=blocks[..., 1::2])
+
+    over_rows(part, grad_x)
     return grad_x

@@ -2,6 +2,7 @@
 import numpy as np
 
 from tinygraph import Op, register_op
+from tinygraph.ops._parallel import over_rows
 
 
 @register_op("relu", forward="{out} = max(0, {x})", backward="δ{x} = δ{out} ⊙ 1[{x} > 0]")
@@ -10,12 +11,16 @@ class ReLU(Op):
 
     @staticmethod
     def forward(ctx, x: np.ndarray) -> np.ndarray:
-        out = np.maximum(x, 0)        # NaN stays NaN, as in PyTorch, so detect_anomaly can see it
+        out = np.empty_like(x)
+        # NaN stays NaN, as in PyTorch, so detect_anomaly can see it.
+        over_rows(lambda rows: np.maximum(x[rows], 0, out=out[rows]), x, out)
         ctx.save_for_backward(out)    # A > 0 exactly where Z > 0: no mask array to keep
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
         (out,) = ctx.saved
+        grad_x = np.empty_like(grad_out)
         # A multiply, not np.where: where() branches per element and runs ~8× slower on a random mask.
-        return (grad_out * (out > 0),)
+        over_rows(lambda rows: np.multiply(grad_out[rows], out[rows] > 0, out=grad_x[rows]), grad_out, out)
+        return (grad_x,)

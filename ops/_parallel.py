@@ -1,0 +1,92 @@
+"""Split an op's work over the batch axis and run the parts on all CPU cores.
+
+NumPy releases the GIL inside ufunc loops, copies and matrix products, so Python threads that
+work on disjoint slices of the batch really run at once — what PyTorch does with OpenMP. Each
+part writes its own slice of a preallocated output, so results do not depend on the timing.
+
+Small arrays run in the calling thread: handing work to a thread costs tens of microseconds.
+While parts run, BLAS is held to one thread per call (with threadpoolctl, when installed), so
+two parts that each multiply matrices do not oversubscribe the cores; OpenBLAS's own threads
+gain little on the many small per-sample products of a convolution anyway.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+import numpy as np
+
+# Below this many elements in the op's largest array, one thread does everything.
+MIN_ELEMENTS_PER_PART = 1 << 18
+
+_lock = threading.Lock()
+_section = threading.Lock()        # one parallel section at a time, so the BLAS limit nests cleanly
+_executor: ThreadPoolExecutor | None = None
+_blas_controller = None
+
+
+def workers() -> int:
+    """How many parts a large op is split into: the CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:             # not Linux
+        return os.cpu_count() or 1
+
+
+def over_rows(work: Callable[[object], object], *arrays: np.ndarray) -> list:
+    """Call work(rows) on consecutive slices `rows` of axis 0 of `arrays`; return the results in order.
+
+    Every array must have the same length along axis 0 (the batch). The largest array decides
+    how many parts are worth a thread each: at most one per CPU and one per row. With one part,
+    `rows` is `slice(None)` (`...` for 0-d arrays), so work indexes the whole arrays.
+    """
+    elements = max(a.size for a in arrays)
+    n = arrays[0].shape[0] if arrays[0].ndim else 1
+    parts = min(workers(), n, elements // MIN_ELEMENTS_PER_PART)
+    if parts <= 1 or not _section.acquire(blocking=False):   # another thread is mid-way: stay serial
+        return [work(slice(None) if arrays[0].ndim else ...)]
+    try:
+        bounds = [n * i // parts for i in range(parts + 1)]
+        with _one_blas_thread():
+            futures = [_pool().submit(work, slice(bounds[i], bounds[i + 1])) for i in range(1, parts)]
+            first = work(slice(bounds[0], bounds[1]))          # the calling thread does a part too
+            return [first] + [f.result() for f in futures]
+    finally:
+        _section.release()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=max(workers() - 1, 1), thread_name_prefix="tinygraph")
+        return _executor
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    global _blas_controller
+    if _blas_controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _blas_controller = ThreadpoolController()
+        except ImportError:
+            _blas_controller = False
+    if not _blas_controller:
+        yield
+        return
+    with _blas_controller.limit(limits=1, user_api="blas"):
+        yield
+
+
+def _forget_pool_after_fork() -> None:
+    # A forked child inherits the executor object but not its threads: start afresh.
+    global _executor
+    _executor = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)

@@ -1,0 +1,80 @@
+"""Ops split over the batch and run on several threads give the results of one thread."""
+import numpy as np
+import pytest
+
+import tinygraph as tg
+from tinygraph.ops import _parallel
+
+
+def cnn_step(rng_seed=0, odd=False):
+    """Forward and backward of the derivation's layers; returns the output and every gradient."""
+    rng = np.random.default_rng(rng_seed)
+    size = 11 if odd else 12
+    x = tg.tensor(rng.standard_normal((7, 3, size, size)).astype(np.float32), requires_grad=True)
+    w = tg.tensor(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_grad=True)
+    b = tg.tensor(rng.standard_normal(4).astype(np.float32), requires_grad=True)
+    pooled = tg.maxpool(tg.conv2d(x, w, b, padding=1).relu(), 2)
+    pooled.backward(rng.standard_normal(pooled.shape).astype(np.float32))
+    return pooled.data, x.grad, w.grad, b.grad
+
+
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Make every op split its batch into 3 parts, however small the arrays."""
+    monkeypatch.setattr(_parallel, "MIN_ELEMENTS_PER_PART", 1)
+    monkeypatch.setattr(_parallel, "workers", lambda: 3)
+    calls = []
+    original = _parallel._pool
+
+    def counting_pool():
+        calls.append(1)
+        return original()
+
+    monkeypatch.setattr(_parallel, "_pool", counting_pool)
+    return calls
+
+
+@pytest.mark.parametrize("odd", [False, True])
+def test_split_batch_matches_one_thread(split_everything, odd):
+    split = cnn_step(odd=odd)
+    assert split_everything, "the parallel path did not run"
+    _parallel.MIN_ELEMENTS_PER_PART = 1 << 62           # now one part: the serial path
+    serial = cnn_step(odd=odd)
+    for a, b in zip(split, serial):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(split[0], serial[0])  # the forward values are the same numbers
+
+
+def test_split_matmul_matches_one_thread(split_everything):
+    rng = np.random.default_rng(1)
+    a = tg.tensor(rng.standard_normal((7, 5)).astype(np.float32), requires_grad=True)
+    b = tg.tensor(rng.standard_normal((5, 3)).astype(np.float32), requires_grad=True)
+    grad = rng.standard_normal((7, 3)).astype(np.float32)
+    out = a @ b
+    out.backward(grad)
+    assert split_everything, "the parallel path did not run"
+    np.testing.assert_allclose(out.data, a.data @ b.data, rtol=1e-6)
+    np.testing.assert_allclose(a.grad, grad @ b.data.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b.grad, a.data.T @ grad, rtol=1e-5, atol=1e-6)
+
+
+def test_parts_cover_the_batch_once_in_order(split_everything):
+    seen = _parallel.over_rows(lambda rows: np.arange(10)[rows].tolist(), np.zeros((10, 4)))
+    assert seen == [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9]]
+    assert _parallel.over_rows(lambda rows: rows, np.zeros(())) == [...]    # 0-d: one part, index ...
+
+
+def test_a_second_thread_mid_section_runs_serially(split_everything):
+    with _parallel._section:        # as if another thread were inside a parallel op
+        parts = _parallel.over_rows(lambda rows: rows, np.zeros((6, 2)))
+    assert parts == [slice(None)]
+
+
+def test_errors_inside_a_part_reach_the_caller(split_everything):
+    def fail(rows):
+        raise ValueError(f"bad rows {rows}")
+
+    with pytest.raises(ValueError, match="bad rows"):
+        _parallel.over_rows(fail, np.zeros((6, 2)))
+    assert not _parallel._section.locked()
