@@ -127,7 +127,7 @@ class _Renderer(Labels):
         kinds = {t.kind for tid, t in self.g.tensors.items() if tid not in self.g.group_of and self._visible(t)}
         scale = self.scale if self.backward and any(self.stats.values()) else None
         self._define("legend", S.legend_label(kinds, scale, self.forward, self.backward, self._legend_notes(),
-                                              stepping=self.frame is not None),
+                                              stepping=self.frame is not None, wrapped=bool(self.ghosts)),
                      shape="plaintext")
         members[max(members) + 1] = ["legend"]      # below every row
         self._clusters(d, members)

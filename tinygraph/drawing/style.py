@@ -109,10 +109,11 @@ def table(rows: list[str]) -> str:
 
 
 def legend_label(kinds: set[str], scale: NormScale | None, show_forward: bool, show_grads: bool,
-                 extra: list[str], stepping: bool = False) -> str:
+                 extra: list[str], stepping: bool = False, wrapped: bool = False) -> str:
     """The legend: one entry per colour and line style used in this drawing, in two columns."""
-    def swatch(fill: str, border: str, text: str) -> str:
-        return (f'<TD BGCOLOR="{fill}" COLOR="{border}" BORDER="2" WIDTH="26"> </TD>'
+    def swatch(fill: str, border: str, text: str, dashed: bool = False) -> str:
+        dash = ' STYLE="dashed"' if dashed else ""
+        return (f'<TD BGCOLOR="{fill}" COLOR="{border}" BORDER="2" WIDTH="26"{dash}> </TD>'
                 f'<TD ALIGN="LEFT">{escape(text)}</TD>')
 
     def line(colour: str, glyph: str, text: str) -> str:
@@ -134,6 +135,8 @@ def legend_label(kinds: set[str], scale: NormScale | None, show_forward: bool, s
         if scale is not None:
             right.extend(swatch(colour, "#555555", "fill: " + text) for colour, text in scale.bands())
         right.append(swatch("#ffffff", UNHEALTHY, "vanishing (‖δ‖ < 1e−8) or exploding (> 1e4, NaN/Inf) δ"))
+    if wrapped:
+        left.append(swatch("#ffffff", "#999999", "tensor from an earlier row, repeated where it is used", True))
     if stepping:
         left.append(swatch("#fff3c4", HIGHLIGHT, "the op whose rule runs in this step"))
         left.append(line(HIGHLIGHT, "╍╍▶", "what that rule adds now (+=) into its inputs' δ"))
