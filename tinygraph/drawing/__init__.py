@@ -4,9 +4,11 @@
         loss.backward()
     tg.draw(loss, recording=recording).render("backprop", format="svg")
     tg.draw_steps(loss, "backprop_steps.html", recording=recording)
+    tinygraph.drawing.draw_step(loss, 3, recording=recording)    # one frame, as a drawing
 
-`graph` models the recorded graph, `record` notes what backward did, `style` decides how it
-looks, `render` makes the Graphviz drawing and `steps` the step-through page.
+`graph` models the recorded graph, `record` notes what backward did, `layout` wraps long
+drawings into rows, `style` decides how it looks, `labels` what each node and edge says,
+`render` makes the Graphviz drawing and `steps` the step-through page.
 """
 from tinygraph.drawing.record import BackwardRecording, GradStat, record_backward
 from tinygraph.drawing.render import draw
