@@ -17,6 +17,7 @@ import tinygraph.ops  # noqa: F401,E402  (registers the built-in ops as tg.<name
 __version__ = "0.1.0"
 
 from tinygraph.profile import OpStats, Profile, profile  # noqa: E402  (tg.profile(): per-op timings)
+from tinygraph.memory import keep_freed_memory  # noqa: E402  (opt-in: reuse freed arrays, no page faults)
 
 from tinygraph import data, nn, optim  # noqa: E402  (models and training: tg.nn.Linear, tg.optim.Adam, ...)
 from tinygraph.checkpoint import load, save  # noqa: E402  (tg.save(path, state) / tg.load(path))

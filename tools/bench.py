@@ -240,6 +240,8 @@ def peak_memory_mb(config_name: str, n: int | None, framework: str) -> float:
     command = [sys.executable, __file__, "--_memory", f"{config_name}:{n or 0}:{framework}"]
     if _THREAD_LIMIT:
         command += ["--threads", str(_THREAD_LIMIT[0])]
+    if _DEFAULT_MALLOC:
+        command += ["--default-malloc"]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return float(output.strip().splitlines()[-1])
 
@@ -301,6 +303,7 @@ def environment() -> dict:
 
 
 _THREAD_LIMIT: list = []     # [count, limiter] once --threads is given
+_DEFAULT_MALLOC: list = []   # [True] with --default-malloc, so the peak-memory children match
 
 
 def _limit_threads(count: int) -> None:
@@ -328,7 +331,8 @@ def describe_environment(env: dict) -> str:
     torch_text = f"torch {env['torch']} ({env['torch_threads']} threads)" if env["torch"] else "torch not installed"
     return (f"{env['date']} · {env['machine']} · {env['cpus']} CPUs · Python {env['python']} · "
             f"NumPy {env['numpy']} · BLAS {blas_text} · {torch_text}"
-            + (f" · env {env['blas_env']}" if env["blas_env"] else ""))
+            + (f" · env {env['blas_env']}" if env["blas_env"] else "")
+            + (" · malloc: tg.keep_freed_memory()" if env.get("keep_freed_memory") else " · malloc: default"))
 
 
 def run_configs(names, args, use_torch) -> list[dict]:
@@ -426,10 +430,14 @@ def main(argv=None) -> None:
                         "threads (via threadpoolctl and torch.set_num_threads; default: leave them as found)")
     parser.add_argument("--json", default=str(Path(__file__).resolve().parent.parent / "docs" / "bench.json"),
                         help="where to write the results (default docs/bench.json; '' to skip)")
+    parser.add_argument("--default-malloc", action="store_true", help="leave glibc's malloc as it is instead of "
+                        "calling tg.keep_freed_memory() (which applies to every framework in the process)")
     parser.add_argument("--_memory", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
         _limit_threads(args.threads)
+    kept = False if args.default_malloc else tg.keep_freed_memory()
+    _DEFAULT_MALLOC[:] = [True] if args.default_malloc else []
     if args._memory:
         _memory_child(args._memory)
         return
@@ -440,6 +448,7 @@ def main(argv=None) -> None:
         parser.error(f"unknown config(s) {unknown}; choose from {sorted(CONFIGS)}")
 
     env = environment()
+    env["keep_freed_memory"] = kept
     print(describe_environment(env))
     if not use_torch:
         print("PyTorch not used: pip install -e '.[bench]' for the PyTorch columns")
