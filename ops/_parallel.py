@@ -5,9 +5,10 @@ work on disjoint slices of the batch really run at once — what PyTorch does wi
 part writes its own slice of a preallocated output, so results do not depend on the timing.
 
 Small arrays run in the calling thread: handing work to a thread costs tens of microseconds.
-While parts run, BLAS is held to one thread per call (with threadpoolctl, when installed), so
-two parts that each multiply matrices do not oversubscribe the cores; OpenBLAS's own threads
-gain little on the many small per-sample products of a convolution anyway.
+While a large op runs (even in one part), BLAS is held to one thread per call (with threadpoolctl, when
+installed), so parts that each multiply matrices do not oversubscribe the cores, and no OpenBLAS
+thread is left spinning after a product; OpenBLAS's own threads gain little on the many small
+per-sample products of a convolution anyway.
 """
 from __future__ import annotations
 
@@ -21,11 +22,15 @@ import numpy as np
 
 # Below this many elements in the op's largest array, one thread does everything.
 MIN_ELEMENTS_PER_PART = 1 << 18
+# From this many elements on, even one part runs with BLAS held to one thread: a product big enough
+# for OpenBLAS to use its threads leaves them spinning for a while afterwards, and they would then
+# compete with the parts of the next parallel op for the cores (measured: everything twice as slow).
+MIN_ELEMENTS_ONE_BLAS_THREAD = 1 << 14
 
 _lock = threading.Lock()
 _section = threading.Lock()        # one parallel section at a time, so the BLAS limit nests cleanly
 _executor: ThreadPoolExecutor | None = None
-_blas_controller = None
+_blas_libraries: list | None = None     # threadpoolctl controllers of the loaded BLAS libraries
 
 
 def workers() -> int:
@@ -47,7 +52,11 @@ def over_rows(work: Callable[[object], object], *arrays: np.ndarray) -> list:
     n = arrays[0].shape[0] if arrays[0].ndim else 1
     parts = min(workers(), n, elements // MIN_ELEMENTS_PER_PART)
     if parts <= 1 or not _section.acquire(blocking=False):   # another thread is mid-way: stay serial
-        return [work(slice(None) if arrays[0].ndim else ...)]
+        whole = slice(None) if arrays[0].ndim else ...
+        if elements < MIN_ELEMENTS_ONE_BLAS_THREAD:
+            return [work(whole)]
+        with _one_blas_thread():
+            return [work(whole)]
     try:
         bounds = [n * i // parts for i in range(parts + 1)]
         with _one_blas_thread():
@@ -68,18 +77,22 @@ def _pool() -> ThreadPoolExecutor:
 
 @contextlib.contextmanager
 def _one_blas_thread():
-    global _blas_controller
-    if _blas_controller is None:
+    global _blas_libraries
+    if _blas_libraries is None:
         try:
             from threadpoolctl import ThreadpoolController
-            _blas_controller = ThreadpoolController()
+            _blas_libraries = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
         except ImportError:
-            _blas_controller = False
-    if not _blas_controller:
+            _blas_libraries = []
+    # Direct calls (~1 µs) rather than threadpoolctl's limit() context (~6 µs): this runs per op.
+    before = [lib.get_num_threads() for lib in _blas_libraries]
+    for lib in _blas_libraries:
+        lib.set_num_threads(1)
+    try:
         yield
-        return
-    with _blas_controller.limit(limits=1, user_api="blas"):
-        yield
+    finally:
+        for lib, count in zip(_blas_libraries, before):
+            lib.set_num_threads(count)
 
 
 def _forget_pool_after_fork() -> None:

@@ -78,3 +78,16 @@ def test_errors_inside_a_part_reach_the_caller(split_everything):
     with pytest.raises(ValueError, match="bad rows"):
         _parallel.over_rows(fail, np.zeros((6, 2)))
     assert not _parallel._section.locked()
+
+
+def test_blas_runs_one_thread_inside_parts_and_is_restored_after(split_everything):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    blas = [lib for lib in threadpoolctl.ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    if not blas:
+        pytest.skip("no BLAS library visible to threadpoolctl")
+    before = blas[0].get_num_threads()
+    inside = _parallel.over_rows(lambda rows: blas[0].get_num_threads(), np.zeros((6, 2)))
+    assert inside == [1, 1, 1]
+    with pytest.raises(ZeroDivisionError):
+        _parallel.over_rows(lambda rows: 1 / 0, np.zeros((6, 2)))
+    assert blas[0].get_num_threads() == before
