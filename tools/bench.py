@@ -14,17 +14,18 @@ another machine or day.
 "direct NumPy" runs the same step by calling the registered ops' forward/backward rules by hand,
 with no Tensors, graph or engine: tinygraph / direct NumPy − 1 is the engine's overhead.
 PyTorch is optional (`pip install -e '.[bench]'`); without it the PyTorch columns are left out.
-Peak memory is the growth of the resident set while a fresh process runs a few steps.
+Peak memory is the growth of the resident set (its high-water mark) over 3 steps of a fresh
+process, after 2 warm-up steps, with malloc set to give every freed large array back at once.
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
 import datetime
 import gc
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -236,32 +237,44 @@ def steps_for(config, requested: int | None) -> int:
 
 
 def peak_memory_mb(config_name: str, n: int | None, framework: str) -> float:
-    """Resident-set growth (MB) while a fresh process runs 3 steps of one framework."""
+    """Resident-set growth (MB) over 3 steps of one framework in a fresh process, after 2 warm-up steps."""
     command = [sys.executable, __file__, "--_memory", f"{config_name}:{n or 0}:{framework}"]
     if _THREAD_LIMIT:
         command += ["--threads", str(_THREAD_LIMIT[0])]
-    if _DEFAULT_MALLOC:
-        command += ["--default-malloc"]
+
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return float(output.strip().splitlines()[-1])
 
 
 def _memory_child(spec: str) -> None:
+    # Every array above 64 kB gets its own mapping, returned to the OS when freed, so the resident
+    # set follows the live arrays of every framework alike (all allocate through glibc's malloc).
+    mallopt = ctypes.CDLL(None).mallopt
+    mallopt(-3, 64 * 1024)          # M_MMAP_THRESHOLD
+    mallopt(-1, 0)                  # M_TRIM_THRESHOLD
     config_name, n, framework = spec.split(":")
     config = _with_n(CONFIGS[config_name], int(n) or None)
     problem = make_problem(config)
     runner = {cls.name: cls for cls in frameworks(torch is not None)}[framework](problem)
+    for _ in range(2):              # first steps allocate one-time things (thread pools, caches)
+        runner.step()
     gc.collect()
-    before = _current_rss_kb()
+    # The kernel's high-water mark, reset here ("5" > clear_refs), so imports do not count. Not
+    # getrusage: on Linux ru_maxrss survives exec and would report the parent's peak.
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = _status_kb("VmRSS")
     for _ in range(3):
         runner.step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss      # kB on Linux
-    print(f"{max(peak - before, 0) / 1024:.2f}")
+    print(f"{max(_status_kb('VmHWM') - before, 0) / 1024:.2f}")
 
 
-def _current_rss_kb() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 def _with_n(config, n):
@@ -303,7 +316,6 @@ def environment() -> dict:
 
 
 _THREAD_LIMIT: list = []     # [count, limiter] once --threads is given
-_DEFAULT_MALLOC: list = []   # [True] with --default-malloc, so the peak-memory children match
 
 
 def _limit_threads(count: int) -> None:
@@ -436,11 +448,10 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         _limit_threads(args.threads)
-    kept = False if args.default_malloc else tg.keep_freed_memory()
-    _DEFAULT_MALLOC[:] = [True] if args.default_malloc else []
     if args._memory:
         _memory_child(args._memory)
         return
+    kept = False if args.default_malloc else tg.keep_freed_memory()
     use_torch = torch is not None and not args.no_torch
     names = [c.strip().upper() for c in args.configs.split(",") if c.strip()]
     unknown = [c for c in names if c not in CONFIGS]
