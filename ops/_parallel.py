@@ -30,15 +30,19 @@ MIN_ELEMENTS_ONE_BLAS_THREAD = 1 << 14
 _lock = threading.Lock()
 _section = threading.Lock()        # one parallel section at a time, so the BLAS limit nests cleanly
 _executor: ThreadPoolExecutor | None = None
+_workers: int | None = None
 _blas_libraries: list | None = None     # threadpoolctl controllers of the loaded BLAS libraries
 
 
 def workers() -> int:
-    """How many parts a large op is split into: the CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:             # not Linux
-        return os.cpu_count() or 1
+    """How many parts a large op is split into: the CPUs this process may run on (read once)."""
+    global _workers
+    if _workers is None:
+        try:
+            _workers = len(os.sched_getaffinity(0))
+        except AttributeError:             # not Linux
+            _workers = os.cpu_count() or 1
+    return _workers
 
 
 def over_rows(work: Callable[[object], object], *arrays: np.ndarray) -> list:
@@ -48,13 +52,16 @@ def over_rows(work: Callable[[object], object], *arrays: np.ndarray) -> list:
     how many parts are worth a thread each: at most one per CPU and one per row. With one part,
     `rows` is `slice(None)` (`...` for 0-d arrays), so work indexes the whole arrays.
     """
-    elements = max(a.size for a in arrays)
+    elements = 0
+    for a in arrays:
+        if a.size > elements:
+            elements = a.size
+    if elements < MIN_ELEMENTS_ONE_BLAS_THREAD:            # small: no thread, no BLAS limit
+        return [work(slice(None) if arrays[0].ndim else ...)]
     n = arrays[0].shape[0] if arrays[0].ndim else 1
     parts = min(workers(), n, elements // MIN_ELEMENTS_PER_PART)
     if parts <= 1 or not _section.acquire(blocking=False):   # another thread is mid-way: stay serial
         whole = slice(None) if arrays[0].ndim else ...
-        if elements < MIN_ELEMENTS_ONE_BLAS_THREAD:
-            return [work(whole)]
         with _one_blas_thread():
             return [work(whole)]
     try:

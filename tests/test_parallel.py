@@ -22,6 +22,7 @@ def cnn_step(rng_seed=0, odd=False):
 def split_everything(monkeypatch):
     """Make every op split its batch into 3 parts, however small the arrays."""
     monkeypatch.setattr(_parallel, "MIN_ELEMENTS_PER_PART", 1)
+    monkeypatch.setattr(_parallel, "MIN_ELEMENTS_ONE_BLAS_THREAD", 1)
     monkeypatch.setattr(_parallel, "workers", lambda: 3)
     calls = []
     original = _parallel._pool
