@@ -20,14 +20,16 @@ class Conv2d(Op):
     @staticmethod
     def forward(ctx, x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, stride=1, padding=0) -> np.ndarray:
         _check_shapes(x, w, b)
-        shapes = f"input x {x.shape}, weight w {w.shape}"
+        def shapes():
+            return f"input x {x.shape}, weight w {w.shape}"
+
         stride = pair(stride, "conv2d", "stride", minimum=1, shapes=shapes)
         padding = pair(padding, "conv2d", "padding", minimum=0, shapes=shapes)
         (ph, pw), (filters, _, kh, kw) = padding, w.shape
         padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
         out_h, out_w = output_size("conv2d", padded.shape, (kh, kw), stride,
-                                   f"input x of shape {x.shape} padded by {padding} to {padded.shape[2:]} "
-                                   f"(weight w has shape {w.shape})")
+                                   lambda: f"input x of shape {x.shape} padded by {padding} to {padded.shape[2:]} "
+                                           f"(weight w has shape {w.shape})")
         n, channels = x.shape[:2]
         size = channels * kh * kw
         # im2col, one matrix per sample: column (u, v) of cols[n] holds the window X[n, c, u·s+i, v·s+j]

@@ -18,9 +18,10 @@ class MaxPool(Op):
     def forward(ctx, x: np.ndarray, *, size=2, stride=None) -> np.ndarray:
         if x.ndim != 4:
             raise ValueError(f"maxpool: input x must be 4-D (N, C, H, W), got shape {x.shape}")
-        kernel = pair(size, "maxpool", "size", minimum=1, shapes=f"input x {x.shape}")
-        stride = kernel if stride is None else pair(stride, "maxpool", "stride", minimum=1, shapes=f"input x {x.shape}")
-        out_h, out_w = output_size("maxpool", x.shape, kernel, stride, f"input x of shape {x.shape}")
+        kernel = pair(size, "maxpool", "size", minimum=1, shapes=lambda: f"input x {x.shape}")
+        stride = kernel if stride is None else pair(stride, "maxpool", "stride", minimum=1,
+                                                    shapes=lambda: f"input x {x.shape}")
+        out_h, out_w = output_size("maxpool", x.shape, kernel, stride, lambda: f"input x of shape {x.shape}")
         ctx.x_shape, ctx.kernel, ctx.stride = x.shape, kernel, stride
         if kernel == stride == (2, 2):
             return _pool_2x2(ctx, x, out_h, out_w)
