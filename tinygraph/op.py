@@ -227,6 +227,12 @@ def _install_function(cls: type[Op]) -> None:
 def _bind(op: type[Op], args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     """Sort a call's arguments into array inputs and hyperparameters, by forward's signature."""
     names, n = op.arg_names, len(op.arg_names)
+    # The two common shapes of a call, without the general bookkeeping below (~1.5 µs less per op):
+    # every input by position and options by name (x.reshape(shape=...)), or all by position (maxpool(x, 2)).
+    if len(args) == n and all(key in op.attr_names for key in kwargs):
+        return args, kwargs
+    if not kwargs and n < len(args) <= n + len(op.attr_names):
+        return args[:n], dict(zip(op.attr_names, args[n:]))
     inputs = list(args[:n])
     attrs = {}
     for value, attr in zip(args[n:], op.attr_names):
