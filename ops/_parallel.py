@@ -103,9 +103,11 @@ def _one_blas_thread():
 
 
 def _forget_pool_after_fork() -> None:
-    # A forked child inherits the executor object but not its threads: start afresh.
-    global _executor
+    # A forked child inherits the executor object but not its threads (and maybe a lock held by
+    # one of them): start afresh.
+    global _executor, _section
     _executor = None
+    _section = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

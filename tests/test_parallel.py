@@ -1,4 +1,7 @@
 """Ops split over the batch and run on several threads give the results of one thread."""
+import os
+import signal
+
 import numpy as np
 import pytest
 
@@ -92,3 +95,18 @@ def test_blas_runs_one_thread_inside_parts_and_is_restored_after(split_everythin
     with pytest.raises(ZeroDivisionError):
         _parallel.over_rows(lambda rows: 1 / 0, np.zeros((6, 2)))
     assert blas[0].get_num_threads() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_its_own_threads(split_everything):
+    cnn_step()                                   # the parent's pool now has threads
+    pid = os.fork()
+    if pid == 0:                                 # child: without a fresh pool this would hang
+        signal.alarm(30)
+        try:
+            cnn_step()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -228,12 +228,12 @@ def time_steps(problem, use_torch: bool, steps: int, warmup: int, block: int) ->
 
 
 def steps_for(config, requested: int | None) -> int:
-    """At least 30 timed steps; more for the fast configs so each median rests on ~0.3 s of steps."""
+    """At least 60 timed steps; more for the fast configs so each median rests on ~0.3 s of steps."""
     if requested:
         return requested
     n, channels, size, filters, k = config
     rough_seconds = 2e-4 + 4e-9 * n * filters * channels * size * size * k * k
-    return int(min(1000, max(30, 0.3 / rough_seconds)))
+    return int(min(1000, max(60, 0.3 / rough_seconds)))
 
 
 def peak_memory_mb(config_name: str, n: int | None, framework: str) -> float:
@@ -431,7 +431,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", default="A,B,C,D,T", help="comma-separated subset of A,B,C,D,T")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per framework (default: ≥30, "
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per framework (default: ≥60, "
                         "more for fast configs)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps per framework first")
     parser.add_argument("--block", type=int, default=5, help="steps a framework runs before the next takes over")
