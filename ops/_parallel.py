@@ -5,17 +5,17 @@ work on disjoint slices of the batch really run at once — what PyTorch does wi
 part writes its own slice of a preallocated output, so results do not depend on the timing.
 
 Small arrays run in the calling thread: handing work to a thread costs tens of microseconds.
-While a large op runs (even in one part), BLAS is held to one thread per call (with threadpoolctl, when
-installed), so parts that each multiply matrices do not oversubscribe the cores, and no OpenBLAS
-thread is left spinning after a product; OpenBLAS's own threads gain little on the many small
-per-sample products of a convolution anyway.
+While a large op runs (even in one part), BLAS is held to one thread per call (with
+threadpoolctl, when installed), so parts that each multiply matrices do not oversubscribe the
+cores, and no OpenBLAS thread is left spinning after a product; OpenBLAS's own threads gain
+little on the many small per-sample products of a convolution anyway.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Callable
 
 import numpy as np
@@ -30,12 +30,13 @@ MIN_ELEMENTS_ONE_BLAS_THREAD = 1 << 14
 _lock = threading.Lock()
 _section = threading.Lock()        # one parallel section at a time, so the BLAS limit nests cleanly
 _executor: ThreadPoolExecutor | None = None
+_executor_size = 0
 _workers: int | None = None
 _blas_libraries: list | None = None     # threadpoolctl controllers of the loaded BLAS libraries
 
 
 def workers() -> int:
-    """How many parts a large op is split into: the CPUs this process may run on (read once)."""
+    """How many parts a large op is split into: `set_num_threads`, else the CPUs this process may use."""
     global _workers
     if _workers is None:
         try:
@@ -43,6 +44,22 @@ def workers() -> int:
         except AttributeError:             # not Linux
             _workers = os.cpu_count() or 1
     return _workers
+
+
+def set_num_threads(count: int) -> None:
+    """Split large ops over at most `count` threads (1: everything in the calling thread).
+
+    Like torch.set_num_threads; BLAS inside the ops runs one thread per part either way.
+    """
+    global _workers
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ValueError(f"set_num_threads: count must be an int >= 1, got {count!r}")
+    _workers = count
+
+
+def get_num_threads() -> int:
+    """How many threads large ops are split over (see `set_num_threads`)."""
+    return workers()
 
 
 def over_rows(work: Callable[[object], object], *arrays: np.ndarray) -> list:
@@ -68,17 +85,25 @@ def over_rows(work: Callable[[object], object], *arrays: np.ndarray) -> list:
         bounds = [n * i // parts for i in range(parts + 1)]
         with _one_blas_thread():
             futures = [_pool().submit(work, slice(bounds[i], bounds[i + 1])) for i in range(1, parts)]
-            first = work(slice(bounds[0], bounds[1]))          # the calling thread does a part too
+            try:
+                first = work(slice(bounds[0], bounds[1]))      # the calling thread does a part too
+            finally:
+                wait(futures)                                  # no part outlives the call, even on error
             return [first] + [f.result() for f in futures]
     finally:
         _section.release()
 
 
 def _pool() -> ThreadPoolExecutor:
-    global _executor
+    """The worker threads (the calling thread does one part itself), grown if set_num_threads asks."""
+    global _executor, _executor_size
     with _lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=max(workers() - 1, 1), thread_name_prefix="tinygraph")
+        size = max(workers() - 1, 1)
+        if _executor is None or _executor_size < size:
+            if _executor is not None:
+                _executor.shutdown(wait=False)
+            _executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="tinygraph")
+            _executor_size = size
         return _executor
 
 

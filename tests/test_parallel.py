@@ -1,6 +1,7 @@
 """Ops split over the batch and run on several threads give the results of one thread."""
 import os
 import signal
+import time
 
 import numpy as np
 import pytest
@@ -84,6 +85,20 @@ def test_errors_inside_a_part_reach_the_caller(split_everything):
     assert not _parallel._section.locked()
 
 
+def test_when_the_calling_threads_part_fails_the_other_parts_still_finish_first(split_everything):
+    finished = []
+
+    def work(rows):
+        if rows.start == 0:
+            raise ValueError("first part failed")
+        time.sleep(0.05)
+        finished.append(rows.start)
+
+    with pytest.raises(ValueError, match="first part failed"):
+        _parallel.over_rows(work, np.zeros((6, 2)))
+    assert sorted(finished) == [2, 4]
+
+
 def test_blas_runs_one_thread_inside_parts_and_is_restored_after(split_everything):
     threadpoolctl = pytest.importorskip("threadpoolctl")
     blas = [lib for lib in threadpoolctl.ThreadpoolController().lib_controllers if lib.user_api == "blas"]
@@ -110,3 +125,17 @@ def test_a_forked_child_gets_its_own_threads(split_everything):
             os._exit(1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_set_num_threads_bounds_the_parts(monkeypatch):
+    monkeypatch.setattr(_parallel, "_workers", None)          # restored after the test
+    monkeypatch.setattr(_parallel, "MIN_ELEMENTS_PER_PART", 1)
+    monkeypatch.setattr(_parallel, "MIN_ELEMENTS_ONE_BLAS_THREAD", 1)
+    tg.set_num_threads(1)
+    assert tg.get_num_threads() == 1
+    assert _parallel.over_rows(lambda rows: rows, np.zeros((6, 2))) == [slice(None)]
+    tg.set_num_threads(4)
+    parts = _parallel.over_rows(lambda rows: (rows.start, rows.stop), np.zeros((8, 2)))
+    assert parts == [(0, 2), (2, 4), (4, 6), (6, 8)]
+    with pytest.raises(ValueError, match="set_num_threads: count must be an int >= 1, got 0"):
+        tg.set_num_threads(0)

@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 from tinygraph.profile import OpStats, Profile, profile  # noqa: E402  (tg.profile(): per-op timings)
 from tinygraph.memory import keep_freed_memory  # noqa: E402  (opt-in: reuse freed arrays, no page faults)
+from tinygraph.ops._parallel import get_num_threads, set_num_threads  # noqa: E402  (threads per large op)
 
 from tinygraph import data, nn, optim  # noqa: E402  (models and training: tg.nn.Linear, tg.optim.Adam, ...)
 from tinygraph.checkpoint import load, save  # noqa: E402  (tg.save(path, state) / tg.load(path))

@@ -302,6 +302,7 @@ def environment() -> dict:
             "numpy": np.__version__, "tinygraph": tg.__version__,
             "torch": torch.__version__ if torch is not None else None,
             "torch_threads": torch.get_num_threads() if torch is not None else None,
+            "tinygraph_threads": tg.get_num_threads(),
             "blas": None,
             "blas_env": {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP_", "MKL_"))}}
     try:
@@ -321,6 +322,7 @@ _THREAD_LIMIT: list = []     # [count, limiter] once --threads is given
 def _limit_threads(count: int) -> None:
     from threadpoolctl import threadpool_limits
     _THREAD_LIMIT[:] = [count, threadpool_limits(limits=count)]    # the limiter stays alive for the run
+    tg.set_num_threads(count)
     if torch is not None:
         torch.set_num_threads(count)
 
@@ -342,6 +344,7 @@ def describe_environment(env: dict) -> str:
                  if isinstance(blas, dict) else str(blas))
     torch_text = f"torch {env['torch']} ({env['torch_threads']} threads)" if env["torch"] else "torch not installed"
     return (f"{env['date']} · {env['machine']} · {env['cpus']} CPUs · Python {env['python']} · "
+            f"tinygraph {env['tinygraph']} ({env['tinygraph_threads']} threads) · "
             f"NumPy {env['numpy']} · BLAS {blas_text} · {torch_text}"
             + (f" · env {env['blas_env']}" if env["blas_env"] else "")
             + (" · malloc: tg.keep_freed_memory()" if env.get("keep_freed_memory") else " · malloc: default"))
@@ -438,8 +441,8 @@ def main(argv=None) -> None:
     parser.add_argument("--scaling", action="store_true", help="also time config B at N = 32 ... 512")
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the peak-memory runs")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if installed")
-    parser.add_argument("--threads", type=int, default=None, help="limit BLAS and PyTorch to this many "
-                        "threads (via threadpoolctl and torch.set_num_threads; default: leave them as found)")
+    parser.add_argument("--threads", type=int, default=None, help="limit tinygraph, BLAS and PyTorch to "
+                        "this many threads (tg.set_num_threads, threadpoolctl, torch.set_num_threads; default: as found)")
     parser.add_argument("--json", default=str(Path(__file__).resolve().parent.parent / "docs" / "bench.json"),
                         help="where to write the results (default docs/bench.json; '' to skip)")
     parser.add_argument("--default-malloc", action="store_true", help="leave glibc's malloc as it is instead of "
@@ -471,9 +474,16 @@ def main(argv=None) -> None:
         results["scaling"] = run_scaling(args, use_torch)
     results["chain"] = run_chain()
     rows = results["configs"]
+    agreements = [r["agreement"] for r in rows]
+    loss_gap = max(v for a in agreements for k, v in a.items() if k.endswith("_loss_diff") and k != "float64_loss_diff")
+    grad_gap = max(v for a in agreements for k, v in a.items() if k.endswith("_grad_rel_diff") and not k.startswith("float64"))
+    print(f"\nstep 0, same weights and data: losses agree within {loss_gap:.1e} "
+          f"({'ok' if loss_gap <= 1e-5 else 'ABOVE'} the 1e-5 bar), gradients within {grad_gap:.1e} (relative); "
+          f"float32 against float64: loss {max(a['float64_loss_diff'] for a in agreements):.1e}, "
+          f"gradients {max(a['float64_grad_rel_diff'] for a in agreements):.1e} (relative)")
     if use_torch:
         misses = [f"{r['config']} ({r['ratio_to_torch']:.2f}×)" for r in rows if r["ratio_to_torch"] > TARGET_RATIO]
-        print("\nall configs within 1.5× PyTorch" if not misses else f"\nabove 1.5× PyTorch: {', '.join(misses)}")
+        print("all configs within 1.5× PyTorch" if not misses else f"above 1.5× PyTorch: {', '.join(misses)}")
     heavy = [r for r in rows if r["config"] in "ABC"]
     over = [f"{r['config']} ({r['engine_overhead'] * 100:+.1f}%)" for r in heavy if r["engine_overhead"] > ENGINE_BUDGET]
     if heavy:
