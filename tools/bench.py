@@ -454,6 +454,9 @@ def main(argv=None) -> None:
     if args._memory:
         _memory_child(args._memory)
         return
+    if args.memory and not sys.platform.startswith("linux"):
+        print("peak memory needs Linux (/proc and glibc's mallopt); skipping it")
+        args.memory = False
     kept = False if args.default_malloc else tg.keep_freed_memory()
     use_torch = torch is not None and not args.no_torch
     names = [c.strip().upper() for c in args.configs.split(",") if c.strip()]
