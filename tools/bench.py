@@ -421,6 +421,7 @@ def run_scaling(args, use_torch) -> list[dict]:
 def run_chain() -> dict:
     print("\nChain of multiplications: build and backward time per op (linear time: constant per op)")
     result = {}
+    chain_backward_seconds(1_000)                  # warm-up
     for length in (10_000, 100_000):
         gc.collect()
         built, backward_seconds = chain_backward_seconds(length)
