@@ -35,14 +35,7 @@ from pathlib import Path
 import numpy as np
 
 import tinygraph as tg
-from tinygraph.broadcast import unbroadcast
-from tinygraph.op import Context
-
-try:
-    import torch
-    import torch.nn.functional as F
-except ImportError:          # PyTorch is only a yardstick
-    torch = None
+from bench_steps import TinygraphStep, frameworks, make_problem, torch  # the step, three ways
 
 # name: (N, C, H=W, F, K), from issue 6
 CONFIGS = {
@@ -52,140 +45,9 @@ CONFIGS = {
     "D": (64, 1, 8, 16, 3),
     "T": (1, 1, 8, 2, 3),
 }
-CLASSES = 10
-LR = 0.01
 TARGET_RATIO = 1.5           # tinygraph ≤ 1.5 × PyTorch
 ENGINE_BUDGET = 0.10         # direct NumPy at most 10 % faster than tinygraph on A-C
 SCALING_NS = (32, 64, 128, 256, 512)
-
-
-# ------------------------------------------------------------------------- the problem
-def make_problem(config: tuple[int, int, int, int, int], seed: int = 0) -> dict[str, np.ndarray]:
-    """Data, labels and initial weights (PyTorch's default uniform init bounds), all float32."""
-    n, channels, size, filters, k = config
-    rng = np.random.default_rng(seed)
-    pooled = (size - k + 1) // 2
-    features = filters * pooled * pooled
-    conv_bound = 1 / np.sqrt(channels * k * k)
-    fc_bound = 1 / np.sqrt(features)
-    f32 = np.float32
-    return {
-        "X": rng.standard_normal((n, channels, size, size)).astype(f32),
-        "y": rng.integers(0, CLASSES, size=n).astype(np.int64),
-        "W": rng.uniform(-conv_bound, conv_bound, (filters, channels, k, k)).astype(f32),
-        "b": rng.uniform(-conv_bound, conv_bound, filters).astype(f32),
-        "U": rng.uniform(-fc_bound, fc_bound, (features, CLASSES)).astype(f32),   # s = p U + c
-        "c": rng.uniform(-fc_bound, fc_bound, CLASSES).astype(f32),
-    }
-
-
-class TinygraphStep:
-    """The step as a tinygraph user writes it: ops on Tensors, loss.backward(), SGD on .data."""
-
-    name = "tinygraph"
-
-    def __init__(self, problem, dtype=np.float32):
-        self.X = tg.tensor(problem["X"].astype(dtype))
-        self.y = problem["y"]
-        self.params = [tg.tensor(problem[k].astype(dtype), requires_grad=True, name=k) for k in "WbUc"]
-
-    def step(self):
-        W, b, U, c = self.params
-        loss = tg.softmax_xent(tg.maxpool(tg.conv2d(self.X, W, b).relu(), 2).flatten() @ U + c, self.y)
-        loss.backward()
-        for p in self.params:
-            p.data -= LR * p.grad
-            p.grad = None
-        return loss
-
-    def loss_and_grads(self):
-        W, b, U, c = self.params
-        loss = tg.softmax_xent(tg.maxpool(tg.conv2d(self.X, W, b).relu(), 2).flatten() @ U + c, self.y)
-        loss.backward()
-        grads = [p.grad for p in self.params]
-        for p in self.params:
-            p.grad = None
-        return float(loss.data), grads
-
-
-class NumpyStep:
-    """The same step calling the registered ops' forward/backward rules directly: no graph, no engine."""
-
-    name = "numpy"
-
-    def __init__(self, problem):
-        self.X, self.y = problem["X"], problem["y"]
-        self.params = [problem[k].copy() for k in "WbUc"]
-        registry = tg.registry()
-        self.conv, self.relu, self.pool = registry["conv2d"], registry["relu"], registry["maxpool"]
-        self.reshape, self.matmul, self.add = registry["reshape"], registry["matmul"], registry["add"]
-        self.xent = registry["softmax_xent"]
-
-    def loss_and_grads(self):
-        W, b, U, c = self.params
-        conv_ctx, relu_ctx, pool_ctx = Context((False, True, True)), Context((True,)), Context((True,))
-        flat_ctx, mm_ctx, add_ctx, xent_ctx = (Context((True,)), Context((True, True)),
-                                               Context((True, True)), Context((True, False)))
-        Z = self.conv.forward(conv_ctx, self.X, W, b)
-        A = self.relu.forward(relu_ctx, Z)
-        P = self.pool.forward(pool_ctx, A, size=2)
-        p = self.reshape.forward(flat_ctx, P, shape=(P.shape[0], -1))
-        pU = self.matmul.forward(mm_ctx, p, U)
-        s = self.add.forward(add_ctx, pU, c)
-        loss = self.xent.forward(xent_ctx, s, self.y)
-        grad_s, _ = self.xent.backward(xent_ctx, np.ones_like(loss))
-        grad_pU, grad_c = self.add.backward(add_ctx, grad_s)
-        grad_c = unbroadcast(grad_c, c.shape)[0]
-        grad_p, grad_U = self.matmul.backward(mm_ctx, grad_pU)
-        (grad_P,) = self.reshape.backward(flat_ctx, grad_p)
-        (grad_A,) = self.pool.backward(pool_ctx, grad_P)
-        (grad_Z,) = self.relu.backward(relu_ctx, grad_A)
-        _, grad_W, grad_b = self.conv.backward(conv_ctx, grad_Z)
-        return loss, [grad_W, grad_b, grad_U, grad_c]
-
-    def step(self):
-        loss, grads = self.loss_and_grads()
-        for p, g in zip(self.params, grads):
-            p -= LR * g
-        return loss
-
-
-class TorchStep:
-    """The step as a PyTorch user writes it (F.linear takes U transposed, as nn.Linear stores it)."""
-
-    name = "torch"
-
-    def __init__(self, problem):
-        self.X = torch.from_numpy(problem["X"].copy())
-        self.y = torch.from_numpy(problem["y"].copy())
-        W, b, U, c = (problem[k] for k in "WbUc")
-        self.params = [torch.tensor(a, requires_grad=True) for a in (W, b, np.ascontiguousarray(U.T), c)]
-
-    def _loss(self):
-        W, b, Ut, c = self.params
-        hidden = F.max_pool2d(F.relu(F.conv2d(self.X, W, b)), 2).flatten(1)
-        return F.cross_entropy(F.linear(hidden, Ut, c), self.y)
-
-    def step(self):
-        loss = self._loss()
-        loss.backward()
-        with torch.no_grad():
-            for p in self.params:
-                p -= LR * p.grad
-                p.grad = None
-        return loss
-
-    def loss_and_grads(self):
-        loss = self._loss()
-        loss.backward()
-        W, b, Ut, c = (p.grad.numpy().copy() for p in self.params)
-        for p in self.params:
-            p.grad = None
-        return float(loss.detach()), [W, b, Ut.T, c]
-
-
-def frameworks(use_torch: bool) -> list[type]:
-    return [TinygraphStep, NumpyStep] + ([TorchStep] if use_torch else [])
 
 
 # ------------------------------------------------------------------------- measuring
