@@ -62,12 +62,15 @@ def _pool_2x2(ctx, x: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     out = np.empty((n, channels, out_h, out_w), dtype=x.dtype)
     right_wins = np.empty((n, channels, 2 * out_h, out_w), dtype=bool)     # j* = 1, per row of a block
     bottom_wins = np.empty((n, channels, out_h, out_w), dtype=bool)        # i* = 1, per block
+    # Scratch allocated here, not in the parts: glibc gives each thread its own heap and returns a
+    # worker's freed memory to the OS at once, so its next step would page-fault it back in.
+    row_max = np.empty((n, channels, 2 * out_h, out_w), dtype=x.dtype)
 
     def part(rows):
         left, right = x[rows, :, :, 0::2], x[rows, :, :, 1::2]
         np.greater(right, left, out=right_wins[rows])
-        row_max = np.maximum(left, right)                     # (n, C, 2·Ho, Wo), contiguous
-        top, bottom = row_max[:, :, 0::2], row_max[:, :, 1::2]
+        np.maximum(left, right, out=row_max[rows])
+        top, bottom = row_max[rows, :, 0::2], row_max[rows, :, 1::2]
         np.greater(bottom, top, out=bottom_wins[rows])
         np.maximum(top, bottom, out=out[rows])
 
@@ -84,14 +87,15 @@ def _unpool_2x2(ctx, grad_out: np.ndarray) -> np.ndarray:
     odd = height % 2 or width % 2                             # a dropped row or column gets zeros
     grad_x = (np.zeros if odd else np.empty)(ctx.x_shape, dtype=grad_out.dtype)
 
+    grad_rows = np.empty(right_wins.shape, dtype=grad_out.dtype)   # scratch, allocated here (see above)
+
     def part(rows):
-        g, below = grad_out[rows], bottom_wins[rows]
-        grad_rows = np.empty(right_wins[rows].shape, dtype=g.dtype)
-        np.multiply(g, ~below, out=grad_rows[:, :, 0::2])
-        np.multiply(g, below, out=grad_rows[:, :, 1::2])
-        right, blocks = right_wins[rows], grad_x[rows, :, :2 * out_h, :2 * out_w]
-        np.multiply(grad_rows, ~right, out=blocks[..., 0::2])
-        np.multiply(grad_rows, right, out=blocks[..., 1::2])
+        # The winner gets δP·1, the loser δP − δP·1 = 0 (no negated mask to build).
+        g, rows_g, blocks = grad_out[rows], grad_rows[rows], grad_x[rows, :, :2 * out_h, :2 * out_w]
+        np.multiply(g, bottom_wins[rows], out=rows_g[:, :, 1::2])
+        np.subtract(g, rows_g[:, :, 1::2], out=rows_g[:, :, 0::2])
+        np.multiply(rows_g, right_wins[rows], out=blocks[..., 1::2])
+        np.subtract(rows_g, blocks[..., 1::2], out=blocks[..., 0::2])
 
     over_rows(part, grad_x)
     return grad_x
