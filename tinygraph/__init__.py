@@ -5,22 +5,24 @@
     y = (x @ w).relu().sum()
     y.backward()            # x.grad now holds dy/dx
 """
-from tinygraph.tensor import Tensor, tensor  # noqa: I001  (first: op.py imports it)
-from tinygraph.op import Context, Node, Op, apply, register_op, registry, unregister_op
+# Core, in dependency order: tensor.py first (op.py and registry.py need Tensor defined).
+from tinygraph.tensor import Tensor, tensor  # noqa: I001
+from tinygraph.op import Context, Node, Op, apply
+from tinygraph.registry import register_op, registry, unregister_op
 from tinygraph.engine import backward, topological_order
 from tinygraph.grad_mode import backward_hook, detect_anomaly, is_grad_enabled, no_grad
 from tinygraph.broadcast import unbroadcast
 from tinygraph.gradcheck import GradcheckError, gradcheck
 
-import tinygraph.ops  # noqa: F401,E402  (registers the built-in ops as tg.<name> and Tensor methods)
-
-__version__ = "0.1.0"
-
-from tinygraph.profile import OpStats, Profile, profile  # noqa: E402  (tg.profile(): per-op timings)
-from tinygraph.memory import keep_freed_memory  # noqa: E402  (opt-in: reuse freed arrays, no page faults)
+# The built-in ops register themselves as tg.<name> and Tensor methods.
+import tinygraph.ops  # noqa: F401,E402
 from tinygraph.ops._parallel import get_num_threads, set_num_threads  # noqa: E402  (threads per large op)
 
-from tinygraph import data, nn, optim  # noqa: E402  (models and training: tg.nn.Linear, tg.optim.Adam, ...)
+# Tools around the core.
+from tinygraph.profile import OpStats, Profile, profile  # noqa: E402  (per-op timings)
+from tinygraph.memory import keep_freed_memory  # noqa: E402  (opt-in: reuse freed arrays, no page faults)
+from tinygraph import data, nn, optim  # noqa: E402  (tg.nn.Linear, tg.optim.Adam, tg.data.load_digits, ...)
 from tinygraph.checkpoint import load, save  # noqa: E402  (tg.save(path, state) / tg.load(path))
+from tinygraph.drawing import draw, draw_steps, record_backward  # noqa: E402  (see backprop)
 
-from tinygraph.drawing import draw, draw_steps, record_backward  # noqa: E402  (see backprop: tg.draw(loss, recording=...))
+__version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""Ops: the `Op` base class, the registry, and `apply`, which runs a forward rule and records it.
+"""Ops: the `Op` base class, and `apply`, which runs a forward rule and records it (registry.py registers ops).
 
 An op is a class with two static methods on plain NumPy arrays, side by side:
 
@@ -21,8 +21,6 @@ never modify `grad_out` in place: the engine may hand the same array to several 
 """
 from __future__ import annotations
 
-import inspect
-import sys
 import time
 from typing import Any, Callable
 
@@ -31,7 +29,6 @@ import numpy as np
 from tinygraph.grad_mode import STATE
 from tinygraph.tensor import Tensor
 
-REGISTRY: dict[str, type["Op"]] = {}
 
 
 class Context:
@@ -107,115 +104,6 @@ class Op:
 class _SymbolDefaults(dict):
     def __missing__(self, key: str) -> str:
         return key
-
-
-def registry() -> dict[str, type[Op]]:
-    """The registered ops by name (a copy)."""
-    return dict(REGISTRY)
-
-
-def register_op(name: str, *, forward: str | None = None,
-                backward: str | tuple[str, ...] | dict[str, str] | None = None,
-                broadcasting: bool | None = None) -> Callable[[type[Op]], type[Op]]:
-    """Class decorator: register an op as `tg.<name>(...)` and as the Tensor method `.<name>(...)`.
-
-    `forward` and `backward` are Unicode formulas for the drawing tools, with `{out}` and the
-    forward parameter names as placeholders; `backward` is one formula per array input (a tuple,
-    a dict by input name, or one string for a one-input op).
-    """
-    if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"register_op: op name must be a Python identifier, got {name!r}")
-
-    def decorate(cls: type[Op]) -> type[Op]:
-        if not (isinstance(cls, type) and issubclass(cls, Op)):
-            raise TypeError(f"register_op({name!r}) decorates a subclass of tg.Op, got {cls!r}")
-        for method in ("forward", "backward"):
-            if getattr(cls, method) is getattr(Op, method):
-                raise TypeError(f"register_op({name!r}): {cls.__name__} must define a static {method}()")
-        existing = REGISTRY.get(name)
-        if existing is not None and (existing.__module__, existing.__qualname__) != (cls.__module__, cls.__qualname__):
-            raise ValueError(f"register_op: an op named {name!r} is already registered "
-                             f"({existing.__module__}.{existing.__qualname__}); pick another name")
-        _read_signature(cls, name)
-        cls.name = name
-        if broadcasting is not None:
-            cls.broadcasting = broadcasting
-        cls.forward_formula = forward or cls.forward_formula or (
-            "{out} = " + name + "(" + ", ".join("{" + a + "}" for a in cls.arg_names) + ")")
-        cls.backward_formulas = _backward_formulas(cls, backward)
-        REGISTRY[name] = cls
-        _install_function(cls)
-        return cls
-
-    return decorate
-
-
-def unregister_op(name: str) -> None:
-    """Remove an op registered with `register_op` (its tg.<name> function and Tensor method too)."""
-    cls = REGISTRY.pop(name)
-    package = sys.modules["tinygraph"]
-    if getattr(getattr(package, name, None), "op", None) is cls:
-        delattr(package, name)
-    if getattr(getattr(Tensor, name, None), "op", None) is cls:
-        delattr(Tensor, name)
-
-
-def _read_signature(cls: type[Op], name: str) -> None:
-    params = list(inspect.signature(cls.forward).parameters.values())[1:]   # drop ctx
-    args, defaults, attrs = [], [], []
-    for p in params:
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            args.append(p.name)
-            if p.default is not p.empty:
-                defaults.append(p.default)
-            elif defaults:
-                raise TypeError(f"register_op({name!r}): input {p.name!r} without default follows one with a default")
-        elif p.kind == p.KEYWORD_ONLY:
-            attrs.append(p.name)
-        elif p.kind == p.VAR_POSITIONAL:
-            raise TypeError(f"register_op({name!r}): forward(ctx, *{p.name}) is not supported; "
-                            "name each array input")
-    cls.arg_names, cls.arg_defaults, cls.attr_names = tuple(args), tuple(defaults), tuple(attrs)
-
-
-def _backward_formulas(cls: type[Op], backward) -> tuple[str, ...]:
-    names = cls.arg_names
-    if backward is None:
-        backward = cls.backward_formulas or tuple(
-            f"δ{{{a}}} = δ{{out}} · ∂{{out}}/∂{{{a}}}" for a in names)
-    if isinstance(backward, str):
-        backward = (backward,)
-    if isinstance(backward, dict):
-        unknown = set(backward) - set(names)
-        if unknown:
-            raise ValueError(f"register_op({cls.name!r}): backward formulas for unknown inputs {sorted(unknown)}; "
-                             f"inputs are {names}")
-        backward = tuple(backward.get(a, f"δ{{{a}}} = δ{{out}} · ∂{{out}}/∂{{{a}}}") for a in names)
-    backward = tuple(backward)
-    if len(backward) != len(names):
-        raise ValueError(f"register_op({cls.name!r}): {len(backward)} backward formulas for "
-                         f"{len(names)} inputs {names}")
-    return backward
-
-
-def _install_function(cls: type[Op]) -> None:
-    def op_function(*args, **kwargs):
-        return apply(cls, *args, **kwargs)
-
-    op_function.__name__ = op_function.__qualname__ = cls.name
-    op_function.__doc__ = (cls.__doc__ or "").strip() + f"\n\nForward: {cls.forward_formula}\n" + \
-        "Backward: " + "; ".join(cls.backward_formulas)
-    op_function.op = cls
-    package = sys.modules["tinygraph"]
-    current = getattr(package, cls.name, None)
-    if current is not None and getattr(current, "op", None) is None:
-        raise ValueError(f"register_op: {cls.name!r} would hide tinygraph.{cls.name}; pick another name")
-    if cls.name not in Tensor.HANDWRITTEN:     # sum, reshape, ... keep their friendlier signatures
-        method = getattr(Tensor, cls.name, None)
-        if method is not None and getattr(method, "op", None) is None:
-            raise ValueError(f"register_op: {cls.name!r} would hide Tensor.{cls.name}; pick another name")
-        setattr(Tensor, cls.name, op_function)
-    setattr(package, cls.name, op_function)
 
 
 def _bind(op: type[Op], args: tuple, kwargs: dict) -> tuple[tuple, dict]:

@@ -198,4 +198,5 @@ def tensor(data: Any, requires_grad: bool = False, name: str | None = None) -> T
     return Tensor(data, requires_grad=requires_grad, name=name)
 
 
-from tinygraph.op import REGISTRY, apply  # noqa: E402  (op.py needs Tensor defined first)
+from tinygraph.op import apply  # noqa: E402  (op.py needs Tensor defined first)
+from tinygraph.registry import REGISTRY  # noqa: E402
