@@ -102,31 +102,28 @@ class profile:  # noqa: N801  (used as a function: `with tg.profile():`)
         self._start = 0.0
 
     def __enter__(self) -> Profile:
-        previous_forward, previous_backward = STATE.forward_timer, STATE.backward_timer
-        self._previous = (previous_forward, previous_backward)
-        result = self.result
-        if previous_forward is None:
-            STATE.forward_timer = result.record_forward
-        else:
-            def forward_timer(op, seconds):
-                result.record_forward(op, seconds)
-                previous_forward(op, seconds)
-            STATE.forward_timer = forward_timer
-        if previous_backward is None:
-            STATE.backward_timer = result.record_backward
-        else:
-            def backward_timer(op, seconds):
-                result.record_backward(op, seconds)
-                previous_backward(op, seconds)
-            STATE.backward_timer = backward_timer
+        self._previous = (STATE.forward_timer, STATE.backward_timer)
+        STATE.forward_timer = _chain(self.result.record_forward, STATE.forward_timer)
+        STATE.backward_timer = _chain(self.result.record_backward, STATE.backward_timer)
         self._start = time.perf_counter()
-        return result
+        return self.result
 
     def __exit__(self, *exc_info) -> None:
         self.result.wall_seconds = time.perf_counter() - self._start
         STATE.forward_timer, STATE.backward_timer = self._previous
         if self.print_table and exc_info[0] is None:
             print(self.result.table(), file=self.file or sys.stdout)
+
+
+def _chain(record: Callable, outer: Callable | None) -> Callable:
+    """A timer that records into this profile and then into an enclosing one (profiles may nest)."""
+    if outer is None:
+        return record
+
+    def both(op, seconds):
+        record(op, seconds)
+        outer(op, seconds)
+    return both
 
 
 def _per_call(seconds: float, calls: int) -> str:
