@@ -1,5 +1,6 @@
 """Checkpoints: round trip, atomic writes, and clear errors for truncated, foreign or wrong files."""
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -120,3 +121,13 @@ def test_loading_a_checkpoint_of_another_model_changes_nothing(tmp_path):
         model.load_state_dict(tg.load(tmp_path / "small.npz")["model"])
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[name])
+
+
+def test_a_checkpoint_gets_the_permissions_of_a_normally_created_file(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        path = tmp_path / "ckpt.npz"
+        tg.save(path, {"epoch": 1})
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644     # not mkstemp's private 0o600
+    finally:
+        os.umask(previous)

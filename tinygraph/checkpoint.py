@@ -37,11 +37,19 @@ def save(path: str | os.PathLike, state: dict[str, Any]) -> None:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(temporary, _new_file_mode())      # mkstemp makes 0600; give what open() would
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def _new_file_mode() -> int:
+    """The permissions open() gives a new file: 0o666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def load(path: str | os.PathLike) -> dict[str, Any]:
