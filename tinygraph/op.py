@@ -30,7 +30,6 @@ from tinygraph.grad_mode import STATE
 from tinygraph.tensor import Tensor
 
 
-
 class Context:
     """What one application of an op keeps for its backward rule."""
 
@@ -186,17 +185,17 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
             inputs[i] = Tensor._wrap(array)
     record = STATE.grad_enabled and any(needs)
     ctx = Context(tuple(needs))
-    if STATE.forward_timer is None:
-        try:
-            data = op.forward(ctx, *arrays, **kwargs)
-        except ValueError as error:
-            if not str(error).startswith(f"{op.name}:"):   # the op's own message already names it
-                _check_broadcast(op, arrays)
-            raise
-    else:
+    timer = STATE.forward_timer
+    if timer is not None:
         start = time.perf_counter()
+    try:
         data = op.forward(ctx, *arrays, **kwargs)
-        STATE.forward_timer(op, time.perf_counter() - start)
+    except ValueError as error:
+        if not str(error).startswith(f"{op.name}:"):   # the op's own message already names it
+            _check_broadcast(op, arrays)
+        raise
+    if timer is not None:
+        timer(op, time.perf_counter() - start)
     if type(data) is not np.ndarray:
         data = np.asarray(data)
     if STATE.detect_anomaly and data.dtype.kind == "f" and not np.isfinite(data).all():
