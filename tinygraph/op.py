@@ -22,7 +22,7 @@ never modify `grad_out` in place: the engine may hand the same array to several 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
