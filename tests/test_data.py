@@ -1,8 +1,14 @@
 """Data: the digits split, IDX files (written here byte by byte), and the seeded batch iterator."""
 import gzip
+import hashlib
+import sys
+import time
+import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tinygraph import data
 
@@ -29,6 +35,37 @@ def test_digits_split_is_fixed_by_its_seed():
     assert not np.array_equal(a.y_test, c.y_test)
     with pytest.raises(ValueError, match="load_digits: test_size"):
         data.load_digits(test_size=1.5)
+
+
+# sha256 of x_train, y_train, x_test, y_test as tinygraph made them through scikit-learn 1.9.1
+# (load_digits + train_test_split(stratify=labels, random_state=0)) before it shipped the data.
+SPLIT_BEFORE = "df28d677843d0623c392d16707dd34a4b7f26fc877f879ed3d0d0e973af58bb1"
+
+
+def test_the_shipped_digits_give_the_same_split_as_before_byte_for_byte():
+    digest = hashlib.sha256()
+    for array in data.load_digits():
+        digest.update(array.tobytes())
+    assert digest.hexdigest() == SPLIT_BEFORE
+
+
+def test_the_split_matches_scikit_learn_for_other_seeds_and_sizes():
+    sklearn = pytest.importorskip("sklearn.model_selection")
+    labels = np.concatenate([data.load_digits().y_train, data.load_digits().y_test])
+    for seed in (0, 1, 7):
+        for test_size in (0.1, 0.25, 0.5):
+            expected = sklearn.train_test_split(np.arange(len(labels)), test_size=test_size,
+                                                random_state=seed, stratify=labels)
+            for ours, theirs in zip(data.stratified_split(labels, test_size, seed), expected):
+                np.testing.assert_array_equal(ours, theirs)
+
+
+def test_digits_load_in_milliseconds_without_scikit_learn(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)          # any import of it would fail
+    started = time.perf_counter()
+    split = data.load_digits()
+    assert time.perf_counter() - started < 0.25                # ~5 ms; scikit-learn took 1.3 s
+    assert len(split.x_train) == 1347 and len(split.x_test) == 450
 
 
 # ------------------------------------------------------------------ IDX
@@ -117,6 +154,112 @@ def test_load_mnist_errors(tmp_path):
     write_mnist(tmp_path, labels_train=[1, 2, 3])
     with pytest.raises(ValueError, match="has 6 images but .* has 3 labels"):
         data.load_mnist(tmp_path)
+
+
+def test_labels_are_checked_against_the_class_count(tmp_path):
+    write_mnist(tmp_path, labels_train=[0, 1, 2, 255, 4, 5])
+    with pytest.raises(ValueError, match="train-labels-idx1-ubyte has label 255 at index 3; labels must be 0..9"):
+        data.load_mnist(tmp_path)
+    assert data.load_mnist(tmp_path, classes=256).y_train[3] == 255
+
+
+def test_train_and_test_images_must_have_one_size(tmp_path):
+    write_mnist(tmp_path)
+    data.write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((4, 7, 7), np.uint8))
+    with pytest.raises(ValueError, match="holds 7×7 images but the training images are 5×5"):
+        data.load_mnist(tmp_path)
+
+
+# ------------------------------------------------------------------ hostile IDX files (issue 12)
+def test_a_gz_file_is_inflated_only_as_far_as_its_header_declares(tmp_path):
+    path = tmp_path / "bomb-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(0x08, (1,), bytes(30_000_001))))
+    assert path.stat().st_size < 100_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="bomb-ubyte.gz is longer than its header says"):
+            data.read_idx(path)
+        assert tracemalloc.get_traced_memory()[1] < 2_000_000        # not the 30 MB it inflates to
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("name", ["huge-ubyte", "huge-ubyte.gz"])
+def test_a_header_declaring_too_much_is_refused_before_reading(tmp_path, name):
+    content = idx_bytes(0x0E, (60000, 60000, 60000), bytes(64))        # 1.7 PB of float64
+    (tmp_path / name).write_bytes(gzip.compress(content) if name.endswith(".gz") else content)
+    match = "declares shape .* over the limit" if name.endswith(".gz") else "truncated: header says"
+    with pytest.raises(ValueError, match=match):
+        data.read_idx(tmp_path / name)
+    data.write_idx(tmp_path / "ok-ubyte.gz", np.zeros((100, 100), np.uint8))
+    with pytest.raises(ValueError, match=r"10,000 bytes, over the limit of 1,000 \(pass max_bytes="):
+        data.read_idx(tmp_path / "ok-ubyte.gz", max_bytes=1000)
+
+
+def test_a_corrupt_deflate_stream_is_a_value_error(tmp_path):
+    good = bytearray(gzip.compress(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes()))
+    raw = gzip.compress(idx_bytes(0x08, (5000,), bytes(good[:5000].ljust(5000, b"x"))))
+    broken = bytearray(raw)
+    broken[40:80] = bytes(range(40))
+    (tmp_path / "broken-ubyte.gz").write_bytes(bytes(broken))
+    with pytest.raises(ValueError, match="broken-ubyte.gz is not a readable gzip/IDX file"):
+        data.read_idx(tmp_path / "broken-ubyte.gz")
+
+
+IDX_FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def read_fuzzed(tmp_path, raw, gz):
+    """Read arbitrary bytes as IDX: an array, or a ValueError naming the file; nothing else."""
+    path = tmp_path / ("fuzzed-ubyte.gz" if gz else "fuzzed-ubyte")
+    path.write_bytes(raw)
+    try:
+        array = data.read_idx(path, max_bytes=1_000_000)
+    except ValueError as error:
+        assert path.name in str(error)
+        return None
+    assert array.nbytes <= 1_000_000
+    return array
+
+
+def good_idx(gz):
+    raw = idx_bytes(0x0B, (3, 4, 5), np.arange(60, dtype=">i2").tobytes())
+    return gzip.compress(raw) if gz else raw
+
+
+@IDX_FUZZ
+@given(raw=st.binary(max_size=600), gz=st.booleans())
+def test_fuzz_idx_random_bytes(tmp_path, raw, gz):
+    read_fuzzed(tmp_path, raw, gz)
+    read_fuzzed(tmp_path, b"\x1f\x8b\x08\x00" + raw, gz)
+
+
+@IDX_FUZZ
+@given(gz=st.booleans(), flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 7)), min_size=1, max_size=6))
+def test_fuzz_idx_bit_flips(tmp_path, gz, flips):
+    raw = bytearray(good_idx(gz))
+    for position, bit in flips:
+        raw[position % len(raw)] ^= 1 << bit
+    read_fuzzed(tmp_path, bytes(raw), gz)
+
+
+@IDX_FUZZ
+@given(gz=st.booleans(), cut=st.floats(0, 1, exclude_max=True))
+def test_fuzz_idx_truncations(tmp_path, gz, cut):
+    raw = good_idx(gz)
+    assert read_fuzzed(tmp_path, raw[:int(cut * len(raw))], gz) is None
+
+
+@IDX_FUZZ
+@given(code=st.integers(0, 255), shape=st.lists(st.integers(0, 2**32 - 1), max_size=6),
+       payload=st.binary(max_size=200), gz=st.booleans(), ndim_lie=st.integers(-2, 2))
+def test_fuzz_idx_hostile_headers(tmp_path, code, shape, payload, gz, ndim_lie):
+    ndim = max(0, min(255, len(shape) + ndim_lie))
+    raw = bytes([0, 0, code, ndim]) + b"".join(d.to_bytes(4, "big") for d in shape) + payload
+    array = read_fuzzed(tmp_path, gzip.compress(raw) if gz else raw, gz)
+    if array is not None:
+        assert array.ndim == ndim
 
 
 # ------------------------------------------------------------------ batches

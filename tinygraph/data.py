@@ -1,14 +1,21 @@
-"""Data: scikit-learn's digits (built in, no download), MNIST-style IDX files, seeded mini-batches.
+"""Data: the UCI digits (shipped with tinygraph), MNIST-style IDX files, seeded mini-batches.
 
 Images come as float32 arrays of shape (N, 1, H, W) scaled to [0, 1]; labels as int64 (N,).
+Readers check a file's declared sizes against the file and against `max_bytes` before they
+allocate, and turn every malformed input into a ValueError naming the file.
 """
 from __future__ import annotations
 
 import gzip
 import os
+import zlib
+from importlib import resources
+from math import ceil
 from typing import Iterator, NamedTuple
 
 import numpy as np
+
+MAX_BYTES = 2**30           # default cap on the data a reader allocates for one file (1 GiB)
 
 
 class Split(NamedTuple):
@@ -20,22 +27,58 @@ class Split(NamedTuple):
     y_test: np.ndarray
 
 
+# ------------------------------------------------------------------------ digits
 def load_digits(test_size: float = 0.25, seed: int = 0) -> Split:
-    """The 1,797 8×8 handwritten digits shipped with scikit-learn, split stratified by class.
+    """The 1,797 8×8 handwritten digits (UCI, as copied by scikit-learn), split stratified by class.
 
-    Pixel values 0..16 become 0..1; images have shape (N, 1, 8, 8). The same seed gives the same split.
+    Pixel values 0..16 become 0..1; images have shape (N, 1, 8, 8). The same seed gives the same
+    split, identical to scikit-learn's `train_test_split(..., stratify=labels, random_state=seed)`.
     """
-    from sklearn.datasets import load_digits as sklearn_digits
-    from sklearn.model_selection import train_test_split
-
     if not 0 < test_size < 1:
         raise ValueError(f"load_digits: test_size must be a fraction in (0, 1), got {test_size!r}")
-    digits = sklearn_digits()
-    images = (digits.images / 16.0).astype(np.float32)[:, np.newaxis]
-    labels = digits.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(
-        images, labels, test_size=test_size, random_state=seed, stratify=labels)
-    return Split(x_train, y_train, x_test, y_test)
+    with resources.files("tinygraph.datasets").joinpath("digits.npz").open("rb") as f:
+        with np.load(f, allow_pickle=False) as stored:
+            pixels, labels = stored["images"], stored["labels"].astype(np.int64)
+    images = (pixels / np.float32(16)).astype(np.float32)[:, np.newaxis]
+    train, test = stratified_split(labels, test_size, seed)
+    return Split(images[train], labels[train], images[test], labels[test])
+
+
+def stratified_split(labels: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) indices with each class's share kept, drawn as scikit-learn's
+    StratifiedShuffleSplit draws them from `np.random.RandomState(seed)`, so splits made before
+    tinygraph shipped its own copy of the digits stay the same."""
+    n = len(labels)
+    n_test = ceil(test_size * n)
+    n_train = n - n_test
+    classes, label_index, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    members = np.split(np.argsort(label_index, kind="stable"), np.cumsum(counts)[:-1])
+    rng = np.random.RandomState(seed)
+    train_per_class = _spread(counts, n_train, rng)
+    test_per_class = _spread(counts - train_per_class, n_test, rng)
+    train, test = [], []
+    for k in range(len(classes)):
+        shuffled = members[k][rng.permutation(counts[k])]
+        train.extend(shuffled[:train_per_class[k]])
+        test.extend(shuffled[train_per_class[k]:train_per_class[k] + test_per_class[k]])
+    return rng.permutation(train), rng.permutation(test)
+
+
+def _spread(counts: np.ndarray, draws: int, rng: np.random.RandomState) -> np.ndarray:
+    """How many of `draws` each class gets: its proportional share rounded down, then one more
+    for the classes with the largest remainders (ties broken by `rng`) until the total is right."""
+    exact = counts / counts.sum() * draws
+    taken = np.floor(exact)
+    missing = int(draws - taken.sum())
+    remainder = exact - taken
+    for value in np.sort(np.unique(remainder))[::-1]:
+        if missing <= 0:
+            break
+        (tied,) = np.where(remainder == value)
+        chosen = rng.choice(tied, size=min(len(tied), missing), replace=False)
+        taken[chosen] += 1
+        missing -= len(chosen)
+    return taken.astype(int)
 
 
 # ------------------------------------------------------------------------ IDX files
@@ -45,39 +88,59 @@ IDX_TYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype("
              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read one IDX file (`*-ubyte`, or gzip-compressed `*-ubyte.gz`), checking its header and size."""
+def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> np.ndarray:
+    """Read one IDX file (`*-ubyte`, or gzip-compressed `*-ubyte.gz`), checking its header and size.
+
+    The header is read first; a file is refused with ValueError, before its data are read, when
+    the declared data exceed `max_bytes` (default 1 GiB) or do not match the file. A `.gz` file is
+    inflated only as far as its header declares.
+    """
     path = os.fspath(path)
     try:
-        if path.endswith(".gz"):
-            with gzip.open(path, "rb") as f:
-                raw = f.read()
-        else:
-            with open(path, "rb") as f:
-                raw = f.read()
-    except (OSError, EOFError) as error:     # gzip.BadGzipFile is an OSError
-        if isinstance(error, FileNotFoundError):
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rb") as f:
+            return _read_idx_stream(f, path, max_bytes, None if opener is gzip.open else os.fstat(f.fileno()).st_size)
+    except (OSError, EOFError, zlib.error) as error:     # gzip.BadGzipFile is an OSError
+        if isinstance(error, (FileNotFoundError, IsADirectoryError, PermissionError)):
             raise
-        raise ValueError(f"read_idx: {path} is not a readable gzip/IDX file ({error})") from None
-    if len(raw) < 4:
-        raise ValueError(f"read_idx: {path} is {len(raw)} bytes long, too short for an IDX header")
-    if raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
+        raise ValueError(f"read_idx: {path} is not a readable gzip/IDX file "
+                         f"({type(error).__name__}: {error})") from None
+
+
+def _read_idx_stream(f, path: str, max_bytes: int, file_size: int | None) -> np.ndarray:
+    magic = f.read(4)
+    if len(magic) < 4:
+        raise ValueError(f"read_idx: {path} is {len(magic)} bytes long, too short for an IDX header")
+    if magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_TYPES:
         raise ValueError(f"read_idx: {path} does not start with an IDX magic number "
-                         f"(got bytes {raw[:4].hex()}; expected 0000, a type code in "
+                         f"(got bytes {magic.hex()}; expected 0000, a type code in "
                          f"{[hex(t) for t in IDX_TYPES]}, and the number of dimensions)")
-    dtype, ndim = IDX_TYPES[raw[2]], raw[3]
+    dtype, ndim = IDX_TYPES[magic[2]], magic[3]
     header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"read_idx: {path} is truncated inside its header ({len(raw)} bytes, "
+    sizes = f.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
+        raise ValueError(f"read_idx: {path} is truncated inside its header ({4 + len(sizes)} bytes, "
                          f"header needs {header} for {ndim} dimensions)")
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(raw) != expected:
-        problem = "truncated" if len(raw) < expected else "longer than its header says"
+    shape = tuple(int.from_bytes(sizes[4 * i:4 * i + 4], "big") for i in range(ndim))
+    nbytes = dtype.itemsize
+    for size in shape:
+        nbytes *= size                      # Python ints: no overflow however hostile the sizes
+    if file_size is not None and file_size != header + nbytes:
+        problem = "truncated" if file_size < header + nbytes else "longer than its header says"
         raise ValueError(f"read_idx: {path} is {problem}: header says shape {shape} of {dtype.name} "
-                         f"({expected} bytes with header), file has {len(raw)} bytes")
-    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
-    return data.astype(dtype.newbyteorder("="))
+                         f"({header + nbytes} bytes with header), file has {file_size} bytes")
+    if nbytes > max_bytes:
+        raise ValueError(f"read_idx: {path} declares shape {shape} of {dtype.name}, {nbytes:,} bytes, "
+                         f"over the limit of {max_bytes:,} (pass max_bytes= to read larger files)")
+    array = np.empty(shape, dtype)
+    got = f.readinto(memoryview(array.reshape(-1)).cast("B")) if nbytes else 0
+    if got < nbytes:
+        raise ValueError(f"read_idx: {path} is truncated: header says shape {shape} of {dtype.name} "
+                         f"({header + nbytes} bytes with header), the data end after {header + got}")
+    if f.read(1):
+        raise ValueError(f"read_idx: {path} is longer than its header says: shape {shape} of "
+                         f"{dtype.name} is {header + nbytes} bytes with header, and more follow")
+    return array.astype(dtype.newbyteorder("="), copy=False)
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
@@ -104,18 +167,20 @@ def _find(data_dir: str, stem: str) -> str:
     raise FileNotFoundError(f"load_mnist: no {stem} or {stem}.gz in {data_dir}")
 
 
-def load_mnist(data_dir: str | os.PathLike) -> Split:
+def load_mnist(data_dir: str | os.PathLike, *, classes: int = 10, max_bytes: int = MAX_BYTES) -> Split:
     """MNIST or Fashion-MNIST from the four standard IDX files in `data_dir` (plain or .gz).
 
     Files: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
-    t10k-labels-idx1-ubyte. Images become float32 (N, 1, 28, 28) in [0, 1].
+    t10k-labels-idx1-ubyte. Images become float32 (N, 1, 28, 28) in [0, 1]; every label must be
+    below `classes`. `max_bytes` caps each file's data, as in `read_idx`.
     """
     data_dir = os.fspath(data_dir)
     parts = []
     for prefix in ("train", "t10k"):
         images_path = _find(data_dir, f"{prefix}-images-idx3-ubyte")
         labels_path = _find(data_dir, f"{prefix}-labels-idx1-ubyte")
-        images, labels = read_idx(images_path), read_idx(labels_path)
+        images = read_idx(images_path, max_bytes=max_bytes)
+        labels = read_idx(labels_path, max_bytes=max_bytes)
         if images.ndim != 3 or images.dtype != np.uint8:
             raise ValueError(f"load_mnist: {images_path} should hold uint8 images (N, H, W), "
                              f"got {images.dtype} of shape {images.shape}")
@@ -125,6 +190,15 @@ def load_mnist(data_dir: str | os.PathLike) -> Split:
         if len(images) != len(labels):
             raise ValueError(f"load_mnist: {images_path} has {len(images)} images but {labels_path} "
                              f"has {len(labels)} labels")
+        if len(labels) == 0:
+            raise ValueError(f"load_mnist: {labels_path} holds no labels")
+        if labels.max() >= classes:
+            at = int(np.argmax(labels >= classes))
+            raise ValueError(f"load_mnist: {labels_path} has label {labels[at]} at index {at}; "
+                             f"labels must be 0..{classes - 1} (pass classes= for more)")
+        if parts and images.shape[1:] != parts[0].shape[2:]:
+            raise ValueError(f"load_mnist: {images_path} holds {images.shape[1]}×{images.shape[2]} images "
+                             f"but the training images are {parts[0].shape[2]}×{parts[0].shape[3]}")
         parts += [(images / np.float32(255))[:, np.newaxis].astype(np.float32), labels.astype(np.int64)]
     return Split(*parts)
 

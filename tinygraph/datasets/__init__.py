@@ -1,0 +1,1 @@
+"""Data files that ship inside tinygraph (read through `tinygraph.data`); see README.md here."""
