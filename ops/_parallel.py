@@ -33,6 +33,9 @@ _executor: ThreadPoolExecutor | None = None
 _executor_size = 0
 _workers: int | None = None
 _blas_libraries: list | None = None     # threadpoolctl controllers of the loaded BLAS libraries
+_blas_lock = threading.Lock()
+_blas_users = 0                         # ops inside _one_blas_thread() right now, in all threads
+_blas_saved: list = []                  # the BLAS thread counts to restore when the last one leaves
 
 
 def workers() -> int:
@@ -107,8 +110,7 @@ def _pool() -> ThreadPoolExecutor:
         return _executor
 
 
-@contextlib.contextmanager
-def _one_blas_thread():
+def _blas() -> list:
     global _blas_libraries
     if _blas_libraries is None:
         try:
@@ -116,23 +118,49 @@ def _one_blas_thread():
             _blas_libraries = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
         except ImportError:
             _blas_libraries = []
-    # Direct calls (~1 µs) rather than threadpoolctl's limit() context (~6 µs): this runs per op.
-    before = [lib.get_num_threads() for lib in _blas_libraries]
-    for lib in _blas_libraries:
-        lib.set_num_threads(1)
+    return _blas_libraries
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """BLAS at one thread while any large op runs, in any thread; the process's own count after.
+
+    The BLAS thread count is one process-wide setting: only the main thread changes it, the
+    outermost section saving it and restoring it (a per-call save and restore in several threads
+    raced: a second thread saved the first one's 1 and put it back for good).
+    """
+    global _blas_users, _blas_saved
+    if threading.current_thread() is not threading.main_thread():
+        # OpenBLAS ignores a thread-count increase asked for by another thread once the main
+        # thread has set it, so a restore from here could leave the process at one thread.
+        yield
+        return
+    libraries = _blas()
+    # Direct calls (not threadpoolctl's limit() context, which costs several times more): this runs per op.
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_saved = [lib.get_num_threads() for lib in libraries]
+            for lib in libraries:
+                lib.set_num_threads(1)
+        _blas_users += 1
     try:
         yield
     finally:
-        for lib, count in zip(_blas_libraries, before):
-            lib.set_num_threads(count)
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                for lib, count in zip(libraries, _blas_saved):
+                    lib.set_num_threads(count)
 
 
 def _forget_pool_after_fork() -> None:
     # A forked child inherits the executor object but not its threads (and maybe a lock held by
     # one of them): start afresh.
-    global _executor, _section
+    global _executor, _section, _blas_lock, _blas_users
     _executor = None
     _section = threading.Lock()
+    _blas_lock = threading.Lock()
+    _blas_users = 0
 
 
 if hasattr(os, "register_at_fork"):
