@@ -69,9 +69,11 @@ def _pool_2x2(ctx, x: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     def part(rows):
         left, right = x[rows, :, :, 0::2], x[rows, :, :, 1::2]
         np.greater(right, left, out=right_wins[rows])
+        right_wins[rows] |= np.isnan(right)          # a NaN wins its window, as in PyTorch
         np.maximum(left, right, out=row_max[rows])
         top, bottom = row_max[rows, :, 0::2], row_max[rows, :, 1::2]
         np.greater(bottom, top, out=bottom_wins[rows])
+        bottom_wins[rows] |= np.isnan(bottom)
         np.maximum(top, bottom, out=out[rows])
 
     over_rows(part, x)

@@ -18,4 +18,6 @@ class Pow(Op):
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         p = x.dtype.type(ctx.exponent)
+        if p == 0:                    # d/dx x⁰ = 0 everywhere, x = 0 included (0 · 0⁻¹ would be NaN)
+            return (np.zeros_like(grad_out),)
         return (grad_out * p * x ** (p - 1),)

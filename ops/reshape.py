@@ -11,6 +11,11 @@ class Reshape(Op):
     @staticmethod
     def forward(ctx, x: np.ndarray, *, shape: tuple) -> np.ndarray:
         ctx.shape = x.shape
+        shape = tuple(shape)
+        if any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < -1 for d in shape) \
+                or shape.count(-1) > 1:
+            raise ValueError(f"reshape: shape {shape} must be ints >= 0 with at most one -1 "
+                             f"(input of shape {x.shape})")
         try:
             return x.reshape(shape)
         except ValueError:

@@ -59,15 +59,14 @@ class SoftmaxCrossEntropy(Op):
 def _read_target(target: np.ndarray, shape: tuple[int, int], dtype) -> tuple:
     """(labels, None) for class labels, (None, y) for probability rows; ValueError for anything else."""
     n, classes = shape
-    if target.dtype.kind not in "biuf":
-        raise ValueError(f"softmax_xent: target must be numeric, got dtype {target.dtype} (shape {target.shape})")
     if target.ndim == 1:
+        if target.dtype.kind not in "iu":
+            raise ValueError(f"softmax_xent: target labels must be integer class indices, got dtype "
+                             f"{target.dtype} (shape {target.shape}); give probabilities as float rows of "
+                             f"shape {shape} instead")
         if target.shape != (n,):
             raise ValueError(f"softmax_xent: target labels have shape {target.shape} but logits have shape "
                              f"{shape}: need one label per row, shape ({n},)")
-        if target.dtype.kind == "f" and not (np.isfinite(target).all() and (target == np.round(target)).all()):
-            raise ValueError(f"softmax_xent: target labels (shape {target.shape}) must be whole numbers, "
-                             f"got values such as {target[target != np.round(target)][:3]}")
         labels = target.astype(np.intp)
         bad = (labels < 0) | (labels >= classes)
         if bad.any():
@@ -75,6 +74,9 @@ def _read_target(target: np.ndarray, shape: tuple[int, int], dtype) -> tuple:
                              f"got {labels[bad][:3].tolist()} (target shape {target.shape})")
         return labels, None
     if target.ndim == 2:
+        if target.dtype.kind != "f":
+            raise ValueError(f"softmax_xent: target probabilities must be floating point, got dtype "
+                             f"{target.dtype} (shape {target.shape}); for class indices give shape ({n},)")
         if target.shape != shape:
             raise ValueError(f"softmax_xent: target probabilities have shape {target.shape} but logits have "
                              f"shape {shape}: they must match")

@@ -28,7 +28,7 @@ def derivation_tensors(seed=0):
     b = tg.tensor(np.zeros(2), requires_grad=True, name="b")
     U = tg.tensor(rng.standard_normal((4, 18)) * 0.3, requires_grad=True, name="U")
     c = tg.tensor(np.zeros(4), requires_grad=True, name="c")
-    y = tg.tensor(np.array([1.0]), name="y")
+    y = tg.tensor(np.array([1]), name="y")
     Z = tg.conv2d(X, W, b).named("Z")
     A = Z.relu().named("A")
     P = tg.maxpool(A, size=2).named("P")
@@ -158,7 +158,7 @@ def test_ten_thousand_node_chain_draws_collapsed_without_recursion():
 def test_collapse_module_draws_each_module_of_the_cnn_as_one_box():
     model = TwoLayerCNN(filters=2, classes=4, rng=np.random.default_rng(0))
     x = tg.tensor(np.random.default_rng(1).random((1, 1, 8, 8)).astype(np.float32), name="X")
-    L = model.loss(x, tg.tensor([1.0], name="y"))
+    L = model.loss(x, tg.tensor([1], name="y"))
     dot = tg.draw(L, collapse="module", recording=recorded(L), wrap=None).source
     # Modules conv, relu, pool, flatten, fc become 5 boxes; softmax_xent (no module) stays an op.
     # Visible tensors: X, Z, A, P, p, s, y, L (W, b hide in conv; U, c, Uᵀ, p Uᵀ in fc) = 8 -> 14 nodes.

@@ -88,6 +88,11 @@ CASES = [
     Case("sum", "axis 1", lambda x: x.sum(axis=1), inputs(normal(3, 4, 2))),
     Case("sum", "axes keepdims", lambda x: x.sum(axis=(0, 2), keepdims=True), inputs(normal(3, 4, 2))),
     Case("sum", "negative axis", lambda x: x.sum(axis=-1), inputs(normal(2, 5))),
+    Case("sum", "0-d over axis 0", lambda x: x.sum(0) * x, inputs(normal())),
+    Case("mean", "all", lambda x: x.mean(), inputs(normal(3, 4))),
+    Case("mean", "axis 1", lambda x: x.mean(axis=1), inputs(normal(3, 4, 2))),
+    Case("mean", "axes keepdims", lambda x: x.mean(axis=(0, 2), keepdims=True), inputs(normal(3, 4, 2))),
+    Case("mean", "0-d", lambda x: x.mean() * x, inputs(normal())),
     Case("reshape", "merge", lambda x: x.reshape(6, 4), inputs(normal(2, 3, 4))),
     Case("reshape", "flatten", lambda x: x.flatten(), inputs(normal(2, 3, 2, 2))),
     Case("transpose", "reverse", lambda x: x.T, inputs(normal(3, 4))),
@@ -137,8 +142,8 @@ CASES = [
            inputs(normal(4, 3), probabilities(4, 3))) for reduction in ("mean", "sum", "none")],
     Case("softmax_xent", "one-hot rows, one sample", lambda s, y: tg.softmax_xent(s, y),
          inputs(normal(1, 6), lambda rng: np.eye(6)[[2]])),
-    Case("softmax_xent", "float labels holding whole numbers", lambda s, y: tg.softmax_xent(s, y),
-         inputs(normal(3, 5), lambda rng: np.array([4.0, 0.0, 2.0]))),
+    Case("softmax_xent", "labels as an int32 tensor", lambda s, y: tg.softmax_xent(s, y),
+         inputs(normal(3, 5), lambda rng: tg.tensor(np.array([4, 0, 2], dtype=np.int32)))),
 ]
 
 
