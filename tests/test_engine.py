@@ -175,7 +175,7 @@ def _register(name, backward):
     ("double_two_grads", lambda ctx, g: (2 * g, 2 * g), TypeError, r"double_two_grads.backward returned 2 gradients for 1 inputs \('x',\)"),
     ("double_not_tuple", lambda ctx, g: 2 * g, TypeError, r"double_not_tuple.backward must return a tuple"),
     ("double_bad_shape", lambda ctx, g: (np.ones(5),), ValueError, r"double_bad_shape.backward: gradient for input 0 \('x'\) has shape \(5,\), but the input has shape \(2, 3\)"),
-    ("double_bad_dtype", lambda ctx, g: ((2 * g).astype(np.float32),), TypeError, r"double_bad_dtype.backward: gradient for input 0 \('x'\) has dtype float32, but the input has dtype float64"),
+    ("double_bad_dtype", lambda ctx, g: ((2 * g).astype(np.complex128),), TypeError, r"double_bad_dtype.backward: gradient for input 0 \('x'\) has dtype complex128, but the input has dtype float64"),
 ])
 def test_backward_contract_violations_name_the_op_input_and_shapes(name, backward, error, message):
     fn = _register(name, backward)

@@ -5,15 +5,25 @@ import pytest
 import tinygraph as tg
 
 
-def test_dtypes_are_kept_for_floats_and_float64_for_ints_and_scalars():
+def test_dtypes_are_kept_as_given_and_python_floats_are_float64():
     assert tg.tensor(np.ones(3, np.float32)).dtype == np.float32
     assert tg.tensor(np.ones(3, np.float64)).dtype == np.float64
-    assert tg.tensor([1, 2, 3]).dtype == np.float64
-    assert tg.tensor(3).dtype == np.float64 and tg.tensor(3).shape == ()
-    assert tg.tensor(True).dtype == np.float64
-    assert tg.Tensor(np.arange(4), requires_grad=True, name="t").requires_grad
+    assert tg.tensor([1, 2, 3]).dtype == np.int64                  # as torch.tensor: integers stay integers
+    assert tg.tensor(np.arange(3, dtype=np.int32)).dtype == np.int32
+    assert tg.tensor(3).dtype == np.int64 and tg.tensor(3).shape == ()
+    assert tg.tensor(True).dtype == np.bool_
+    assert tg.tensor(1.5).dtype == np.float64
+    assert tg.Tensor(np.arange(4.0), requires_grad=True, name="t").requires_grad
     with pytest.raises(TypeError, match=r"tinygraph.tensor: cannot make a tensor from data of dtype <U1"):
         tg.tensor(["a"])
+
+
+def test_only_floating_tensors_can_require_grad():
+    for data in ([1, 2], True, np.arange(3, dtype=np.uint8)):
+        with pytest.raises(RuntimeError, match="only floating point tensors can require gradients"):
+            tg.tensor(data, requires_grad=True)
+    with pytest.raises(RuntimeError, match="int64"):
+        tg.tensor([1, 2]).requires_grad_()
 
 
 def test_float32_stays_float32_through_scalar_arithmetic_and_backward():

@@ -6,11 +6,11 @@
     y.backward()            # x.grad now holds dy/dx
 """
 # Core, in dependency order: tensor.py first (op.py and registry.py need Tensor defined).
-from tinygraph.tensor import Tensor, tensor  # noqa: I001
+from tinygraph.tensor import ReleasedTensor, Tensor, from_numpy, tensor  # noqa: I001
 from tinygraph.op import Context, Node, Op, apply
 from tinygraph.registry import register_op, registry, unregister_op
 from tinygraph.engine import backward, topological_order
-from tinygraph.grad_mode import backward_hook, detect_anomaly, is_grad_enabled, no_grad
+from tinygraph.grad_mode import backward_hook, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from tinygraph.broadcast import unbroadcast
 from tinygraph.gradcheck import GradcheckError, gradcheck
 

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
 import numpy as np
 
 from tinygraph.broadcast import unbroadcast
 from tinygraph.grad_mode import STATE
-from tinygraph.tensor import Tensor
+from tinygraph.tensor import ReleasedTensor, Tensor
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
@@ -45,13 +46,20 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
     """Accumulate d(root)/d(leaf) into `leaf.grad` for every leaf that requires grad.
 
     Each node's rule runs once, after every consumer of its output has added its contribution;
-    a tensor used several times receives the sum. Saved arrays are released afterwards unless
-    `retain_graph` is true.
+    a tensor used several times receives the sum. Unless `retain_graph` is true, the saved arrays
+    are released afterwards, and so are the intermediate arrays nobody else holds (the graph keeps
+    its structure; see `free_intermediates`).
     """
     if not root.requires_grad:
         raise RuntimeError(f"backward(): {root._label()} does not require grad: no input of the "
                            "ops that made it has requires_grad=True (or it was made under no_grad())")
-    grad = _initial_grad(root, grad)
+    released = _run_backward(root, _initial_grad(root, grad), retain_graph)
+    if released:
+        free_intermediates(released)
+
+
+def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> list:
+    """The reverse sweep; returns the nodes whose saved arrays it released."""
     order = topological_order(root)
     for tensor in order:
         if tensor._node is not None and tensor._node.released:
@@ -67,19 +75,22 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
     # to in place, because a rule's gradient may be shared (add hands one array to both inputs) or
     # a read-only view (sum's broadcast).
     summed: set[int] = set()
+    released = []
     for tensor in reversed(order):
         grad_out = pending.pop(id(tensor), None)
         if grad_out is None:
             continue  # no path from root reached it with a gradient (every rule returned None)
         node = tensor._node
         if node is None:
-            tensor.grad = grad_out.copy() if tensor.grad is None else tensor.grad + grad_out
+            tensor.grad = grad_out.copy() if tensor.grad is None else _sum(tensor.grad, grad_out)
             if hooks:
                 for hook in hooks:
                     hook(tensor, None, grad_out, ())
             continue
         if tensor._retain_grad:
-            tensor.grad = grad_out.copy() if tensor.grad is None else tensor.grad + grad_out
+            tensor.grad = grad_out.copy() if tensor.grad is None else _sum(tensor.grad, grad_out)
+        if node.saved_versions:
+            _check_versions(node, tensor)
         if timer is None:
             input_grads = _run_rule(node, grad_out, check_finite)
         else:
@@ -93,15 +104,79 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
                 if earlier is None:
                     pending[key] = parent_grad
                 elif key in summed:
-                    earlier += parent_grad
+                    np.add(earlier, parent_grad, out=earlier)
                 else:
-                    pending[key] = earlier + parent_grad
+                    pending[key] = _sum(earlier, parent_grad)
                     summed.add(key)
         if hooks:
             for hook in hooks:
                 hook(tensor, node, grad_out, input_grads)
         if not retain_graph:
             node.release()
+            released.append(node)
+    return released
+
+
+def _sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a + b as a new array, also for 0-d arrays (where NumPy's + returns a scalar, not an array)."""
+    total = a + b
+    return total if type(total) is np.ndarray else np.asarray(total)
+
+
+def _check_versions(node, output: Tensor) -> None:
+    """Raise if a tensor whose array the rule saved was changed in place since the forward pass."""
+    for counter, version, index in node.saved_versions:
+        if counter[0] != version:
+            op = node.op
+            what = (f"its output ({output._label()})" if index < 0
+                    else f"its input {op.arg_names[index]!r} ({node.inputs[index]._label()})")
+            raise RuntimeError(
+                f"backward(): op '{op.name}' saved {what} for backward, and it was modified in place "
+                f"since (version {counter[0]}, saved at version {version}) — for example by "
+                "optimizer.step() or load_state_dict() before backward(), or by an in-place `+=`. "
+                "Call backward() before changing the tensor, or run the forward pass again.")
+
+
+# Arrays this small stay in the graph after backward: a drawing of a micrograd-sized graph keeps
+# every value, and a kept loss still costs bytes per node.
+KEEP_BYTES = 1024
+
+
+def free_intermediates(nodes: list) -> None:
+    """Let the intermediate arrays of a backpropagated graph go, unless someone else holds them.
+
+    Each released node stops holding its non-parameter inputs; the tensors that then die (nobody
+    but the graph held them) are replaced by a `ReleasedTensor` that keeps name, shape, dtype and
+    creator node, so the graph keeps its structure and a kept loss no longer keeps every
+    activation. Tensors the user (or a recording) still holds go back into the graph unchanged.
+    """
+    sites: dict[int, list] = {}       # id(tensor) -> [tensor, [(node, index), ...]]
+    for node in nodes:
+        for index, t in enumerate(node.inputs):
+            if t is None or (t._node is None and t.requires_grad) or not t.values_available \
+                    or t.data.nbytes <= KEEP_BYTES:
+                continue
+            entry = sites.get(id(t))
+            if entry is None:
+                sites[id(t)] = [t, [(node, index)]]
+            else:
+                entry[1].append((node, index))
+    if not sites:
+        return
+    stand_ins = []
+    for entry in sites.values():
+        t, places = entry
+        stand_in = ReleasedTensor.of(t)
+        for node, index in places:
+            node.inputs = node.inputs[:index] + (stand_in,) + node.inputs[index + 1:]
+        stand_ins.append((weakref.ref(t), stand_in, places))
+        entry[0] = None
+    del t, entry, sites               # now only outside holders keep the tensors alive
+    for ref, stand_in, places in stand_ins:
+        t = ref()
+        if t is not None:             # still held elsewhere: the graph keeps the real tensor
+            for node, index in places:
+                node.inputs = node.inputs[:index] + (t,) + node.inputs[index + 1:]
 
 
 def _initial_grad(root: Tensor, grad: Any) -> np.ndarray:
@@ -167,8 +242,12 @@ def _checked_gradient(node, i: int, g: Any, parent: Tensor, check_finite: bool) 
             node.summed_axes = {}
         node.summed_axes[i] = axes
     if g.dtype != parent.data.dtype:
-        raise TypeError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has dtype "
-                        f"{g.dtype}, but the input has dtype {parent.data.dtype} (shape {expected})")
+        if g.dtype.kind not in "biuf":
+            raise TypeError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has dtype "
+                            f"{g.dtype}, but the input has dtype {parent.data.dtype} (shape {expected})")
+        # Each input's gradient comes back in that input's own dtype, as in PyTorch: a float32
+        # weight used with float64 data gets a float32 gradient.
+        g = g.astype(parent.data.dtype)
     if check_finite and not np.isfinite(g).all():
         label = f" '{parent.name}'" if parent.name else ""
         raise FloatingPointError(f"detect_anomaly: {op.name}.backward produced NaN/Inf in the gradient "

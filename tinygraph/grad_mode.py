@@ -1,41 +1,60 @@
-"""Global switches of the engine: is the graph being recorded, are NaN/Inf checked, who listens.
+"""Switches of the engine: is the graph being recorded, are NaN/Inf checked, who listens.
 
-They live in one small object so the hot paths (`apply`, `backward`) test a single attribute.
+They belong to the thread that sets them, as PyTorch's grad mode does: a `no_grad()` in one
+thread never stops another thread's graph from being recorded. They live in one small
+thread-local object so the hot paths (`apply`, `backward`) read a single attribute.
 """
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Callable, Iterator
 
 
-class _State:
-    grad_enabled: bool = True
-    detect_anomaly: bool = False
-    # Called as hook(tensor, node, grad_out, input_grads) at every step of backward(); used by
-    # the drawing tools and the profiler. Empty in normal runs, so it costs one truth test.
-    backward_hooks: list[Callable] = []
-    # Called as timer(op, seconds) after every forward rule in apply() and every backward rule in
-    # backward(); None when unused (tg.profile() sets them), so each costs one `is None` test.
-    forward_timer: Callable | None = None
-    backward_timer: Callable | None = None
-    # Dotted path of the nn.Module whose __call__ is running ("conv", "layers.1"), None outside
-    # any submodule; every Node records it as node.module so drawings can group ops by module.
-    module_path: str | None = None
+class _State(threading.local):
+    """One instance per thread; `__init__` runs the first time a thread touches it."""
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.detect_anomaly = False
+        # Called as hook(tensor, node, grad_out, input_grads) at every step of backward(); used by
+        # the drawing tools and the profiler. Empty in normal runs, so it costs one truth test.
+        self.backward_hooks: list[Callable] = []
+        # Called as timer(op, seconds) after every forward rule in apply() and every backward rule in
+        # backward(); None when unused (tg.profile() sets them), so each costs one `is None` test.
+        self.forward_timer: Callable | None = None
+        self.backward_timer: Callable | None = None
+        # Dotted path of the nn.Module whose __call__ is running ("conv", "layers.1"), None outside
+        # any submodule; every Node records it as node.module so drawings can group ops by module.
+        self.module_path: str | None = None
+        # The modules whose __call__ is running, outermost first, as (module, dotted path) pairs.
+        self.module_stack: list = []
 
 
 STATE = _State()
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside `no_grad()`."""
+    """True unless inside `no_grad()` (in this thread)."""
     return STATE.grad_enabled
 
 
 @contextlib.contextmanager
 def no_grad() -> Iterator[None]:
-    """Run ops without recording the graph (evaluation, optimizer updates)."""
+    """Run ops without recording the graph (evaluation, optimizer updates), in this thread."""
     previous = STATE.grad_enabled
     STATE.grad_enabled = False
+    try:
+        yield
+    finally:
+        STATE.grad_enabled = previous
+
+
+@contextlib.contextmanager
+def enable_grad() -> Iterator[None]:
+    """Record the graph again inside a `no_grad()` block (in this thread)."""
+    previous = STATE.grad_enabled
+    STATE.grad_enabled = True
     try:
         yield
     finally:
@@ -55,7 +74,7 @@ def detect_anomaly() -> Iterator[None]:
 
 @contextlib.contextmanager
 def backward_hook(hook: Callable) -> Iterator[Callable]:
-    """Call `hook(tensor, node, grad_out, input_grads)` at each step of every backward() inside."""
+    """Call `hook(tensor, node, grad_out, input_grads)` at each step of every backward() this thread runs inside."""
     STATE.backward_hooks.append(hook)
     try:
         yield hook

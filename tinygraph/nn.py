@@ -36,10 +36,6 @@ class Parameter(Tensor):
         super().__init__(array, requires_grad=True, name=name)
 
 
-# The modules whose __call__ is running, outermost first, as (module, dotted path) pairs.
-_CALL_STACK: list[tuple["Module", str]] = []
-
-
 class Module:
     """Base class of layers and models: subclass it, assign parameters/modules, write `forward`."""
 
@@ -135,6 +131,7 @@ class Module:
             raise ValueError(f"{model}.load_state_dict: " + "; ".join(problems))
         for name, p in own.items():
             np.copyto(p.data, arrays[name])
+            p._bump_version()
 
     # ----------------------------------------------------------------- calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -143,13 +140,13 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         path = _child_path(self)
         previous = STATE.module_path
-        _CALL_STACK.append((self, path))
+        STATE.module_stack.append((self, path))
         STATE.module_path = path or None       # every node recorded meanwhile takes this path
         try:
             return self.forward(*args, **kwargs)
         finally:
             STATE.module_path = previous
-            _CALL_STACK.pop()
+            STATE.module_stack.pop()
 
     def extra_repr(self) -> str:
         return ""
@@ -167,9 +164,10 @@ class Module:
 
 def _child_path(module: Module) -> str:
     """Dotted path of `module` inside the module that is calling it ("" at the outermost call)."""
-    if not _CALL_STACK:
+    stack = STATE.module_stack
+    if not stack:
         return ""
-    parent, parent_path = _CALL_STACK[-1]
+    parent, parent_path = stack[-1]
     for name, child in parent._modules.items():
         if child is module:
             return f"{parent_path}.{name}" if parent_path else name

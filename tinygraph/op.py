@@ -46,7 +46,8 @@ class Context:
 class Node:
     """The record of one op application: which op, on which input tensors, with what context."""
 
-    __slots__ = ("op", "ctx", "inputs", "attrs", "released", "saved_summary", "summed_axes", "module")
+    __slots__ = ("op", "ctx", "inputs", "attrs", "released", "saved_summary", "summed_axes", "module",
+                 "saved_versions")
 
     def __init__(self, op: type["Op"], ctx: Context, inputs: tuple, attrs: dict):
         self.op = op
@@ -57,6 +58,9 @@ class Node:
         self.saved_summary = None       # [(shape, dtype, nbytes)] of what was saved, kept after release
         self.summed_axes = None         # {input index: axes the engine summed to undo broadcasting}
         self.module = STATE.module_path  # dotted path of the nn.Module whose call made it (see nn)
+        # (version counter, its value at forward, input index or -1 for the output) for every
+        # tensor whose array the rule saved: backward checks nothing changed them in place since.
+        self.saved_versions: tuple = ()
 
     def summarize_saved(self) -> list[tuple[tuple[int, ...], str, int]]:
         """Shape, dtype and size in bytes of each saved array (available before and after release)."""
@@ -146,67 +150,120 @@ def _bind(op: type[Op], args: tuple, kwargs: dict) -> tuple[tuple, dict]:
 
 
 _MISSING = object()
-_WEAK_SCALARS = (int, float, bool, np.integer, np.floating)
+_PYTHON_SCALARS = (int, float, bool)
 
 
 def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
     """Run `op.forward` on the arrays behind `args` and, when a gradient is needed, record a Node.
 
-    Python and NumPy scalars take the floating dtype of the op's tensor inputs (float32 stays
-    float32); other arrays are wrapped as constant tensors with their own dtype.
+    Python and NumPy scalars are weak, as in NumPy 2 and PyTorch: they take the dtype of the op's
+    tensor inputs where it can hold them (`x32 * 2.0` stays float32, `ints + 1` stays integer).
+    Other arrays are wrapped as constant tensors with their own dtype; an array the rule saves for
+    backward is copied, so the caller may reuse its buffer before backward().
     """
     if len(args) != len(op.arg_names) or kwargs:
         args, kwargs = _bind(op, args, kwargs)
     inputs = list(args)
     arrays = [None] * len(args)
     needs = [False] * len(args)
-    like = None
-    pending = False
+    raw = None                       # indices of inputs that were not tensors
     for i, a in enumerate(args):
         if isinstance(a, Tensor):
             arrays[i] = a.data
             needs[i] = a.requires_grad
-            if like is None and a.data.dtype.kind == "f":
-                like = a.data.dtype
         elif a is not None:
-            pending = True
-    if pending:
-        for i, a in enumerate(args):
-            if a is None or isinstance(a, Tensor):
-                continue
-            if isinstance(a, _WEAK_SCALARS):
-                array = np.asarray(a, dtype=like or np.float64)
-            else:
-                array = np.asarray(a)
-                if array.dtype.kind not in "biuf":
-                    raise TypeError(f"{op.name}(): input {op.arg_names[i]!r} of type {type(a).__name__} "
-                                    "is not a tensor, an array or a number")
-            arrays[i] = array
-            inputs[i] = Tensor._wrap(array)
+            raw = [] if raw is None else raw
+            raw.append(i)
+    if raw is not None:
+        _wrap_constants(op, args, inputs, arrays, raw)
     record = STATE.grad_enabled and any(needs)
     ctx = Context(tuple(needs))
     timer = STATE.forward_timer
-    if timer is not None:
-        start = time.perf_counter()
     try:
-        data = op.forward(ctx, *arrays, **kwargs)
+        if timer is None:
+            data = op.forward(ctx, *arrays, **kwargs)
+        else:
+            start = time.perf_counter()
+            data = op.forward(ctx, *arrays, **kwargs)
+            timer(op, time.perf_counter() - start)
     except ValueError as error:
         if not str(error).startswith(f"{op.name}:"):   # the op's own message already names it
             _check_broadcast(op, arrays)
         raise
-    if timer is not None:
-        timer(op, time.perf_counter() - start)
     if type(data) is not np.ndarray:
         data = np.asarray(data)
     if STATE.detect_anomaly and data.dtype.kind == "f" and not np.isfinite(data).all():
         described = ", ".join(_describe(t) for t in inputs if t is not None)
         raise FloatingPointError(f"detect_anomaly: {op.name} produced NaN/Inf in its forward "
                                  f"(output {data.shape}); inputs: {described}")
-    out = Tensor._wrap(data)
+    out = Tensor._wrap(data, _shared_counter(data, inputs, arrays))
     if record:
         out.requires_grad = True
-        out._node = Node(op, ctx, tuple(inputs), kwargs)
+        node = out._node = Node(op, ctx, tuple(inputs), kwargs)
+        if ctx.saved:
+            node.saved_versions = _watch_saved(ctx, args, inputs, arrays, raw, data, out)
     return out
+
+
+def _wrap_constants(op: type[Op], args: tuple, inputs: list, arrays: list, raw: list) -> None:
+    """Turn the non-tensor inputs into constant tensors: scalars weak, arrays with their own dtype."""
+    like = None
+    for a in args:
+        if isinstance(a, Tensor):
+            like = a.data.dtype if like is None else np.promote_types(like, a.data.dtype)
+    for i in raw:
+        a = args[i]
+        if isinstance(a, np.generic) and a.ndim == 0 and not isinstance(a, np.ndarray):
+            a = a.item()                 # NumPy scalars are weak too (NumPy 2 would make them strong)
+        if isinstance(a, _PYTHON_SCALARS):
+            array = np.asarray(a, dtype=np.result_type(like, a) if like is not None else None)
+        else:
+            array = np.asarray(a)
+            if array.dtype.kind not in "biuf":
+                raise TypeError(f"{op.name}(): input {op.arg_names[i]!r} of type {type(a).__name__} "
+                                "is not a tensor, an array or a number")
+        arrays[i] = array
+        inputs[i] = Tensor._wrap(array)
+
+
+def _owner(array: np.ndarray):
+    """The object that owns an array's memory (itself, unless it is a view)."""
+    base = array.base
+    return array if base is None else base
+
+
+def _shared_counter(data: np.ndarray, inputs: list, arrays: list) -> list | None:
+    """A view of an input (reshape, transpose, ...) shares that input's version counter, as in PyTorch."""
+    if data.base is None:
+        return None
+    owner = _owner(data)
+    for t, a in zip(inputs, arrays):
+        if a is not None and (a is owner or _owner(a) is owner):
+            return t._version_counter
+    return None
+
+
+def _watch_saved(ctx: Context, args: tuple, inputs: list, arrays: list, raw: list | None,
+                 data: np.ndarray, out: Tensor) -> tuple:
+    """Versions of the tensors whose memory the rule saved; copies of saved caller-owned arrays."""
+    # ctx.saved holds the arrays alive, so their owners' ids are stable while we compare.
+    saved_owners = {id(_owner(v)) for v in ctx.saved if type(v) is np.ndarray}
+    if not saved_owners:
+        return ()
+    watched = []
+    for i, (t, a) in enumerate(zip(inputs, arrays)):
+        if a is None or id(_owner(a)) not in saved_owners:
+            continue
+        if raw is not None and i in raw and a is args[i] and a.flags.writeable:
+            # The caller's own array (a data-loader buffer): keep a copy, so refilling it is safe.
+            owner = _owner(a)
+            ctx.saved = tuple(np.array(v) if type(v) is np.ndarray and _owner(v) is owner else v
+                              for v in ctx.saved)
+        else:
+            watched.append((t._version_counter, t._version_counter[0], i))
+    if id(_owner(data)) in saved_owners and all(entry[0] is not out._version_counter for entry in watched):
+        watched.append((out._version_counter, out._version_counter[0], -1))
+    return tuple(watched)
 
 
 def _check_broadcast(op: type[Op], arrays: list) -> None:

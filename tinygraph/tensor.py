@@ -10,34 +10,37 @@ import numpy as np
 class Tensor:
     """A NumPy array plus what reverse mode needs: `grad`, `requires_grad` and the creator node.
 
-    `Tensor(data, requires_grad=False, name=None)` wraps `np.asarray(data)`. Floating dtypes are
-    kept as given (float32 stays float32); Python scalars, bools and integers become float64.
+    `Tensor(data, requires_grad=False, name=None)` copies `data` into a new array, as
+    `torch.tensor` does (`tg.from_numpy` shares memory instead). Dtypes are kept as given:
+    float32 stays float32, integer and bool arrays stay integer and bool (labels, indices, masks);
+    Python floats become float64 and Python ints int64, as in NumPy. Only floating tensors can
+    require grad.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_node", "_retain_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "name", "_node", "_retain_grad", "_version_counter",
+                 "__weakref__")
     # Make NumPy hand `ndarray + Tensor` back to Tensor.__radd__ instead of looping over elements.
     __array_ufunc__ = None
     # Methods written by hand below with friendlier signatures than their op's forward().
-    HANDWRITTEN = frozenset({"add", "sub", "mul", "div", "neg", "pow", "sum", "reshape", "transpose"})
+    HANDWRITTEN = frozenset({"add", "sub", "mul", "div", "neg", "pow", "sum", "mean", "reshape", "transpose"})
+    # False only for the stand-ins that keep a graph's structure after backward() freed the values.
+    values_available = True
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None):
         if isinstance(data, Tensor):
             data = data.data
-        array = np.asarray(data)
-        if array.dtype.kind in "biu":
-            array = array.astype(np.float64)
-        elif array.dtype.kind != "f":
-            raise TypeError(f"tinygraph.tensor: cannot make a tensor from data of dtype {array.dtype} "
-                            f"(type {type(data).__name__}); give numbers or a numeric array")
-        self.data = array
+        self.data = _checked_array(np.array(data, copy=True), data, "tinygraph.tensor")
         self.grad: np.ndarray | None = None
-        self.requires_grad = bool(requires_grad)
+        self.requires_grad = False
         self.name = name
         self._node = None
         self._retain_grad = False
+        self._version_counter = [0]
+        if requires_grad:
+            self.requires_grad_()
 
     @classmethod
-    def _wrap(cls, array: np.ndarray) -> "Tensor":
+    def _wrap(cls, array: np.ndarray, version_counter: list | None = None) -> "Tensor":
         """Fast constructor for arrays the library made itself (any dtype, no copy, no checks)."""
         t = cls.__new__(cls)
         t.data = array
@@ -46,7 +49,28 @@ class Tensor:
         t.name = None
         t._node = None
         t._retain_grad = False
+        t._version_counter = [0] if version_counter is None else version_counter
         return t
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set `requires_grad` in place (only floating tensors can require grad); returns self."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise RuntimeError(f"requires_grad: only floating point tensors can require gradients; "
+                               f"{self._label()} has dtype {self.data.dtype}")
+        if not requires_grad and self._node is not None:
+            raise RuntimeError(f"requires_grad_(False): {self._label()} was made by op '{self._node.op.name}'; "
+                               "use .detach() to cut it from the graph")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def _version(self) -> int:
+        """How many in-place updates the array behind this tensor has had (views share the count)."""
+        return self._version_counter[0]
+
+    def _bump_version(self) -> None:
+        """Record an in-place update of `data` (optimizer steps, load_state_dict, `+=` under no_grad)."""
+        self._version_counter[0] += 1
 
     # ----------------------------------------------------------------- plain attributes
     @property
@@ -75,7 +99,21 @@ class Tensor:
         return self._node is None
 
     def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"bool(): the truth value of {self._label()} with {self.data.size} elements "
+                               "is ambiguous; reduce it to one element first (for example .sum() or .max())")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
 
     def named(self, name: str) -> "Tensor":
         """Set the name shown in drawings and error messages; returns self for chaining."""
@@ -83,6 +121,7 @@ class Tensor:
         return self
 
     def numpy(self) -> np.ndarray:
+        """The array itself, shared (no copy), as torch's .numpy() does."""
         return self.data
 
     def item(self) -> float:
@@ -91,8 +130,8 @@ class Tensor:
         return self.data.item()
 
     def detach(self) -> "Tensor":
-        """The same data, cut from the graph (no gradient flows through it)."""
-        return Tensor._wrap(self.data).named(self.name)
+        """The same data, cut from the graph (no gradient flows through it); shares memory and version."""
+        return Tensor._wrap(self.data, self._version_counter).named(self.name)
 
     def retain_grad(self) -> "Tensor":
         """Keep `.grad` on this intermediate tensor after backward (leaves always keep theirs)."""
@@ -124,7 +163,41 @@ class Tensor:
 
     def _label(self) -> str:
         name = f"'{self.name}' " if self.name else ""
-        return f"tensor {name}of shape {self.data.shape}"
+        return f"tensor {name}of shape {self.shape}"
+
+    # ----------------------------------------------------------------- in-place updates
+    # Allowed where no graph is being recorded through the tensor (under no_grad(), or on a tensor
+    # that needs no gradient), as in PyTorch; each bumps the version, so a backward() that needs the
+    # old values raises instead of computing with the new ones.
+    def _update_in_place(self, ufunc, other, symbol: str) -> "Tensor":
+        from tinygraph.grad_mode import STATE
+        if self.requires_grad and STATE.grad_enabled:
+            kind = "a leaf" if self._node is None else "a recorded"
+            raise RuntimeError(f"'{symbol}': in-place update of {kind} {self._label()} that requires grad "
+                               f"while the graph is being recorded; do it inside tg.no_grad() (as an "
+                               f"optimizer step does) or write the out-of-place form x = x {symbol[0]} y")
+        value = other.data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self.data, value, out=self.data, casting="same_kind")
+        except (TypeError, ValueError) as error:      # read-only data, a dtype that cannot be cast, a shape
+            raise type(error)(f"'{symbol}': cannot update {self._label()} (dtype {self.data.dtype}) "
+                              f"in place with {np.shape(value)}-shaped {np.result_type(value)} data: {error}") from None
+        self._bump_version()
+        return self
+
+    def __iadd__(self, other): return self._update_in_place(np.add, other, "+=")
+    def __isub__(self, other): return self._update_in_place(np.subtract, other, "-=")
+    def __imul__(self, other): return self._update_in_place(np.multiply, other, "*=")
+    def __itruediv__(self, other): return self._update_in_place(np.true_divide, other, "/=")
+
+    def zero_(self) -> "Tensor":
+        """Set every element to 0 in place."""
+        return self._update_in_place(np.multiply, 0, "zero_")
+
+    def copy_(self, source: Any) -> "Tensor":
+        """Copy `source` (broadcast to this shape) into this tensor in place."""
+        return self._update_in_place(lambda _, value, out, casting: np.copyto(out, value, casting=casting),
+                                     source, "copy_")
 
     # ----------------------------------------------------------------- arithmetic
     def __add__(self, other): return apply(REGISTRY["add"], self, other)
@@ -162,12 +235,7 @@ class Tensor:
         return apply(REGISTRY["sum"], self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> "Tensor":
-        """sum / count, composed from sum and mul so it needs no backward rule of its own."""
-        total = self.sum(axis=axis, keepdims=keepdims)
-        count = self.data.size // max(total.data.size, 1) if self.data.size else 0
-        if count == 0:
-            raise ValueError(f"mean: no elements to average in a tensor of shape {self.data.shape} over axis={axis}")
-        return total * (1.0 / count)
+        return apply(REGISTRY["mean"], self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape: int) -> "Tensor":
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -194,8 +262,79 @@ class Tensor:
 
 
 def tensor(data: Any, requires_grad: bool = False, name: str | None = None) -> Tensor:
-    """Make a tensor; see `Tensor`."""
+    """Make a tensor from a copy of `data`; see `Tensor`."""
     return Tensor(data, requires_grad=requires_grad, name=name)
+
+
+def from_numpy(array: np.ndarray, requires_grad: bool = False, name: str | None = None) -> Tensor:
+    """Wrap `array` without copying: the tensor and the array share memory, as torch.from_numpy.
+
+    Changing the array through NumPy changes the tensor and is not seen by the version check
+    (as writing to `.data` is not): do it only when no backward() still needs the old values.
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    t = Tensor._wrap(_checked_array(array, array, "from_numpy"))
+    t.name = name
+    if requires_grad:
+        t.requires_grad_()
+    return t
+
+
+def _checked_array(array: np.ndarray, original: Any, where: str) -> np.ndarray:
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: cannot make a tensor from data of dtype {array.dtype} "
+                        f"(type {type(original).__name__}); give numbers or a numeric array")
+    return array
+
+
+class ReleasedTensor(Tensor):
+    """Stands in the recorded graph for an intermediate tensor whose values backward() freed.
+
+    After a plain `backward()` the graph keeps its structure (ops, names, shapes, dtypes) but not
+    the intermediate arrays nobody else holds, so a kept loss costs bytes per node, not per
+    activation. Reading `.data` says what happened instead of handing back stale numbers.
+    """
+
+    __slots__ = ("_shape", "_dtype")
+    values_available = False
+
+    @classmethod
+    def of(cls, t: Tensor) -> "ReleasedTensor":
+        stand_in = cls.__new__(cls)
+        stand_in.grad = None
+        stand_in.requires_grad = t.requires_grad
+        stand_in.name = t.name
+        stand_in._node = t._node
+        stand_in._retain_grad = False
+        stand_in._version_counter = t._version_counter
+        stand_in._shape, stand_in._dtype = t.data.shape, t.data.dtype
+        return stand_in
+
+    @property
+    def data(self):
+        raise RuntimeError(f"the values of {self._label()} were freed after backward(); keep a reference "
+                           "to the tensor, call backward(retain_graph=True), or draw before backward()")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self._shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self._shape))
+
+    def __repr__(self) -> str:
+        name = f", name={self.name!r}" if self.name else ""
+        return f"Tensor(<values freed after backward>, shape={self._shape}, dtype={self._dtype}{name})"
 
 
 from tinygraph.op import apply  # noqa: E402  (op.py needs Tensor defined first)
