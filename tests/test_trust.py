@@ -456,3 +456,16 @@ def test_tensors_the_user_holds_stay_in_the_graph_with_their_values():
         relu_input.data
     with pytest.raises(RuntimeError, match="already backpropagated"):
         loss.backward()
+
+
+def test_drawing_after_a_plain_backward_says_which_values_were_freed():
+    model = TwoLayerCNN(rng=np.random.default_rng(0))
+    image = np.random.default_rng(1).random((1, 1, 8, 8), dtype=np.float32)
+    loss = model.loss(image, np.array([3]))
+    loss.backward()
+    source = tg.draw(loss).source                      # no error: the structure is all there
+    assert "values freed by backward()" in source and "(1, 16, 6, 6)" in source
+    loss = model.loss(image, np.array([3]))
+    with tg.record_backward() as recording:            # a recording keeps what it draws
+        loss.backward()
+    assert "values freed" not in tg.draw(loss, recording=recording).source

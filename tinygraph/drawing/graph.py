@@ -78,7 +78,7 @@ class Graph:
 
 def is_inlined_constant(t: Tensor) -> bool:
     """Unnamed one-element constants (the 0.5 of `x * 0.5`) appear inside formulas, not as nodes."""
-    return t._node is None and not t.requires_grad and t.name is None and t.data.size == 1
+    return t._node is None and not t.requires_grad and t.name is None and t.size == 1
 
 
 def constant_symbol(t: Tensor) -> str:
@@ -168,7 +168,7 @@ def _short_formula(node, symbols: dict[str, str]) -> str | None:
 
 def _kind(t: Tensor, is_root: bool) -> str:
     if is_root:
-        return LOSS if t.data.size == 1 else OUTPUT
+        return LOSS if t.size == 1 else OUTPUT
     if t._node is not None:
         return INTERMEDIATE
     return PARAMETER if t.requires_grad else INPUT
@@ -253,7 +253,10 @@ def _number(item_id: str) -> int:
 
 
 def summarize_values(t: Tensor) -> tuple[float, float, float] | None:
-    """(min, mean, max) of a floating tensor's data, or None when there is nothing to summarize."""
+    """(min, mean, max) of a floating tensor's data, or None when there is nothing to summarize
+    (or when backward() freed the values: see `Tensor.values_available`)."""
+    if not t.values_available:
+        return None
     data = t.data
     if data.size == 0 or data.dtype.kind not in "fiu":
         return None

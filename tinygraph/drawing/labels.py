@@ -23,6 +23,8 @@ class Labels:
         if summary is not None:
             lo, mean, hi = summary
             rows.append(S.small(f"min {S.num(lo)} · mean {S.num(mean)} · max {S.num(hi)}", S.INK))
+        elif self.values and not t.values_available:
+            rows.append(S.small("values freed by backward(); draw inside tg.record_backward()"))
         if self.backward and self.grads and t.requires_grad:
             rows.extend(self._grad_rows(item))
         return S.table(rows)
@@ -70,8 +72,8 @@ class Labels:
         if attrs:
             rows.append(S.small(attrs))
         if self.backward:
-            if op.name in DEAD_UNIT_OPS and op.inputs[0] is not None:
-                x = self.g.tensors[op.inputs[0]]
+            x = self.g.tensors[op.inputs[0]] if op.inputs and op.inputs[0] is not None else None
+            if op.name in DEAD_UNIT_OPS and x is not None and x.tensor.values_available:
                 dead = float((x.tensor.data <= 0).mean()) if x.tensor.data.size else 0.0
                 rows.append(S.small(f"dead units: {dead:.0%} of {x.symbol} ≤ 0 pass no gradient", S.INK))
             saved = op.node.summarize_saved()
