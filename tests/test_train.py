@@ -1,31 +1,28 @@
-"""Training: loss falls, the defaults reach the targets, resume equals a straight run, the CLI works."""
+"""Training: loss falls, the defaults reach the targets, resume equals a straight run, the CLI works
+and guards its output: every error one line, non-finite losses stop it, Ctrl-C exits 130."""
 import contextlib
-import importlib.util
+import fcntl
 import io
 import os
+import pty
 import re
+import signal
+import stat
+import struct
 import subprocess
 import sys
+import termios
 
 import numpy as np
 import pytest
 
 import tinygraph as tg
 from tinygraph import data, optim
+from tinygraph.cli import train as train_tool
 from tinygraph.models import TwoLayerCNN
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRAIN_PY = os.path.join(ROOT, "tools", "train.py")
-
-
-def load_train_tool():
-    spec = importlib.util.spec_from_file_location("train_tool", TRAIN_PY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-train_tool = load_train_tool()
+TRAIN = [sys.executable, "-m", "tinygraph.train"]
 
 
 def run_quietly(argv):
@@ -87,10 +84,10 @@ def test_resume_continues_the_same_run(tmp_path, optimizer):
 
 def test_resume_refuses_a_conflicting_flag(tmp_path):
     run_quietly(["--epochs", "0", "--out", str(tmp_path / "c.npz")])
-    with pytest.raises(SystemExit, match="--lr 0.5 conflicts with the checkpoint"):
+    with pytest.raises(train_tool.CommandError, match="--lr 0.5 conflicts with the checkpoint"):
         run_quietly(["--resume", str(tmp_path / "c.npz"), "--lr", "0.5"])
     tg.save(tmp_path / "other.npz", {"model": {}})
-    with pytest.raises(ValueError, match=r"not a training checkpoint of tools/train.py \(it lacks \['optimizer'"):
+    with pytest.raises(train_tool.CommandError, match=r"not a training checkpoint of tinygraph-train \(it lacks \['optimizer'"):
         run_quietly(["--resume", str(tmp_path / "other.npz")])
 
 
@@ -106,15 +103,158 @@ def test_mnist_format_data_trains_from_a_directory(tmp_path):
 
 def test_cli_end_to_end_with_checkpoint_and_plot(tmp_path):
     ckpt, plot = tmp_path / "ckpt.npz", tmp_path / "curves.png"
-    done = subprocess.run([sys.executable, TRAIN_PY, "--model", "mlp", "--epochs", "1", "--batch-size", "64",
+    done = subprocess.run([*TRAIN, "--model", "mlp", "--epochs", "1", "--batch-size", "64",
                            "--lr", "0.01", "--optimizer", "sgd", "--seed", "1", "--out", str(ckpt),
                            "--plot", str(plot)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert re.search(r"^epoch +1/1 +loss \d", done.stdout, re.MULTILINE)
     assert re.search(r"^test accuracy: \d+\.\d%$", done.stdout, re.MULTILINE)
-    assert "epoch 1/1" in done.stderr                         # the tqdm bar
+    assert done.stderr == ""                                  # not a terminal: no progress bar frames
     assert tg.load(ckpt)["epoch"] == 1
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    bad = subprocess.run([sys.executable, TRAIN_PY, "--dataset", "mnist", "--data-dir", str(tmp_path / "nowhere")],
+    bad = subprocess.run([*TRAIN, "--dataset", "mnist", "--data-dir", str(tmp_path / "nowhere")],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "train-images-idx3-ubyte" in bad.stderr
+
+
+# ------------------------------------------------------------------ the command guards its output (issue 12)
+def command(argv, capsys):
+    """tinygraph-train's main() in this process: (exit status, stdout, stderr lines)."""
+    status = train_tool.main(argv)
+    out, err = capsys.readouterr()
+    return status, out, err.strip().splitlines()
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_checkpoint(tmp_path, capsys):
+    good = tmp_path / "ckpt.npz"
+    assert command(["--model", "mlp", "--epochs", "1", "--out", str(good)], capsys)[0] == 0
+    before = good.read_bytes()
+    status, out, err = command(["--model", "mlp", "--epochs", "2", "--lr", "1e30", "--out", str(good)], capsys)
+    assert status == 1 and len(err) == 1, err
+    assert re.fullmatch(r"tinygraph-train: error: the loss became (nan|inf) at step \d+/43 of epoch 1 \(lr 1e\+30\); "
+                        r"stopped without saving this epoch", err[0]), err
+    assert good.read_bytes() == before
+
+
+def test_non_finite_weights_are_never_saved(tmp_path):
+    model = TwoLayerCNN(filters=2, rng=np.random.default_rng(0))
+    model.parameters()[0].data[...] = np.nan
+    tg.save(tmp_path / "c.npz", {"epoch": 1})
+    with pytest.raises(train_tool.Diverged, match=r"after epoch 2 the weights \['conv.weight'\] are not finite"):
+        train_tool.save_checkpoint(str(tmp_path / "c.npz"), model, optim.SGD(model.parameters(), lr=0.1),
+                                   train_tool.DEFAULTS, {}, 2, {})
+    assert tg.load(tmp_path / "c.npz") == {"epoch": 1}
+
+
+@pytest.mark.parametrize("flags", [["--lr", "inf"], ["--lr", "nan"], ["--lr", "-1"], ["--epochs", "-1"],
+                                   ["--model", "resnet"], ["--batch-size", "0"], ["--bogus"]])
+def test_bad_usage_is_argparse_exit_2(flags, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        train_tool.main(flags)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("tinygraph-train: error: ")
+
+
+def crafted_resume(tmp_path):
+    tg.save(tmp_path / "crafted.npz", {"model": {}, "optimizer": {}, "epoch": 1, "model_name": "mlp",
+                                       "model_config": {"in_features": "x"}, "history": {},
+                                       "settings": {"model": "mlp", "lr": "fast"}})
+    return str(tmp_path / "crafted.npz")
+
+
+def bad_gz_dir(tmp_path):
+    (tmp_path / "mnist").mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz"):
+        (tmp_path / "mnist" / name).write_bytes(b"\x1f\x8b\x08\x00" + bytes(range(200)))
+    return str(tmp_path / "mnist")
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("out_is_dir", "--out .* cannot be written: .* is a directory"),
+    ("out_read_only", "--out .*ro.npz cannot be written: .*read-only"),
+    ("resume_missing", "No such file or directory: .*missing.npz"),
+    ("resume_corrupt", "tg.load: .*corrupt.npz is truncated or corrupt"),
+    ("resume_crafted", r"--resume .*crafted.npz: not a usable training checkpoint \(.*lr 'fast'"),
+    ("mnist_bad_gz", "read_idx: .*train-images-idx3-ubyte.gz is not a readable gzip/IDX file"),
+    ("mnist_no_dir", "--dataset mnist needs --data-dir"),
+])
+def test_every_error_is_one_line_before_training(tmp_path, capsys, case, expected):
+    (tmp_path / "ro.npz").write_bytes(b"")
+    os.chmod(tmp_path / "ro.npz", 0o444)
+    (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04" + bytes(100))
+    argv = {"out_is_dir": ["--out", str(tmp_path)], "out_read_only": ["--out", str(tmp_path / "ro.npz")],
+            "resume_missing": ["--resume", str(tmp_path / "missing.npz")],
+            "resume_corrupt": ["--resume", str(tmp_path / "corrupt.npz")],
+            "resume_crafted": ["--resume", crafted_resume(tmp_path)],
+            "mnist_bad_gz": ["--dataset", "mnist", "--data-dir", bad_gz_dir(tmp_path)],
+            "mnist_no_dir": ["--dataset", "mnist"]}[case]
+    status, out, err = command(argv, capsys)
+    assert status == 1 and len(err) == 1, err
+    assert re.match(f"tinygraph-train: error: {expected}", err[0]), err[0]
+    assert "epoch" not in out                                     # found before any training
+
+
+def test_a_full_disk_mid_run_is_one_line_and_keeps_the_last_checkpoint(tmp_path, capsys, monkeypatch):
+    def disk_full(path, state):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tg, "save", disk_full)
+    status, out, err = command(["--model", "mlp", "--epochs", "1", "--out", str(tmp_path / "c.npz")], capsys)
+    assert status == 1 and len(err) == 1
+    assert err[0].startswith("tinygraph-train: error: could not write the checkpoint after epoch 1 to ")
+    assert "No space left on device" in err[0]
+
+
+def test_plot_without_matplotlib_names_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    status, out, err = command(["--epochs", "1", "--plot", str(tmp_path / "c.png")], capsys)
+    assert status == 1 and err == ["tinygraph-train: error: --plot needs matplotlib, which is not installed; "
+                                   "install it with: pip install 'tinygraph[tools]'"]
+    assert "epoch" not in out
+
+
+def test_ctrl_c_exits_130_with_one_line_and_a_complete_checkpoint(tmp_path):
+    ckpt = tmp_path / "c.npz"
+    child = subprocess.Popen([*TRAIN, "--epochs", "200", "--out", str(ckpt)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    while not child.stdout.readline().startswith("epoch   2"):
+        pass
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and re.fullmatch(r"tinygraph-train: error: interrupted in epoch \d+; "
+                                            r".*c.npz holds epoch \d+", lines[0]), stderr
+    assert tg.load(ckpt)["epoch"] >= 1
+    assert [name for name in os.listdir(tmp_path)] == ["c.npz"]
+
+
+def test_a_terminal_gets_a_live_bar_and_a_log_gets_plain_lines(tmp_path):
+    argv = [*TRAIN, "--model", "mlp", "--epochs", "2"]
+    log = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert log.returncode == 0 and "\r" not in log.stdout + log.stderr
+    assert len(re.findall(r"^epoch +\d/2 .*test acc", log.stdout, re.M)) == 2
+    leader, follower = pty.openpty()                    # stderr a terminal, as in an interactive shell
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))   # 100 columns, not 0
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=follower, text=True)
+    os.close(follower)
+    frames = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        frames += chunk
+    child.communicate(timeout=120)
+    os.close(leader)
+    assert child.returncode == 0 and b"\r" in frames and b"epoch 1/2" in frames
+
+
+def test_the_tools_wrapper_and_python_m_run_the_same_command(tmp_path):
+    for argv in ([sys.executable, os.path.join(ROOT, "tools", "train.py")], TRAIN):
+        done = subprocess.run([*argv, "--epochs", "0", "--model", "mlp"], capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+        assert done.returncode == 0 and "test accuracy" in done.stdout, done.stderr
