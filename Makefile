@@ -1,6 +1,6 @@
 # Two commands set up and run everything on a fresh machine:
-#   make demo   create .venv, install tinygraph and its tools (and Graphviz's `dot`), run the demo
-#   make test   the same set-up, then the whole test suite
+#   make demo   create .venv, install tinygraph[tools] (and Graphviz's `dot`), run the demo
+#   make test   the same set-up (with the test extras), the whole test suite, then tools/check_install.sh
 # Both are idempotent: a second run reuses .venv and skips what is already installed.
 
 PYTHON ?= python3
@@ -12,8 +12,9 @@ PY     := $(VENV)/bin/python
 demo: setup
 	$(PY) tools/demo.py
 
-test: setup
+test: setup $(VENV)/.installed-test
 	$(PY) -m pytest
+	sh tools/check_install.sh     # the wheel, installed as a pip user would, outside this tree
 
 bench: setup
 	$(PY) -m pip install -q -e '.[bench]'
@@ -21,15 +22,20 @@ bench: setup
 
 setup: $(VENV)/.installed graphviz
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "tinygraph needs Python 3.10 or newer, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[tools]'
+	touch $@
+
+# The test extras: pytest, hypothesis, build, and crosscheck's torch==2.13.0 (CPU), pinned exactly.
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[test,tools,crosscheck]'
 	touch $@
 
 graphviz:
 	@sh tools/install_graphviz.sh
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
