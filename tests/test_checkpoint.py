@@ -198,9 +198,9 @@ def test_a_corrupt_deflate_block_is_a_value_error(tmp_path):
                                **{"w.npy": npy_bytes("<f8", (20000,), state["w"].tobytes())})
     raw = bytearray(hand_made_npz(tmp_path / "z.npz", members, zipfile.ZIP_DEFLATED).read_bytes())
     start = raw.index(b"w.npy") + 5                           # the deflated data follow the local header name
-    raw[start + 200:start + 260] = bytes(range(60))
+    raw[start] = 0xFF                                         # deflate block type 3: reserved, invalid
     (tmp_path / "z.npz").write_bytes(bytes(raw))
-    with pytest.raises(ValueError, match=r"z.npz is truncated or corrupt \((error|BadZipFile)"):
+    with pytest.raises(ValueError, match=r"z.npz is truncated or corrupt \(error: .*invalid block type"):
         tg.load(tmp_path / "z.npz")
 
 

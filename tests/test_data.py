@@ -197,12 +197,10 @@ def test_a_header_declaring_too_much_is_refused_before_reading(tmp_path, name):
 
 
 def test_a_corrupt_deflate_stream_is_a_value_error(tmp_path):
-    good = bytearray(gzip.compress(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes()))
-    raw = gzip.compress(idx_bytes(0x08, (5000,), bytes(good[:5000].ljust(5000, b"x"))))
-    broken = bytearray(raw)
-    broken[40:80] = bytes(range(40))
+    broken = bytearray(gzip.compress(idx_bytes(0x08, (5000,), bytes(5000))))
+    broken[10] = 0xFF                                  # first deflate block after the 10-byte gzip header: type 3, invalid
     (tmp_path / "broken-ubyte.gz").write_bytes(bytes(broken))
-    with pytest.raises(ValueError, match="broken-ubyte.gz is not a readable gzip/IDX file"):
+    with pytest.raises(ValueError, match="broken-ubyte.gz is not a readable gzip/IDX file .error: .*invalid block type"):
         data.read_idx(tmp_path / "broken-ubyte.gz")
 
 
