@@ -1,0 +1,43 @@
+"""Expression specs that once failed (or that the suite must always cover), replayed by test_differential.py.
+
+Plain data in the format torch_compare.py describes. When the generator in test_differential.py finds
+a failing case, Hypothesis prints the shrunk spec: paste it here with an id and a one-line reason, so
+it runs every time, whatever the generator draws.
+"""
+
+REGRESSIONS = [
+    {
+        "id": "cube-0d",
+        "why": "x*x*x on a 0-d float64 tensor: the gradient was 0.5 (a NumPy scalar accumulated in place), not 0.75",
+        "leaves": {"x": {"shape": (), "dtype": "float64", "values": 0.5}},
+        "nodes": [
+            {"name": "x2", "op": "mul", "args": ["x", "x"]},
+            {"name": "x3", "op": "mul", "args": ["x2", "x"]},
+        ],
+        "backward": "plain",
+    },
+    {
+        "id": "fourfold-sum-0d",
+        "why": "x+x+x+x on a 0-d float64 tensor: reuse of one tensor by several ops, gradient 4",
+        "leaves": {"x": {"shape": (), "dtype": "float64", "values": 0.5}},
+        "nodes": [
+            {"name": "s2", "op": "add", "args": ["x", "x"]},
+            {"name": "s3", "op": "add", "args": ["s2", "x"]},
+            {"name": "s4", "op": "add", "args": ["s3", "x"]},
+        ],
+        "backward": "plain",
+    },
+    {
+        "id": "softmax-xent-probabilities-not-summing-to-exactly-1",
+        "why": "softmax_xent accepts probability rows summing to 1 within 1e-6 and its forward is -sum y log p, "
+               "but backward returns p - y (exact only when sum y == 1); the derivative is p * sum(y) - y, "
+               "as PyTorch computes: gradient off by 5e-7 here",
+        "leaves": {"s": {"shape": (1, 3), "dtype": "float64", "values": [[0.3, -0.2, 1.0]]}},
+        "nodes": [
+            {"name": "loss", "op": "softmax_xent",
+             "args": ["s", {"array": [[0.2, 0.3, 0.5000009]], "dtype": "float64", "shape": [1, 3]}],
+             "attrs": {"reduction": "sum"}},
+        ],
+        "backward": "plain",
+    },
+]
