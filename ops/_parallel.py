@@ -115,7 +115,9 @@ def _blas() -> list:
     if _blas_libraries is None:
         try:
             from threadpoolctl import ThreadpoolController
-            _blas_libraries = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+            # NumPy's own BLAS only: another library's copy (PyTorch's, say) is not ours to change.
+            _blas_libraries = [lib for lib in ThreadpoolController().lib_controllers
+                               if lib.user_api == "blas" and "numpy" in lib.filepath]
         except ImportError:
             _blas_libraries = []
     return _blas_libraries
