@@ -2,3 +2,6 @@
 from tinygraph.ops import (  # noqa: F401
     add, conv2d, div, exp, log, matmul, maxpool, mean, mul, neg, pow, relu, reshape, softmax_xent, sub, sum, transpose,
 )
+from tinygraph.ops._tensor_methods import install_tensor_methods  # noqa: E402
+
+install_tensor_methods()      # x + y, x @ w, x.sum(axis), x.reshape(2, 3), x.T, ...

@@ -1,10 +1,11 @@
 """2-D convolution (cross-correlation, as section 2.1 writes it) by im2col and one batched matrix product."""
 import numpy as np
 
-from tinygraph import Op, register_op
+from tinygraph.op import Op
 from tinygraph.ops._parallel import over_rows
 from tinygraph.ops._windows import col2im, output_size, pair, windows
 
+from tinygraph.registry import register_op
 
 @register_op("conv2d", forward="{out} = {w} ⋆ {x} + {b}",
              backward=("δ{x} = Σ_f Σ_ij δ{out} · {w} (eq. 3)",

@@ -1,7 +1,8 @@
 """Elementwise a / b with broadcasting."""
 import numpy as np
 
-from tinygraph import Op, register_op
+from tinygraph.op import Op
+from tinygraph.registry import register_op
 
 
 @register_op("div", forward="{out} = {a} / {b}",

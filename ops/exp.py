@@ -1,7 +1,8 @@
 """Elementwise e^x."""
 import numpy as np
 
-from tinygraph import Op, register_op
+from tinygraph.op import Op
+from tinygraph.registry import register_op
 
 
 @register_op("exp", forward="{out} = e^{x}", backward="δ{x} = δ{out} ⊙ {out}")

@@ -1,7 +1,8 @@
 """Elementwise natural logarithm."""
 import numpy as np
 
-from tinygraph import Op, register_op
+from tinygraph.op import Op
+from tinygraph.registry import register_op
 
 
 @register_op("log", forward="{out} = ln {x}", backward="δ{x} = δ{out} / {x}")

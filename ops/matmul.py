@@ -1,9 +1,10 @@
 """Matrix product with NumPy's rules: 2-D, batched with broadcast batch axes, and 1-D operands."""
 import numpy as np
 
-from tinygraph import Op, register_op
+from tinygraph.op import Op
 from tinygraph.ops._parallel import over_rows
 
+from tinygraph.registry import register_op
 
 @register_op("matmul", forward="{out} = {a} {b}", backward=("δ{a} = δ{out} {b}ᵀ", "δ{b} = {a}ᵀ δ{out}"),
              broadcasting=True)

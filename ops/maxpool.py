@@ -1,10 +1,11 @@
 """Max-pooling, section 2.3, with the argmax kept so backward routes each gradient to one element."""
 import numpy as np
 
-from tinygraph import Op, register_op
+from tinygraph.op import Op
 from tinygraph.ops._parallel import over_rows
 from tinygraph.ops._windows import col2im, output_size, pair, windows
 
+from tinygraph.registry import register_op
 
 @register_op("maxpool", forward="{out} = max over each window of {x}",
              backward="δ{x} = δ{out} at each window's (i*, j*), 0 elsewhere (§3.3)")

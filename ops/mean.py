@@ -1,8 +1,9 @@
 """Mean over some axes (or all)."""
 import numpy as np
 
-from tinygraph import Op, register_op
+from tinygraph.op import Op
 from tinygraph.ops._axes import reduction_axes, restore_axes
+from tinygraph.registry import register_op
 
 
 @register_op("mean", forward="{out} = (1/n) Σ {x}", backward="δ{x} = δ{out} / n copied over the averaged axes")

@@ -1,7 +1,8 @@
 """Elementwise a · b with broadcasting."""
 import numpy as np
 
-from tinygraph import Op, register_op
+from tinygraph.op import Op
+from tinygraph.registry import register_op
 
 
 @register_op("mul", forward="{out} = {a} ⊙ {b}", backward=("δ{a} = δ{out} ⊙ {b}", "δ{b} = δ{out} ⊙ {a}"),

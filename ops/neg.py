@@ -1,7 +1,8 @@
 """Elementwise −x."""
 import numpy as np
 
-from tinygraph import Op, register_op
+from tinygraph.op import Op
+from tinygraph.registry import register_op
 
 
 @register_op("neg", forward="{out} = −{x}", backward="δ{x} = −δ{out}")

@@ -1,7 +1,8 @@
 """Elementwise x ** p for a scalar exponent p."""
 import numpy as np
 
-from tinygraph import Op, register_op
+from tinygraph.op import Op
+from tinygraph.registry import register_op
 
 
 @register_op("pow", forward="{out} = {x}^p", backward="δ{x} = δ{out} ⊙ p·{x}^(p−1)")

@@ -1,8 +1,9 @@
 """ReLU, section 2.2 of the derivation: A = max(0, Z)."""
 import numpy as np
 
-from tinygraph import Op, register_op
+from tinygraph.op import Op
 from tinygraph.ops._parallel import over_rows
+from tinygraph.registry import register_op
 
 
 @register_op("relu", forward="{out} = max(0, {x})", backward="δ{x} = δ{out} ⊙ 1[{x} > 0]")

@@ -1,7 +1,8 @@
 """Reshape without copying data."""
 import numpy as np
 
-from tinygraph import Op, register_op
+from tinygraph.op import Op
+from tinygraph.registry import register_op
 
 
 @register_op("reshape", forward="{out} = reshape({x})", backward="δ{x} = reshape(δ{out}) to {x}'s shape")

@@ -1,7 +1,8 @@
 """Softmax and cross-entropy fused (section 2.4), so the loss is stable and backward is ŷ − y (§3.1)."""
 import numpy as np
 
-from tinygraph import Op, register_op
+from tinygraph.op import Op
+from tinygraph.registry import register_op
 
 REDUCTIONS = ("mean", "sum", "none")
 

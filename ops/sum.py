@@ -1,8 +1,9 @@
 """Sum over some axes (or all)."""
 import numpy as np
 
-from tinygraph import Op, register_op
+from tinygraph.op import Op
 from tinygraph.ops._axes import reduction_axes, restore_axes
+from tinygraph.registry import register_op
 
 
 @register_op("sum", forward="{out} = Σ {x}", backward="δ{x} = δ{out} copied over the summed axes")

@@ -1,7 +1,8 @@
 """Permute axes."""
 import numpy as np
 
-from tinygraph import Op, register_op
+from tinygraph.op import Op
+from tinygraph.registry import register_op
 
 
 @register_op("transpose", forward="{out} = {x}ᵀ", backward="δ{x} = (δ{out})ᵀ, axes permuted back")

@@ -4,25 +4,49 @@
     x = tg.tensor(np.random.randn(3, 4), requires_grad=True, name="x")
     y = (x @ w).relu().sum()
     y.backward()            # x.grad now holds dy/dx
+
+Every module imports what it uses from the module that defines it, never from this package, so
+the order below is only the order of the documentation: tensor, ops and their registry, engine,
+then the tools around them. `tg.<op name>` (tg.relu, tg.conv2d, your own registered ops) is
+looked up in the registry when asked for (`__getattr__` below).
 """
-# Core, in dependency order: tensor.py first (op.py and registry.py need Tensor defined).
-from tinygraph.tensor import ReleasedTensor, Tensor, from_numpy, tensor  # noqa: I001
+import pkgutil as _pkgutil
+
+from tinygraph.tensor import ReleasedTensor, Tensor, from_numpy, tensor
 from tinygraph.op import Context, Node, Op, apply
+from tinygraph import registry as _registry
 from tinygraph.registry import register_op, registry, unregister_op
 from tinygraph.engine import backward, topological_order
 from tinygraph.grad_mode import backward_hook, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from tinygraph.broadcast import unbroadcast
 from tinygraph.gradcheck import GradcheckError, gradcheck
 
-# The built-in ops register themselves as tg.<name> and Tensor methods.
-import tinygraph.ops  # noqa: F401,E402
-from tinygraph.ops._parallel import get_num_threads, set_num_threads  # noqa: E402  (threads per large op)
+# The built-in ops, one file each; importing them registers them (tg.relu, x.relu(), ...).
+import tinygraph.ops  # noqa: F401
+from tinygraph.ops._parallel import get_num_threads, set_num_threads  # threads per large op
 
 # Tools around the core.
-from tinygraph.profile import OpStats, Profile, profile  # noqa: E402  (per-op timings)
-from tinygraph.memory import keep_freed_memory  # noqa: E402  (opt-in: reuse freed arrays, no page faults)
-from tinygraph import data, nn, optim  # noqa: E402  (tg.nn.Linear, tg.optim.Adam, tg.data.load_digits, ...)
-from tinygraph.checkpoint import load, save  # noqa: E402  (tg.save(path, state) / tg.load(path))
-from tinygraph.drawing import draw, draw_steps, record_backward  # noqa: E402  (see backprop)
+from tinygraph.profile import OpStats, Profile, profile  # per-op timings
+from tinygraph.memory import keep_freed_memory  # opt-in: reuse freed arrays, no page faults
+from tinygraph import data, nn, optim  # tg.nn.Linear, tg.optim.Adam, tg.data.load_digits, ...
+from tinygraph.checkpoint import load, save  # tg.save(path, state) / tg.load(path)
+from tinygraph.drawing import draw, draw_steps, record_backward  # see backprop
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`tg.<op name>`: the function of the op registered under that name (PEP 562)."""
+    function = _registry.op_function(name)
+    if function is None:
+        raise AttributeError(f"module 'tinygraph' has no attribute {name!r}")
+    return function
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_registry.registry()))
+
+
+# An op named like one of the package's own attributes or submodules would be hidden by it.
+_registry.reserve_names([name for name in globals() if not name.startswith("_")]
+                        + [module.name for module in _pkgutil.iter_modules(__path__)])

@@ -58,6 +58,11 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
         free_intermediates(released)
 
 
+# tensor.py imports nothing above it, so the engine gives Tensor its backward method: the same
+# function, so `t.backward(grad, retain_graph)` is `backward(t, grad, retain_graph)`.
+Tensor.backward = backward
+
+
 def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> list:
     """The reverse sweep; returns the nodes whose saved arrays it released."""
     order = topological_order(root)

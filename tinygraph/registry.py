@@ -1,18 +1,23 @@
 """The op registry: `register_op` turns an `Op` subclass into `tg.<name>(...)` and a Tensor method.
 
 Registering reads the op's inputs and hyperparameters from its forward signature once, stores the
-formulas the drawing tools show, and records the op by name in REGISTRY (`tg.registry()`).
+formulas the drawing tools show, and records the op by name in REGISTRY (`tg.registry()`) and its
+function in FUNCTIONS. The package finds `tg.<name>` there (`tinygraph.__getattr__`); nothing here
+writes into the package. The Tensor method is installed on Tensor, which knows nothing of ops.
 """
 from __future__ import annotations
 
 import inspect
-import sys
-from typing import Callable
+from typing import Callable, Iterable
 
 from tinygraph.op import Op, apply
 from tinygraph.tensor import Tensor
 
 REGISTRY: dict[str, type[Op]] = {}
+# The function `tg.<name>(...)` of each registered op.
+FUNCTIONS: dict[str, Callable] = {}
+# Names the package already uses for something else (tg.tensor, tg.nn, ...): an op may not take one.
+_RESERVED: set[str] = set()
 
 
 def registry() -> dict[str, type[Op]]:
@@ -49,8 +54,8 @@ def register_op(name: str, *, forward: str | None = None,
         cls.forward_formula = forward or cls.forward_formula or (
             "{out} = " + name + "(" + ", ".join("{" + a + "}" for a in cls.arg_names) + ")")
         cls.backward_formulas = _backward_formulas(cls, backward)
+        _install_function(cls)        # checks the name first, so a refused op leaves no trace
         REGISTRY[name] = cls
-        _install_function(cls)
         return cls
 
     return decorate
@@ -59,11 +64,23 @@ def register_op(name: str, *, forward: str | None = None,
 def unregister_op(name: str) -> None:
     """Remove an op registered with `register_op` (its tg.<name> function and Tensor method too)."""
     cls = REGISTRY.pop(name)
-    package = sys.modules["tinygraph"]
-    if getattr(getattr(package, name, None), "op", None) is cls:
-        delattr(package, name)
+    FUNCTIONS.pop(name, None)
     if getattr(getattr(Tensor, name, None), "op", None) is cls:
         delattr(Tensor, name)
+
+
+def op_function(name: str) -> Callable | None:
+    """The function `tg.<name>` of the op registered as `name`, or None."""
+    return FUNCTIONS.get(name)
+
+
+def reserve_names(names: Iterable[str]) -> None:
+    """Keep ops from taking these names (the package's own attributes, which would hide them)."""
+    names = set(names)
+    taken = sorted(names & set(REGISTRY))
+    if taken:
+        raise ValueError(f"register_op: ops named {taken} are hidden by tinygraph's own attributes of that name")
+    _RESERVED.update(names)
 
 
 def _read_signature(cls: type[Op], name: str) -> None:
@@ -112,13 +129,13 @@ def _install_function(cls: type[Op]) -> None:
     op_function.__doc__ = (cls.__doc__ or "").strip() + f"\n\nForward: {cls.forward_formula}\n" + \
         "Backward: " + "; ".join(cls.backward_formulas)
     op_function.op = cls
-    package = sys.modules["tinygraph"]
-    current = getattr(package, cls.name, None)
-    if current is not None and getattr(current, "op", None) is None:
+    if cls.name in _RESERVED:
         raise ValueError(f"register_op: {cls.name!r} would hide tinygraph.{cls.name}; pick another name")
-    if cls.name not in Tensor.HANDWRITTEN:     # sum, reshape, ... keep their friendlier signatures
-        method = getattr(Tensor, cls.name, None)
-        if method is not None and getattr(method, "op", None) is None:
-            raise ValueError(f"register_op: {cls.name!r} would hide Tensor.{cls.name}; pick another name")
+    method = getattr(Tensor, cls.name, None)
+    if method is not None and getattr(method, "op", None) is None:
+        raise ValueError(f"register_op: {cls.name!r} would hide Tensor.{cls.name}; pick another name")
+    # A method some layer wrote by hand for this op (x.sum(axis), x.reshape(2, 3): friendlier than
+    # the generated signature) stays; one this registry made is replaced.
+    if method is None or method is FUNCTIONS.get(cls.name):
         setattr(Tensor, cls.name, op_function)
-    setattr(package, cls.name, op_function)
+    FUNCTIONS[cls.name] = op_function

@@ -1,10 +1,24 @@
-"""Tensor: a NumPy array that remembers the op that produced it."""
+"""Tensor: a NumPy array that remembers the op that produced it.
+
+This module knows nothing of ops, the registry or the engine: they import Tensor, never the other
+way round. The methods that need them are installed on Tensor by the layer that defines them,
+as HIPS autograd's numpy layer gives ArrayBox its operators:
+
+- `+ - * / ** @`, `.sum()`, `.mean()`, `.reshape()`, `.transpose()`, `.flatten()`, `.T`: the op
+  layer (ops/_tensor_methods.py);
+- one method per registered op, `x.relu()`, `x.exp()`, your own `x.sigmoid()`: `register_op`;
+- `.backward(grad=None, retain_graph=False)`: the engine (`tinygraph.engine.backward`, the same
+  function as `tg.backward(t)`).
+
+Importing any part of tinygraph imports the whole package first, so they are always there.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
+from tinygraph.grad_mode import STATE
 
 
 class Tensor:
@@ -21,8 +35,6 @@ class Tensor:
                  "__weakref__")
     # Make NumPy hand `ndarray + Tensor` back to Tensor.__radd__ instead of looping over elements.
     __array_ufunc__ = None
-    # Methods written by hand below with friendlier signatures than their op's forward().
-    HANDWRITTEN = frozenset({"add", "sub", "mul", "div", "neg", "pow", "sum", "mean", "reshape", "transpose"})
     # False only for the stand-ins that keep a graph's structure after backward() freed the values.
     values_available = True
 
@@ -143,11 +155,6 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
-        """Reverse-mode accumulation of d(self)/d(leaf) into every leaf's `.grad`."""
-        from tinygraph.engine import backward
-        backward(self, grad, retain_graph)
-
     def __repr__(self) -> str:
         parts = [f"shape={self.data.shape}", f"dtype={self.data.dtype}"]
         if self.name:
@@ -170,7 +177,6 @@ class Tensor:
     # that needs no gradient), as in PyTorch; each bumps the version, so a backward() that needs the
     # old values raises instead of computing with the new ones.
     def _update_in_place(self, ufunc, other, symbol: str) -> "Tensor":
-        from tinygraph.grad_mode import STATE
         if self.requires_grad and STATE.grad_enabled:
             kind = "a leaf" if self._node is None else "a recorded"
             raise RuntimeError(f"'{symbol}': in-place update of {kind} {self._label()} that requires grad "
@@ -198,67 +204,6 @@ class Tensor:
         """Copy `source` (broadcast to this shape) into this tensor in place."""
         return self._update_in_place(lambda _, value, out, casting: np.copyto(out, value, casting=casting),
                                      source, "copy_")
-
-    # ----------------------------------------------------------------- arithmetic
-    def __add__(self, other): return apply(REGISTRY["add"], self, other)
-    def __radd__(self, other): return apply(REGISTRY["add"], other, self)
-    def __sub__(self, other): return apply(REGISTRY["sub"], self, other)
-    def __rsub__(self, other): return apply(REGISTRY["sub"], other, self)
-    def __mul__(self, other): return apply(REGISTRY["mul"], self, other)
-    def __rmul__(self, other): return apply(REGISTRY["mul"], other, self)
-    def __truediv__(self, other): return apply(REGISTRY["div"], self, other)
-    def __rtruediv__(self, other): return apply(REGISTRY["div"], other, self)
-    def __neg__(self): return apply(REGISTRY["neg"], self)
-    def __matmul__(self, other): return apply(REGISTRY["matmul"], self, other)
-    def __rmatmul__(self, other): return apply(REGISTRY["matmul"], other, self)
-
-    def __pow__(self, exponent: float) -> "Tensor":
-        if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
-            raise TypeError(f"pow: the exponent must be a scalar, got {type(exponent).__name__} "
-                            f"of shape {np.shape(exponent)}; use (tensor.log() * e).exp() for tensor exponents")
-        return apply(REGISTRY["pow"], self, exponent=float(exponent))
-
-    def __rpow__(self, base: float) -> "Tensor":
-        if np.ndim(base) != 0 or not base > 0:
-            raise TypeError(f"pow: base ** tensor needs a positive scalar base, got {base!r}")
-        return (self * float(np.log(base))).exp()
-
-    def add(self, other): return self + other
-    def sub(self, other): return self - other
-    def mul(self, other): return self * other
-    def div(self, other): return self / other
-    def neg(self): return -self
-    def pow(self, exponent: float): return self ** exponent
-
-    # ----------------------------------------------------------------- reductions and shapes
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> "Tensor":
-        return apply(REGISTRY["sum"], self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> "Tensor":
-        return apply(REGISTRY["mean"], self, axis=axis, keepdims=keepdims)
-
-    def reshape(self, *shape: int) -> "Tensor":
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return apply(REGISTRY["reshape"], self, shape=shape)
-
-    def flatten(self, start_dim: int = 1) -> "Tensor":
-        """Merge the axes from `start_dim` on into one: (N, C, H, W) -> (N, C·H·W)."""
-        ndim = self.data.ndim
-        start = start_dim + ndim if start_dim < 0 else start_dim
-        if not 0 <= start < max(ndim, 1):
-            raise ValueError(f"flatten: start_dim={start_dim} is out of range for a tensor of shape {self.data.shape}")
-        return self.reshape(self.data.shape[:start] + (-1,))
-
-    def transpose(self, *axes: int) -> "Tensor":
-        """Permute axes as NumPy does; no axes reverses them."""
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return apply(REGISTRY["transpose"], self, axes=axes or None)
-
-    @property
-    def T(self) -> "Tensor":
-        return self.transpose()
 
 
 def tensor(data: Any, requires_grad: bool = False, name: str | None = None) -> Tensor:
@@ -336,6 +281,3 @@ class ReleasedTensor(Tensor):
         name = f", name={self.name!r}" if self.name else ""
         return f"Tensor(<values freed after backward>, shape={self._shape}, dtype={self._dtype}{name})"
 
-
-from tinygraph.op import apply  # noqa: E402  (op.py needs Tensor defined first)
-from tinygraph.registry import REGISTRY  # noqa: E402

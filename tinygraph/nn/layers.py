@@ -9,8 +9,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
-import tinygraph as tg
-from tinygraph.nn import Module, Parameter
+from tinygraph.nn.module import Module, Parameter
+from tinygraph.op import apply
+from tinygraph.ops.conv2d import Conv2d as Conv2dOp
+from tinygraph.ops.maxpool import MaxPool as MaxPoolOp
 from tinygraph.tensor import Tensor
 
 
@@ -77,7 +79,7 @@ class Conv2d(Module):
         self.bias = Parameter(_uniform(rng, bound, (out_channels,), dtype))
 
     def forward(self, x: Tensor) -> Tensor:
-        return tg.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+        return apply(Conv2dOp, x, self.weight, self.bias, stride=self.stride, padding=self.padding)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -100,7 +102,7 @@ class MaxPool(Module):
         self.stride = None if stride is None else _positive_int("nn.MaxPool", "stride", stride)
 
     def forward(self, x: Tensor) -> Tensor:
-        return tg.maxpool(x, size=self.size, stride=self.stride)
+        return apply(MaxPoolOp, x, size=self.size, stride=self.stride)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, stride={self.stride or self.size}"

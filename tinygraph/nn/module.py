@@ -1,18 +1,8 @@
-"""Modules and layers: models built from tinygraph ops, organised the way PyTorch users expect.
+"""Module machinery: `Module` (parameters and submodules found by attribute assignment), `Parameter`.
 
-    class Net(nn.Module):
-        def __init__(self, rng):
-            super().__init__()
-            self.fc = nn.Linear(64, 10, rng=rng)   # registered because it is a Module
-        def forward(self, x):
-            return self.fc(x)
-
-A `Module` finds its parameters and submodules from attribute assignment, in assignment order;
-`named_parameters()` gives dotted names ("fc.weight"). While a module's `__call__` runs,
-`STATE.module_path` holds its dotted path ("conv", "layers.1"; None for the outermost module) and
-every node recorded meanwhile keeps it as `node.module`, so the drawing tools can group a graph
-by module. Layers initialise like PyTorch: uniform in ±1/√fan_in, drawn from the
-`numpy.random.Generator` you pass.
+While a module's `__call__` runs, `STATE.module_path` holds its dotted path ("conv", "layers.1";
+None for the outermost module) and every node recorded meanwhile keeps it as `node.module`, so
+the drawing tools can group a graph by module (`module_path(tensor)`).
 """
 from __future__ import annotations
 
@@ -178,6 +168,3 @@ def module_path(tensor: Tensor) -> str | None:
     """The dotted path of the module whose call produced `tensor` (None outside any submodule)."""
     return None if tensor._node is None else tensor._node.module
 
-
-# The layers live in their own file; import them here so users write nn.Linear, nn.Conv2d, ...
-from tinygraph.layers import Conv2d, Flatten, Linear, MaxPool, ReLU, Sequential, as_tensor  # noqa: E402,F401

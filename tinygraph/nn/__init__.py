@@ -1,0 +1,21 @@
+"""Modules and layers: models built from tinygraph ops, organised the way PyTorch users expect.
+
+    class Net(nn.Module):
+        def __init__(self, rng):
+            super().__init__()
+            self.fc = nn.Linear(64, 10, rng=rng)   # registered because it is a Module
+        def forward(self, x):
+            return self.fc(x)
+
+A `Module` finds its parameters and submodules from attribute assignment, in assignment order;
+`named_parameters()` gives dotted names ("fc.weight"). While a module's `__call__` runs,
+`STATE.module_path` holds its dotted path ("conv", "layers.1"; None for the outermost module) and
+every node recorded meanwhile keeps it as `node.module`, so the drawing tools can group a graph
+by module. Layers initialise like PyTorch: uniform in ±1/√fan_in, drawn from the
+`numpy.random.Generator` you pass.
+"""
+from tinygraph.nn.layers import Conv2d, Flatten, Linear, MaxPool, ReLU, Sequential, as_tensor
+from tinygraph.nn.module import Module, Parameter, module_path
+
+__all__ = ["Module", "Parameter", "module_path",
+           "Linear", "Conv2d", "ReLU", "MaxPool", "Flatten", "Sequential", "as_tensor"]
