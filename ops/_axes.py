@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinygraph.errors import OpError
+
 
 def reduction_axes(op: str, axis, shape: tuple[int, ...]) -> tuple[int, ...] | None:
     """Normalise `axis` for an input of `shape` to non-negative ints (None: every axis).
@@ -15,12 +17,12 @@ def reduction_axes(op: str, axis, shape: tuple[int, ...]) -> tuple[int, ...] | N
     ndim = max(len(shape), 1)
     for a in axes:
         if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
-            raise ValueError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+            raise OpError(op, "axis", f"axis must be an int or a tuple of ints, got {axis!r}")
         if not -ndim <= a < ndim:
-            raise ValueError(f"{op}: axis={axis} is out of range for an input of shape {shape}")
+            raise OpError(op, "axis", f"axis={axis} is out of range for an input of shape {shape}")
     normalised = tuple(int(a) % ndim for a in axes)
     if len(set(normalised)) != len(normalised):
-        raise ValueError(f"{op}: axis={axis} names an axis twice (input shape {shape})")
+        raise OpError(op, "axis", f"axis={axis} names an axis twice (input shape {shape})")
     return normalised if shape else ()
 
 

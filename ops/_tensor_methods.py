@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinygraph.errors import OpError
 from tinygraph.op import apply
 from tinygraph.ops.add import Add
 from tinygraph.ops.div import Div
@@ -77,7 +78,8 @@ class TensorMethods:
         ndim = self.data.ndim
         start = start_dim + ndim if start_dim < 0 else start_dim
         if not 0 <= start < max(ndim, 1):
-            raise ValueError(f"flatten: start_dim={start_dim} is out of range for a tensor of shape {self.data.shape}")
+            raise OpError("flatten", "start_dim",
+                          f"start_dim={start_dim} is out of range for a tensor of shape {self.data.shape}")
         return self.reshape(self.data.shape[:start] + (-1,))
 
     def transpose(self, *axes: int) -> Tensor:

@@ -10,6 +10,8 @@ from typing import Callable
 
 import numpy as np
 
+from tinygraph.errors import OpError
+
 
 def pair(value, op: str, arg: str, *, minimum: int, shapes: Callable[[], str]) -> tuple[int, int]:
     """An int or a pair of ints, checked to be >= minimum, as (rows, cols).
@@ -20,9 +22,9 @@ def pair(value, op: str, arg: str, *, minimum: int, shapes: Callable[[], str]) -
         return value, value
     values = (value, value) if np.ndim(value) == 0 else tuple(value)
     if len(values) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
-        raise ValueError(f"{op}: {arg} must be an int or a pair of ints, got {value!r} ({shapes()})")
+        raise OpError(op, arg, f"{arg} must be an int or a pair of ints, got {value!r} ({shapes()})")
     if min(values) < minimum:
-        raise ValueError(f"{op}: {arg} must be >= {minimum}, got {value!r} ({shapes()})")
+        raise OpError(op, arg, f"{arg} must be >= {minimum}, got {value!r} ({shapes()})")
     return int(values[0]), int(values[1])
 
 
@@ -30,11 +32,11 @@ def output_size(op: str, shape: tuple[int, ...], kernel: tuple[int, int], stride
                 what: Callable[[], str]) -> tuple[int, int]:
     """(Ho, Wo) = ((H − KH) // stride + 1, ...) for an input whose last two axes are (H, W).
 
-    `what()` describes the input for the error raised when the window does not fit.
+    `what()` describes the input for the OpError raised when the window does not fit.
     """
     (height, width), (kh, kw) = shape[-2:], kernel
     if kh > height or kw > width:
-        raise ValueError(f"{op}: the {kh}×{kw} window is larger than {what()}")
+        raise OpError(op, None, f"the {kh}×{kw} window is larger than {what()}")
     return (height - kh) // stride[0] + 1, (width - kw) // stride[1] + 1
 
 

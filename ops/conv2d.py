@@ -1,11 +1,12 @@
 """2-D convolution (cross-correlation, as section 2.1 writes it) by im2col and one batched matrix product."""
 import numpy as np
 
+from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.ops._parallel import over_rows
 from tinygraph.ops._windows import col2im, output_size, pair, windows
-
 from tinygraph.registry import register_op
+
 
 @register_op("conv2d", forward="{out} = {w} ⋆ {x} + {b}",
              backward=("δ{x} = Σ_f Σ_ij δ{out} · {w} (eq. 3)",
@@ -91,14 +92,14 @@ class Conv2d(Op):
 
 def _check_shapes(x: np.ndarray, w: np.ndarray, b) -> None:
     if x.ndim != 4:
-        raise ValueError(f"conv2d: input x must be 4-D (N, C, H, W), got shape {x.shape}")
+        raise OpError("conv2d", "x", f"input x must be 4-D (N, C, H, W), got shape {x.shape}")
     if w.ndim != 4:
-        raise ValueError(f"conv2d: weight w must be 4-D (F, C, KH, KW), got shape {w.shape}")
+        raise OpError("conv2d", "w", f"weight w must be 4-D (F, C, KH, KW), got shape {w.shape}")
     if min(w.shape[2:]) < 1:
-        raise ValueError(f"conv2d: weight w needs a kernel of at least 1×1, got shape {w.shape}")
+        raise OpError("conv2d", "w", f"weight w needs a kernel of at least 1×1, got shape {w.shape}")
     if x.shape[1] != w.shape[1]:
-        raise ValueError(f"conv2d: input x has C={x.shape[1]} channels (shape {x.shape}) but weight w "
-                         f"expects C={w.shape[1]} (shape {w.shape})")
+        raise OpError("conv2d", None, f"input x has C={x.shape[1]} channels (shape {x.shape}) but weight w "
+                      f"expects C={w.shape[1]} (shape {w.shape})")
     if b is not None and b.shape != (w.shape[0],):
-        raise ValueError(f"conv2d: bias b must have shape ({w.shape[0]},), one per filter of w {w.shape}, "
-                         f"got shape {b.shape}")
+        raise OpError("conv2d", "b", f"bias b must have shape ({w.shape[0]},), one per filter of w {w.shape}, "
+                      f"got shape {b.shape}")

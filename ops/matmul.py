@@ -1,10 +1,11 @@
 """Matrix product with NumPy's rules: 2-D, batched with broadcast batch axes, and 1-D operands."""
 import numpy as np
 
+from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.ops._parallel import over_rows
-
 from tinygraph.registry import register_op
+
 
 @register_op("matmul", forward="{out} = {a} {b}", backward=("δ{a} = δ{out} {b}ᵀ", "δ{b} = {a}ᵀ δ{out}"),
              broadcasting=True)
@@ -14,11 +15,13 @@ class MatMul(Op):
     @staticmethod
     def forward(ctx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}")
+            argument = None if a.ndim == b.ndim == 0 else "a" if a.ndim == 0 else "b"
+            raise OpError("matmul", argument,
+                          f"operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}")
         if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
-            raise ValueError(f"matmul: inner dimensions differ: a has shape {a.shape} (last axis {a.shape[-1]}) "
-                             f"and b has shape {b.shape} (axis {b.ndim - 2 if b.ndim > 1 else 0} is "
-                             f"{b.shape[-2 if b.ndim > 1 else 0]})")
+            raise OpError("matmul", None, f"inner dimensions differ: a has shape {a.shape} (last axis {a.shape[-1]}) "
+                          f"and b has shape {b.shape} (axis {b.ndim - 2 if b.ndim > 1 else 0} is "
+                          f"{b.shape[-2 if b.ndim > 1 else 0]})")
         if a.ndim == b.ndim == 2:
             # Rows of a split over the cores (BLAS held to one thread each; see ops/_parallel.py).
             out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
@@ -28,7 +31,8 @@ class MatMul(Op):
         try:
             out = np.matmul(a, b)
         except ValueError:
-            raise ValueError(f"matmul: batch axes of a {a.shape[:-2]} and b {b.shape[:-2]} do not broadcast") from None
+            raise OpError("matmul", None,
+                          f"batch axes of a {a.shape[:-2]} and b {b.shape[:-2]} do not broadcast") from None
         ctx.save_for_backward(a, b)
         return out
 

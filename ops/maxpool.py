@@ -1,11 +1,12 @@
 """Max-pooling, section 2.3, with the argmax kept so backward routes each gradient to one element."""
 import numpy as np
 
+from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.ops._parallel import over_rows
 from tinygraph.ops._windows import col2im, output_size, pair, windows
-
 from tinygraph.registry import register_op
+
 
 @register_op("maxpool", forward="{out} = max over each window of {x}",
              backward="δ{x} = δ{out} at each window's (i*, j*), 0 elsewhere (§3.3)")
@@ -18,7 +19,7 @@ class MaxPool(Op):
     @staticmethod
     def forward(ctx, x: np.ndarray, *, size=2, stride=None) -> np.ndarray:
         if x.ndim != 4:
-            raise ValueError(f"maxpool: input x must be 4-D (N, C, H, W), got shape {x.shape}")
+            raise OpError("maxpool", "x", f"input x must be 4-D (N, C, H, W), got shape {x.shape}")
         kernel = pair(size, "maxpool", "size", minimum=1, shapes=lambda: f"input x {x.shape}")
         stride = kernel if stride is None else pair(stride, "maxpool", "stride", minimum=1,
                                                     shapes=lambda: f"input x {x.shape}")

@@ -1,6 +1,7 @@
 """Reshape without copying data."""
 import numpy as np
 
+from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.registry import register_op
 
@@ -15,13 +16,13 @@ class Reshape(Op):
         shape = tuple(shape)
         if any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < -1 for d in shape) \
                 or shape.count(-1) > 1:
-            raise ValueError(f"reshape: shape {shape} must be ints >= 0 with at most one -1 "
-                             f"(input of shape {x.shape})")
+            raise OpError("reshape", "shape", f"shape {shape} must be ints >= 0 with at most one -1 "
+                          f"(input of shape {x.shape})")
         try:
             return x.reshape(shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape an input of shape {x.shape} ({x.size} elements) "
-                             f"to shape {tuple(shape)}") from None
+            raise OpError("reshape", "shape", f"cannot reshape an input of shape {x.shape} ({x.size} elements) "
+                          f"to shape {tuple(shape)}") from None
 
     @staticmethod
     def backward(ctx, grad_out):

@@ -1,6 +1,7 @@
 """Softmax and cross-entropy fused (section 2.4), so the loss is stable and backward is ŷ − y (§3.1)."""
 import numpy as np
 
+from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.registry import register_op
 
@@ -20,9 +21,11 @@ class SoftmaxCrossEntropy(Op):
     @staticmethod
     def forward(ctx, logits: np.ndarray, target: np.ndarray, *, reduction: str = "mean") -> np.ndarray:
         if reduction not in REDUCTIONS:
-            raise ValueError(f"softmax_xent: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+            raise OpError("softmax_xent", "reduction",
+                          f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
         if logits.ndim != 2 or logits.shape[0] == 0 or logits.shape[1] == 0:
-            raise ValueError(f"softmax_xent: logits must be 2-D (N, M) with N, M >= 1, got shape {logits.shape}")
+            raise OpError("softmax_xent", "logits",
+                          f"logits must be 2-D (N, M) with N, M >= 1, got shape {logits.shape}")
         labels, y = _read_target(target, logits.shape, logits.dtype)
         # log-sum-exp: subtracting each row's max keeps exp() in (0, 1], so logits of ±1e4 stay finite.
         shifted = logits - logits.max(axis=1, keepdims=True)
@@ -60,37 +63,40 @@ class SoftmaxCrossEntropy(Op):
 
 
 def _read_target(target: np.ndarray, shape: tuple[int, int], dtype) -> tuple:
-    """(labels, None) for class labels, (None, y) for probability rows; ValueError for anything else."""
+    """(labels, None) for class labels, (None, y) for probability rows; OpError for anything else."""
     n, classes = shape
     if target.ndim == 1:
         if target.dtype.kind not in "iu":
-            raise ValueError(f"softmax_xent: target labels must be integer class indices, got dtype "
-                             f"{target.dtype} (shape {target.shape}); give probabilities as float rows of "
-                             f"shape {shape} instead")
+            raise OpError("softmax_xent", "target", f"target labels must be integer class indices, got dtype "
+                          f"{target.dtype} (shape {target.shape}); give probabilities as float rows of "
+                          f"shape {shape} instead")
         if target.shape != (n,):
-            raise ValueError(f"softmax_xent: target labels have shape {target.shape} but logits have shape "
-                             f"{shape}: need one label per row, shape ({n},)")
+            raise OpError("softmax_xent", "target",
+                          f"target labels have shape {target.shape} but logits have shape "
+                          f"{shape}: need one label per row, shape ({n},)")
         labels = target.astype(np.intp)
         bad = (labels < 0) | (labels >= classes)
         if bad.any():
-            raise ValueError(f"softmax_xent: target labels must lie in [0, {classes}) for logits of shape {shape}, "
-                             f"got {labels[bad][:3].tolist()} (target shape {target.shape})")
+            raise OpError("softmax_xent", "target",
+                          f"target labels must lie in [0, {classes}) for logits of shape {shape}, "
+                          f"got {labels[bad][:3].tolist()} (target shape {target.shape})")
         return labels, None
     if target.ndim == 2:
         if target.dtype.kind != "f":
-            raise ValueError(f"softmax_xent: target probabilities must be floating point, got dtype "
-                             f"{target.dtype} (shape {target.shape}); for class indices give shape ({n},)")
+            raise OpError("softmax_xent", "target", f"target probabilities must be floating point, got dtype "
+                          f"{target.dtype} (shape {target.shape}); for class indices give shape ({n},)")
         if target.shape != shape:
-            raise ValueError(f"softmax_xent: target probabilities have shape {target.shape} but logits have "
-                             f"shape {shape}: they must match")
+            raise OpError("softmax_xent", "target",
+                          f"target probabilities have shape {target.shape} but logits have "
+                          f"shape {shape}: they must match")
         y = target.astype(dtype, copy=False)
         sums = y.sum(axis=1)
         tolerance = 1e-4 if np.dtype(dtype).itemsize < 8 else 1e-6
         if not np.isfinite(y).all() or (y < 0).any() or (np.abs(sums - 1) > tolerance).any():
             worst = int(np.argmax(np.abs(sums - 1)))
-            raise ValueError(f"softmax_xent: target rows (shape {target.shape}) must be probabilities: "
-                             f"non-negative and summing to 1; row {worst} sums to {sums[worst]:.6g}, "
-                             f"smallest entry {y.min():.6g}")
+            raise OpError("softmax_xent", "target", f"target rows (shape {target.shape}) must be probabilities: "
+                          f"non-negative and summing to 1; row {worst} sums to {sums[worst]:.6g}, "
+                          f"smallest entry {y.min():.6g}")
         return None, y
-    raise ValueError(f"softmax_xent: target must be labels ({n},) or probabilities {shape}, "
-                     f"got shape {target.shape} for logits of shape {shape}")
+    raise OpError("softmax_xent", "target", f"target must be labels ({n},) or probabilities {shape}, "
+                  f"got shape {target.shape} for logits of shape {shape}")

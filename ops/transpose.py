@@ -1,6 +1,7 @@
 """Permute axes."""
 import numpy as np
 
+from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.registry import register_op
 
@@ -12,8 +13,8 @@ class Transpose(Op):
     @staticmethod
     def forward(ctx, x: np.ndarray, *, axes=None) -> np.ndarray:
         if axes is not None and sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
-            raise ValueError(f"transpose: axes={tuple(axes)} is not a permutation of the {x.ndim} axes "
-                             f"of an input of shape {x.shape}")
+            raise OpError("transpose", "axes", f"axes={tuple(axes)} is not a permutation of the {x.ndim} axes "
+                          f"of an input of shape {x.shape}")
         ctx.axes = axes
         return np.transpose(x, axes)
 

@@ -141,70 +141,115 @@ def test_softmax_xent_gives_the_target_no_gradient():
     np.testing.assert_allclose(logits.grad, np.zeros((2, 3)), atol=1e-15)   # ŷ = y = 1/3 everywhere
 
 
-# ------------------------------------------------------------------ bad inputs: ValueError naming op and shapes
+# ------------------------------------------------------------------ bad inputs: OpError naming op, argument and shapes
 
 def zeros(*shape):
     return np.zeros(shape)
 
 
+# (id, call, op, argument at fault (None: several), fragments the message must show: the shapes involved)
 BAD_INPUTS = [
-    ("conv2d x not 4-D", lambda: tg.conv2d(zeros(3, 5, 5), zeros(4, 3, 3, 3)), ["conv2d", "x", "(3, 5, 5)"]),
-    ("conv2d w not 4-D", lambda: tg.conv2d(zeros(2, 3, 5, 5), zeros(4, 3, 3)), ["conv2d", "w", "(4, 3, 3)"]),
-    ("conv2d channels differ", lambda: tg.conv2d(tg.tensor(zeros(2, 3, 5, 5)), zeros(4, 1, 3, 3)),
-     ["conv2d", "C=3", "C=1", "(2, 3, 5, 5)", "(4, 1, 3, 3)"]),
-    ("conv2d bias shape", lambda: tg.conv2d(zeros(2, 3, 5, 5), zeros(4, 3, 3, 3), zeros(3)),
-     ["conv2d", "b", "(3,)", "(4, 3, 3, 3)"]),
-    ("conv2d zero stride", lambda: tg.conv2d(zeros(2, 3, 5, 5), zeros(4, 3, 3, 3), stride=0),
-     ["conv2d", "stride", "(2, 3, 5, 5)", "(4, 3, 3, 3)"]),
+    ("conv2d x not 4-D", lambda: tg.conv2d(zeros(3, 5, 5), zeros(4, 3, 3, 3)), "conv2d", "x", ["(3, 5, 5)"]),
+    ("conv2d w not 4-D", lambda: tg.conv2d(zeros(2, 3, 5, 5), zeros(4, 3, 3)), "conv2d", "w", ["(4, 3, 3)"]),
+    ("conv2d channels differ", lambda: tg.conv2d(tg.tensor(zeros(2, 3, 5, 5)), zeros(4, 1, 3, 3)), "conv2d", None,
+     ["C=3", "C=1", "(2, 3, 5, 5)", "(4, 1, 3, 3)"]),
+    ("conv2d bias shape", lambda: tg.conv2d(zeros(2, 3, 5, 5), zeros(4, 3, 3, 3), zeros(3)), "conv2d", "b",
+     ["(3,)", "(4, 3, 3, 3)"]),
+    ("conv2d zero stride", lambda: tg.conv2d(zeros(2, 3, 5, 5), zeros(4, 3, 3, 3), stride=0), "conv2d", "stride",
+     ["(2, 3, 5, 5)", "(4, 3, 3, 3)"]),
     ("conv2d negative stride pair", lambda: tg.conv2d(zeros(2, 3, 5, 5), zeros(4, 3, 3, 3), stride=(1, -2)),
-     ["conv2d", "stride", "(2, 3, 5, 5)"]),
+     "conv2d", "stride", ["(2, 3, 5, 5)"]),
     ("conv2d fractional stride", lambda: tg.conv2d(zeros(2, 3, 5, 5), zeros(4, 3, 3, 3), stride=1.5),
-     ["conv2d", "stride", "(2, 3, 5, 5)"]),
+     "conv2d", "stride", ["(2, 3, 5, 5)"]),
     ("conv2d negative padding", lambda: tg.conv2d(zeros(2, 3, 5, 5), zeros(4, 3, 3, 3), padding=-1),
-     ["conv2d", "padding", "(2, 3, 5, 5)"]),
-    ("conv2d window larger than input", lambda: tg.conv2d(zeros(2, 3, 5, 5), zeros(4, 3, 6, 3)),
-     ["conv2d", "6×3", "(2, 3, 5, 5)", "(4, 3, 6, 3)"]),
+     "conv2d", "padding", ["(2, 3, 5, 5)"]),
+    ("conv2d window larger than input", lambda: tg.conv2d(zeros(2, 3, 5, 5), zeros(4, 3, 6, 3)), "conv2d", None,
+     ["6×3", "(2, 3, 5, 5)", "(4, 3, 6, 3)"]),
     ("conv2d window larger than padded input", lambda: tg.conv2d(zeros(2, 3, 5, 5), zeros(4, 3, 8, 3), padding=1),
-     ["conv2d", "8×3", "(2, 3, 5, 5)", "(7, 7)"]),
-    ("maxpool x not 4-D", lambda: tg.maxpool(zeros(3, 4, 4)), ["maxpool", "x", "(3, 4, 4)"]),
-    ("maxpool zero size", lambda: tg.maxpool(zeros(1, 1, 4, 4), size=0), ["maxpool", "size", "(1, 1, 4, 4)"]),
-    ("maxpool negative stride", lambda: tg.maxpool(zeros(1, 1, 4, 4), stride=-1),
-     ["maxpool", "stride", "(1, 1, 4, 4)"]),
-    ("maxpool window larger than input", lambda: tg.maxpool(zeros(2, 3, 5, 5), size=6),
-     ["maxpool", "6×6", "(2, 3, 5, 5)"]),
-    ("softmax_xent logits 1-D", lambda: tg.softmax_xent(zeros(4), np.array([0])), ["softmax_xent", "logits", "(4,)"]),
-    ("softmax_xent logits 3-D", lambda: tg.softmax_xent(zeros(2, 3, 4), np.array([0, 1])),
-     ["softmax_xent", "logits", "(2, 3, 4)"]),
-    ("softmax_xent label too large", lambda: tg.softmax_xent(zeros(3, 4), np.array([0, 1, 4])),
-     ["softmax_xent", "[0, 4)", "(3, 4)", "[4]"]),
-    ("softmax_xent negative label", lambda: tg.softmax_xent(zeros(3, 4), np.array([0, -1, 2])),
-     ["softmax_xent", "[-1]", "(3, 4)"]),
+     "conv2d", None, ["8×3", "(2, 3, 5, 5)", "(7, 7)"]),
+    ("maxpool x not 4-D", lambda: tg.maxpool(zeros(3, 4, 4)), "maxpool", "x", ["(3, 4, 4)"]),
+    ("maxpool zero size", lambda: tg.maxpool(zeros(1, 1, 4, 4), size=0), "maxpool", "size", ["(1, 1, 4, 4)"]),
+    ("maxpool negative stride", lambda: tg.maxpool(zeros(1, 1, 4, 4), stride=-1), "maxpool", "stride",
+     ["(1, 1, 4, 4)"]),
+    ("maxpool window larger than input", lambda: tg.maxpool(zeros(2, 3, 5, 5), size=6), "maxpool", None,
+     ["6×6", "(2, 3, 5, 5)"]),
+    ("softmax_xent logits 1-D", lambda: tg.softmax_xent(zeros(4), np.array([0])), "softmax_xent", "logits",
+     ["(4,)"]),
+    ("softmax_xent logits 3-D", lambda: tg.softmax_xent(zeros(2, 3, 4), np.array([0, 1])), "softmax_xent", "logits",
+     ["(2, 3, 4)"]),
+    ("softmax_xent label too large", lambda: tg.softmax_xent(zeros(3, 4), np.array([0, 1, 4])), "softmax_xent",
+     "target", ["[0, 4)", "(3, 4)", "[4]"]),
+    ("softmax_xent negative label", lambda: tg.softmax_xent(zeros(3, 4), np.array([0, -1, 2])), "softmax_xent",
+     "target", ["[-1]", "(3, 4)"]),
     ("softmax_xent fractional label", lambda: tg.softmax_xent(zeros(3, 4), np.array([0.0, 1.5, 2.0])),
-     ["softmax_xent", "integer class indices", "float64", "(3,)"]),
-    ("softmax_xent label count", lambda: tg.softmax_xent(zeros(3, 4), np.array([0, 1])),
-     ["softmax_xent", "(2,)", "(3, 4)"]),
-    ("softmax_xent rows not summing to 1", lambda: tg.softmax_xent(zeros(3, 4), np.ones((3, 4))),
-     ["softmax_xent", "sum", "(3, 4)"]),
+     "softmax_xent", "target", ["integer class indices", "float64", "(3,)"]),
+    ("softmax_xent label count", lambda: tg.softmax_xent(zeros(3, 4), np.array([0, 1])), "softmax_xent", "target",
+     ["(2,)", "(3, 4)"]),
+    ("softmax_xent rows not summing to 1", lambda: tg.softmax_xent(zeros(3, 4), np.ones((3, 4))), "softmax_xent",
+     "target", ["sum", "(3, 4)"]),
     ("softmax_xent negative probabilities",
-     lambda: tg.softmax_xent(zeros(2, 2), np.array([[1.5, -0.5], [0.5, 0.5]])),
-     ["softmax_xent", "non-negative", "(2, 2)"]),
-    ("softmax_xent probability shape", lambda: tg.softmax_xent(zeros(3, 4), np.full((3, 5), 0.2)),
-     ["softmax_xent", "(3, 5)", "(3, 4)"]),
-    ("softmax_xent target 3-D", lambda: tg.softmax_xent(zeros(3, 4), zeros(3, 4, 1)),
-     ["softmax_xent", "(3, 4, 1)", "(3, 4)"]),
+     lambda: tg.softmax_xent(zeros(2, 2), np.array([[1.5, -0.5], [0.5, 0.5]])), "softmax_xent", "target",
+     ["non-negative", "(2, 2)"]),
+    ("softmax_xent probability shape", lambda: tg.softmax_xent(zeros(3, 4), np.full((3, 5), 0.2)), "softmax_xent",
+     "target", ["(3, 5)", "(3, 4)"]),
+    ("softmax_xent target 3-D", lambda: tg.softmax_xent(zeros(3, 4), zeros(3, 4, 1)), "softmax_xent", "target",
+     ["(3, 4, 1)", "(3, 4)"]),
     ("softmax_xent reduction", lambda: tg.softmax_xent(zeros(3, 4), np.array([0, 1, 2]), reduction="avg"),
-     ["softmax_xent", "reduction", "'avg'"]),
-    ("matmul inner dimensions", lambda: tg.matmul(zeros(3, 4), zeros(5, 2)),
-     ["matmul", "inner dimensions", "(3, 4)", "(5, 2)"]),
-    ("matmul scalar operand", lambda: tg.matmul(zeros(3, 4), np.float64(2.0)), ["matmul", "(3, 4)", "()"]),
-    ("matmul batch axes", lambda: tg.matmul(zeros(2, 3, 4), zeros(3, 4, 5)), ["matmul", "batch axes", "(2,)", "(3,)"]),
+     "softmax_xent", "reduction", ["'avg'"]),
+    ("matmul inner dimensions", lambda: tg.matmul(zeros(3, 4), zeros(5, 2)), "matmul", None,
+     ["inner dimensions", "(3, 4)", "(5, 2)"]),
+    ("matmul scalar operand", lambda: tg.matmul(zeros(3, 4), np.float64(2.0)), "matmul", "b", ["(3, 4)", "()"]),
+    ("matmul batch axes", lambda: tg.matmul(zeros(2, 3, 4), zeros(3, 4, 5)), "matmul", None,
+     ["batch axes", "(2,)", "(3,)"]),
+    ("add shapes do not broadcast", lambda: tg.tensor(zeros(2, 3)) + zeros(2, 4), "add", None,
+     ["a of shape (2, 3)", "b of shape (2, 4)"]),
+    ("sum axis out of range", lambda: tg.tensor(zeros(2, 3)).sum(axis=2), "sum", "axis", ["(2, 3)"]),
+    ("mean axis twice", lambda: tg.tensor(zeros(2, 3)).mean(axis=(0, -2)), "mean", "axis", ["(2, 3)"]),
+    ("reshape size", lambda: tg.tensor(zeros(2, 3)).reshape(4, 2), "reshape", "shape", ["(2, 3)", "(4, 2)"]),
+    ("transpose axes", lambda: tg.tensor(zeros(2, 3)).transpose(0, 0), "transpose", "axes", ["(0, 0)", "(2, 3)"]),
+    ("flatten start_dim", lambda: tg.tensor(zeros(2, 3)).flatten(2), "flatten", "start_dim", ["(2, 3)"]),
 ]
 
 
-@pytest.mark.parametrize("call, fragments", [row[1:] for row in BAD_INPUTS], ids=[row[0] for row in BAD_INPUTS])
-def test_bad_input_raises_a_value_error_naming_op_and_shapes(call, fragments):
-    with pytest.raises(ValueError) as error:
+@pytest.mark.parametrize("call, op, argument, fragments", [row[1:] for row in BAD_INPUTS],
+                         ids=[row[0] for row in BAD_INPUTS])
+def test_bad_input_raises_an_op_error_naming_op_argument_and_shapes(call, op, argument, fragments):
+    with pytest.raises(tg.OpError) as excinfo:
         call()
-    message = str(error.value)
+    assert (excinfo.value.op, excinfo.value.argument) == (op, argument)
+    message = str(excinfo.value)
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} missing from: {message}"
+
+
+def test_an_op_error_is_a_value_error_that_survives_pickling():
+    import pickle
+
+    with pytest.raises(ValueError) as excinfo:
+        tg.conv2d(zeros(2, 3, 5, 5), zeros(4, 3, 3, 3), stride=0)
+    error = excinfo.value
+    assert isinstance(error, tg.OpError)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), copy.op, copy.argument, str(copy)) == (tg.OpError, "conv2d", "stride", str(error))
+
+
+def test_a_numpy_error_inside_a_rule_is_not_mistaken_for_the_ops_own():
+    # apply() explains broadcasting only for errors the op did not raise itself: a rule's own
+    # OpError passes unchanged, a bare NumPy ValueError from a broadcasting op gets the shapes.
+    @tg.register_op("broadcast_then_fail", broadcasting=True)
+    class Failing(tg.Op):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            return grad_out, grad_out
+
+    try:
+        with pytest.raises(tg.OpError) as excinfo:
+            tg.broadcast_then_fail(zeros(2, 3), zeros(4))
+        assert (excinfo.value.op, excinfo.value.argument) == ("broadcast_then_fail", None)
+        assert "a of shape (2, 3) and b of shape (4,)" in str(excinfo.value)
+    finally:
+        tg.unregister_op("broadcast_then_fail")

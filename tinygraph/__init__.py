@@ -14,6 +14,7 @@ import pkgutil as _pkgutil
 
 from tinygraph.tensor import ReleasedTensor, Tensor, from_numpy, tensor
 from tinygraph.op import Context, Node, Op, apply
+from tinygraph.errors import OpError
 from tinygraph import registry as _registry
 from tinygraph.registry import register_op, registry, unregister_op
 from tinygraph.engine import backward, topological_order

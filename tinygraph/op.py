@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph.errors import OpError
 from tinygraph.grad_mode import STATE
 from tinygraph.tensor import Tensor
 
@@ -187,7 +188,7 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
             data = op.forward(ctx, *arrays, **kwargs)
             timer(op, time.perf_counter() - start)
     except ValueError as error:
-        if not str(error).startswith(f"{op.name}:"):   # the op's own message already names it
+        if not isinstance(error, OpError):      # the op's own refusal already names op and argument
             _check_broadcast(op, arrays)
         raise
     if type(data) is not np.ndarray:
@@ -275,7 +276,7 @@ def _check_broadcast(op: type[Op], arrays: list) -> None:
         except ValueError:
             described = " and ".join(f"{name} of shape {a.shape}" for name, a in zip(op.arg_names, arrays)
                                      if a is not None)
-            raise ValueError(f"{op.name}: cannot broadcast {described} together") from None
+            raise OpError(op.name, None, f"cannot broadcast {described} together") from None
 
 
 def _describe(t: Tensor) -> str:
