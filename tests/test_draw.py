@@ -9,39 +9,11 @@ import numpy as np
 import pytest
 
 import tinygraph as tg
+from drawing_cases import derivation_network, derivation_tensors, recorded
 from tinygraph.models import TwoLayerCNN
 
 NODE = re.compile(r"^\s*([TOG]\d+) \[", re.M)           # drawn tensors (T), ops (O), groups (G)
 EDGE = re.compile(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?$", re.M)
-
-
-def derivation_network(seed=0):
-    """Section 1 of the derivation on one 1×8×8 image, built op by op; returns the loss L."""
-    return derivation_tensors(seed)["L"]
-
-
-def derivation_tensors(seed=0):
-    """Every named tensor of the derivation's network, by symbol."""
-    rng = np.random.default_rng(seed)
-    X = tg.tensor(rng.standard_normal((1, 1, 8, 8)), name="X")
-    W = tg.tensor(rng.standard_normal((2, 1, 3, 3)) * 0.5, requires_grad=True, name="W")
-    b = tg.tensor(np.zeros(2), requires_grad=True, name="b")
-    U = tg.tensor(rng.standard_normal((4, 18)) * 0.3, requires_grad=True, name="U")
-    c = tg.tensor(np.zeros(4), requires_grad=True, name="c")
-    y = tg.tensor(np.array([1]), name="y")
-    Z = tg.conv2d(X, W, b).named("Z")
-    A = Z.relu().named("A")
-    P = tg.maxpool(A, size=2).named("P")
-    p = P.flatten().named("p")
-    s = (p @ U.T + c).named("s")
-    L = tg.softmax_xent(s, y).named("L")
-    return dict(X=X, W=W, b=b, U=U, c=c, y=y, Z=Z, A=A, P=P, p=p, s=s, L=L)
-
-
-def recorded(root):
-    with tg.record_backward() as recording:
-        root.backward()
-    return recording
 
 
 def counts(dot: str) -> tuple[int, int]:

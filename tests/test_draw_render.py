@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import tinygraph as tg
-from test_draw import derivation_network, derivation_tensors, recorded
+from drawing_cases import derivation_network, derivation_tensors, recorded
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / "tools" / "draw_graph.py"

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import tinygraph as tg
-from test_gradcheck_table import CASES
+from cases import CASES
 
 
 def pool_gradient(x, grad_out, **options):

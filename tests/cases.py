@@ -1,0 +1,148 @@
+"""The gradcheck table: one row per op (or several), shared by the test files that drive ops from it.
+
+A plain module, not a test file, so test_gradcheck_table.py and test_ops_contracts.py import it
+under any pytest import mode (tests/conftest.py puts tests/ on sys.path). A new op is one new row:
+`test_every_registered_op_has_a_row` fails until it has one. Inputs stay away from kinks: ReLU
+inputs are at least 0.2 from 0, maxpool inputs have distinct values at least 0.1 apart (gradcheck
+nudges by 1e-6), log/pow/div get positive values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+import tinygraph as tg
+
+
+@dataclass
+class Case:
+    op: str                                   # the registered op this row exercises
+    label: str
+    fn: Callable[..., tg.Tensor]
+    make: Callable[[np.random.Generator], tuple]   # builds the inputs handed to fn
+
+    @property
+    def id(self) -> str:
+        return f"{self.op}-{self.label}"
+
+
+def normal(*shape, grad=True):
+    return lambda rng: tg.tensor(rng.standard_normal(shape), requires_grad=grad)
+
+
+def positive(*shape):
+    return lambda rng: tg.tensor(rng.uniform(0.5, 2.0, size=shape), requires_grad=True)
+
+
+def away_from_zero(*shape):
+    """Values with |v| in [0.2, 1.5]: no ReLU kink within reach of gradcheck's nudges."""
+    return lambda rng: tg.tensor(rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.2, 1.5, size=shape),
+                                 requires_grad=True)
+
+
+def distinct(*shape):
+    """A shuffled grid of values 0.1 apart: every pooling window has one clear maximum."""
+    return lambda rng: tg.tensor(rng.permutation(np.prod(shape)).reshape(shape) * 0.1 - 1.0, requires_grad=True)
+
+
+def labels(n, classes):
+    return lambda rng: rng.integers(0, classes, size=n)
+
+
+def probabilities(n, classes):
+    def make(rng):
+        rows = rng.uniform(0.1, 1.0, size=(n, classes))
+        return rows / rows.sum(axis=1, keepdims=True)
+    return make
+
+
+def inputs(*makers):
+    return lambda rng: tuple(make(rng) for make in makers)
+
+
+CASES = [
+    # ---- elementwise arithmetic, with broadcasting
+    Case("add", "same shape", lambda a, b: a + b, inputs(normal(3, 4), normal(3, 4))),
+    Case("add", "row broadcast", lambda a, b: a + b, inputs(normal(3, 4), normal(4))),
+    Case("add", "both broadcast", lambda a, b: a + b, inputs(normal(2, 1, 4), normal(3, 1))),
+    Case("add", "python scalar", lambda a: 2.5 + a, inputs(normal(2, 3))),
+    Case("sub", "column broadcast", lambda a, b: a - b, inputs(normal(3, 4), normal(3, 1))),
+    Case("sub", "leading axes", lambda a, b: a - b, inputs(normal(4), normal(2, 3, 4))),
+    Case("mul", "row broadcast", lambda a, b: a * b, inputs(normal(3, 4), normal(4))),
+    Case("mul", "both broadcast", lambda a, b: a * b, inputs(normal(2, 3, 1), normal(3, 4))),
+    Case("mul", "reused input", lambda a: a * a, inputs(normal(5))),
+    Case("div", "column broadcast", lambda a, b: a / b, inputs(normal(3, 4), positive(3, 1))),
+    Case("div", "scalar numerator", lambda b: 1.5 / b, inputs(positive(2, 3))),
+    Case("neg", "matrix", lambda x: -x, inputs(normal(3, 4))),
+    Case("neg", "3-D", lambda x: -x, inputs(normal(2, 3, 2))),
+    Case("pow", "cube", lambda x: x ** 3, inputs(normal(3, 4))),
+    Case("pow", "square root", lambda x: x ** 0.5, inputs(positive(5))),
+    Case("pow", "negative exponent", lambda x: x ** -1.5, inputs(positive(2, 3))),
+    Case("exp", "matrix", lambda x: x.exp(), inputs(normal(3, 4))),
+    Case("exp", "vector", lambda x: tg.exp(x), inputs(normal(6))),
+    Case("log", "matrix", lambda x: x.log(), inputs(positive(3, 4))),
+    Case("log", "4-D", lambda x: tg.log(x), inputs(positive(2, 1, 2, 3))),
+    # ---- reductions and shapes
+    Case("sum", "all", lambda x: x.sum(), inputs(normal(3, 4))),
+    Case("sum", "axis 1", lambda x: x.sum(axis=1), inputs(normal(3, 4, 2))),
+    Case("sum", "axes keepdims", lambda x: x.sum(axis=(0, 2), keepdims=True), inputs(normal(3, 4, 2))),
+    Case("sum", "negative axis", lambda x: x.sum(axis=-1), inputs(normal(2, 5))),
+    Case("sum", "0-d over axis 0", lambda x: x.sum(0) * x, inputs(normal())),
+    Case("mean", "all", lambda x: x.mean(), inputs(normal(3, 4))),
+    Case("mean", "axis 1", lambda x: x.mean(axis=1), inputs(normal(3, 4, 2))),
+    Case("mean", "axes keepdims", lambda x: x.mean(axis=(0, 2), keepdims=True), inputs(normal(3, 4, 2))),
+    Case("mean", "0-d", lambda x: x.mean() * x, inputs(normal())),
+    Case("reshape", "merge", lambda x: x.reshape(6, 4), inputs(normal(2, 3, 4))),
+    Case("reshape", "flatten", lambda x: x.flatten(), inputs(normal(2, 3, 2, 2))),
+    Case("transpose", "reverse", lambda x: x.T, inputs(normal(3, 4))),
+    Case("transpose", "permute", lambda x: x.transpose(1, 2, 0), inputs(normal(2, 3, 4))),
+    # ---- matmul: 2-D, batched with broadcast batch axes, 1-D operands
+    Case("matmul", "2-D", lambda a, b: a @ b, inputs(normal(3, 4), normal(4, 5))),
+    Case("matmul", "batched @ 2-D", lambda a, b: a @ b, inputs(normal(2, 3, 4), normal(4, 5))),
+    Case("matmul", "broadcast batch", lambda a, b: tg.matmul(a, b), inputs(normal(2, 1, 3, 4), normal(3, 4, 2))),
+    Case("matmul", "1-D @ 2-D", lambda a, b: a @ b, inputs(normal(4), normal(4, 3))),
+    Case("matmul", "2-D @ 1-D", lambda a, b: a @ b, inputs(normal(3, 4), normal(4))),
+    Case("matmul", "1-D @ 1-D", lambda a, b: a @ b, inputs(normal(4), normal(4))),
+    Case("matmul", "1-D @ batched", lambda a, b: a @ b, inputs(normal(4), normal(2, 4, 3))),
+    Case("matmul", "FC layer s = p Uᵀ + c", lambda p, u, c: p @ u.T + c,
+         inputs(normal(3, 6), normal(4, 6), normal(4))),
+    # ---- the derivation's layers
+    Case("relu", "matrix", lambda x: x.relu(), inputs(away_from_zero(3, 4))),
+    Case("relu", "NCHW", lambda x: tg.relu(x), inputs(away_from_zero(2, 3, 4, 5))),
+    Case("conv2d", "document: 1 channel, 3×3, stride 1",
+         lambda x, w, b: tg.conv2d(x, w, b), inputs(normal(1, 1, 5, 5), normal(1, 1, 3, 3), normal(1))),
+    Case("conv2d", "batch, non-square input and kernel, padding 1",
+         lambda x, w, b: tg.conv2d(x, w, b, padding=1), inputs(normal(2, 3, 7, 6), normal(4, 3, 3, 2), normal(4))),
+    Case("conv2d", "stride 2",
+         lambda x, w, b: tg.conv2d(x, w, b, stride=2), inputs(normal(2, 2, 8, 7), normal(3, 2, 3, 3), normal(3))),
+    Case("conv2d", "stride (2, 1), padding 2, no bias",
+         lambda x, w: tg.conv2d(x, w, stride=(2, 1), padding=2), inputs(normal(2, 2, 5, 6), normal(3, 2, 2, 3))),
+    Case("conv2d", "stride 2, padding (1, 2), 5×4 kernel",
+         lambda x, w, b: tg.conv2d(x, w, b, stride=2, padding=(1, 2)),
+         inputs(normal(3, 1, 6, 6), normal(2, 1, 5, 4), normal(2))),
+    Case("conv2d", "1×1 kernel",
+         lambda x, w, b: tg.conv2d(x, w, b), inputs(normal(2, 3, 3, 4), normal(2, 3, 1, 1), normal(2))),
+    Case("conv2d", "first layer: input needs no grad",
+         lambda x, w, b: tg.conv2d(x, w, b, stride=2, padding=1),
+         inputs(normal(2, 3, 6, 5, grad=False), normal(2, 3, 3, 3), normal(2))),
+    Case("maxpool", "document: 2×2 blocks", lambda x: tg.maxpool(x), inputs(distinct(1, 1, 4, 4))),
+    Case("maxpool", "batch, odd sides drop trailing rows and columns",
+         lambda x: tg.maxpool(x, size=2), inputs(distinct(2, 3, 7, 9))),
+    Case("maxpool", "size 3, stride 3", lambda x: tg.maxpool(x, size=3, stride=3), inputs(distinct(2, 2, 9, 10))),
+    Case("maxpool", "overlapping: size 3, stride 2", lambda x: tg.maxpool(x, size=3, stride=2),
+         inputs(distinct(2, 2, 8, 7))),
+    Case("maxpool", "gaps: size 2, stride 3", lambda x: tg.maxpool(x, size=2, stride=3), inputs(distinct(1, 2, 7, 8))),
+    Case("maxpool", "non-square window, stride 1", lambda x: tg.maxpool(x, size=(2, 3), stride=1),
+         inputs(distinct(2, 1, 5, 6))),
+    *[Case("softmax_xent", f"labels, {reduction}", lambda s, y, r=reduction: tg.softmax_xent(s, y, reduction=r),
+           inputs(normal(5, 4), labels(5, 4))) for reduction in ("mean", "sum", "none")],
+    *[Case("softmax_xent", f"probabilities, {reduction}",
+           lambda s, y, r=reduction: tg.softmax_xent(s, y, reduction=r),
+           inputs(normal(4, 3), probabilities(4, 3))) for reduction in ("mean", "sum", "none")],
+    Case("softmax_xent", "one-hot rows, one sample", lambda s, y: tg.softmax_xent(s, y),
+         inputs(normal(1, 6), lambda rng: np.eye(6)[[2]])),
+    Case("softmax_xent", "labels as an int32 tensor", lambda s, y: tg.softmax_xent(s, y),
+         inputs(normal(3, 5), lambda rng: tg.tensor(np.array([4, 0, 2], dtype=np.int32)))),
+]
