@@ -15,8 +15,9 @@ import pkgutil as _pkgutil
 from tinygraph.tensor import ReleasedTensor, Tensor, from_numpy, tensor
 from tinygraph.op import Context, Node, Op, apply
 from tinygraph.errors import OpError
-from tinygraph import registry as _registry
+from tinygraph.registry import op_function as _op_function
 from tinygraph.registry import register_op, registry, unregister_op
+from tinygraph.registry import reserve_names as _reserve_names
 from tinygraph.engine import backward, topological_order
 from tinygraph.grad_mode import backward_hook, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from tinygraph.broadcast import unbroadcast
@@ -38,16 +39,17 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     """`tg.<op name>`: the function of the op registered under that name (PEP 562)."""
-    function = _registry.op_function(name)
+    function = _op_function(name)
     if function is None:
         raise AttributeError(f"module 'tinygraph' has no attribute {name!r}")
     return function
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_registry.registry()))
+    return sorted(set(globals()) | set(registry()))
 
 
-# An op named like one of the package's own attributes or submodules would be hidden by it.
-_registry.reserve_names([name for name in globals() if not name.startswith("_")]
-                        + [module.name for module in _pkgutil.iter_modules(__path__)])
+# An op named like one of the package's own attributes or submodules would be hidden by it
+# (models/ installs as tinygraph.models but lives outside this directory).
+_reserve_names([name for name in globals() if not name.startswith("_")]
+               + [module.name for module in _pkgutil.iter_modules(__path__)] + ["models"])
