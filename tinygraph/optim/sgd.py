@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+import numpy as np
+
 from tinygraph.optim.optimizer import Optimizer, check_number
 
 
@@ -36,7 +38,8 @@ class SGD(Optimizer):
         if momentum != 0:
             buffer = state.get("momentum_buffer")
             if buffer is None:
-                buffer = state["momentum_buffer"] = grad.copy()
+                # np.array, not .copy(): arithmetic on a 0-d array gives a NumPy scalar, which += cannot update
+                buffer = state["momentum_buffer"] = np.array(grad, dtype=param.dtype)
             else:
                 buffer *= momentum
                 buffer += (1 - group["dampening"]) * grad
