@@ -1,4 +1,4 @@
-"""Sliding windows, shared by conv2d and maxpool: `windows` (im2col as a strided view) and `col2im`.
+"""Sliding windows, shared by conv2d and maxpool: `windows` (a strided view), `im2col`, and their adjoints.
 
 A window op reads, for every output position (u, v) and kernel offset (i, j), the input element
 X[u·stride + i, v·stride + j]. `windows` exposes all of them at once without copying; `col2im` is
@@ -43,8 +43,8 @@ def output_size(op: str, shape: tuple[int, ...], kernel: tuple[int, int], stride
 def windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
     """View (N, C, H, W) as (N, C, Ho, Wo, KH, KW): element [n, c, u, v, i, j] is x[n, c, u·sh + i, v·sw + j].
 
-    A read-only strided view, no copy. Built directly from x's strides: sliding_window_view's
-    checks cost ~9 µs a call, more than the whole rest of a small convolution.
+    A read-only strided view, no copy, built directly from x's strides (sliding_window_view's
+    argument checks cost more than a whole small convolution; see docs/performance.md).
     """
     n, channels, height, width = x.shape
     (kh, kw), (sh, sw) = kernel, stride
@@ -58,7 +58,32 @@ def windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> 
     return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
 
 
-def col2im(grad_windows: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int]) -> np.ndarray:
+def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
+    """(N, C·KH·KW, Ho·Wo): column (u, v) of sample n is the window x[n, :, u·sh:u·sh+KH, v·sw:v·sw+KW].
+
+    Ordered so that W (F, C·KH·KW) @ im2col(x)[n] is the convolution of sample n, already in
+    (F, Ho·Wo) order. A copy: the windows overlap, and the product needs them side by side.
+    """
+    n, channels = x.shape[:2]
+    kh, kw = kernel
+    view = windows(x, kernel, stride)                       # (N, C, Ho, Wo, KH, KW), no copy
+    out_h, out_w = view.shape[2:4]
+    cols = np.empty((n, channels, kh, kw, out_h, out_w), dtype=x.dtype)
+    np.copyto(cols, view.transpose(0, 1, 4, 5, 2, 3))
+    return cols.reshape(n, channels * kh * kw, out_h * out_w)
+
+
+def col2im(grad_cols: np.ndarray, shape: tuple[int, ...], kernel: tuple[int, int],
+           stride: tuple[int, int]) -> np.ndarray:
+    """The adjoint of `im2col`: add each column's gradient back onto the window it was read from."""
+    n, channels = shape[:2]
+    kh, kw = kernel
+    out_h, out_w = (shape[2] - kh) // stride[0] + 1, (shape[3] - kw) // stride[1] + 1
+    grad_windows = grad_cols.reshape(n, channels, kh, kw, out_h, out_w).transpose(0, 1, 4, 5, 2, 3)
+    return add_windows(grad_windows, shape, stride)
+
+
+def add_windows(grad_windows: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int]) -> np.ndarray:
     """The adjoint of `windows`: sum grad_windows (N, C, Ho, Wo, KH, KW) back onto an input of `shape`.
 
     Loops over the KH·KW kernel offsets only; each step adds a whole (N, C, Ho, Wo) block, so

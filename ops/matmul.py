@@ -3,7 +3,6 @@ import numpy as np
 
 from tinygraph.errors import OpError
 from tinygraph.op import Op
-from tinygraph.ops._parallel import over_rows
 from tinygraph.registry import register_op
 
 
@@ -11,6 +10,12 @@ from tinygraph.registry import register_op
              broadcasting=True)
 class MatMul(Op):
     """out = a @ b. Section 3.2 for s = U p: dL/dU = δs pᵀ and dL/dp = Uᵀ δs."""
+
+    batched = ("a",)          # for 2-D operands each row of a makes its own row of out
+
+    @classmethod
+    def split_over_batch(cls, a, b):
+        return (True, False) if a.ndim == 2 and b.ndim == 2 else None
 
     @staticmethod
     def forward(ctx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -22,12 +27,6 @@ class MatMul(Op):
             raise OpError("matmul", None, f"inner dimensions differ: a has shape {a.shape} (last axis {a.shape[-1]}) "
                           f"and b has shape {b.shape} (axis {b.ndim - 2 if b.ndim > 1 else 0} is "
                           f"{b.shape[-2 if b.ndim > 1 else 0]})")
-        if a.ndim == b.ndim == 2:
-            # Rows of a split over the cores (BLAS held to one thread each; see ops/_parallel.py).
-            out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-            over_rows(lambda rows: np.matmul(a[rows], b, out=out[rows]), a, out)
-            ctx.save_for_backward(a, b)
-            return out
         try:
             out = np.matmul(a, b)
         except ValueError:
@@ -41,7 +40,7 @@ class MatMul(Op):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         if a.ndim == b.ndim == 2:
-            return _backward_2d(a, b, grad_out, need_a, need_b)
+            return (grad_out @ b.T if need_a else None), (a.T @ grad_out if need_b else None)
         # Treat 1-D operands as a row (a) or a column (b), as np.matmul does, then drop that axis again.
         a2 = a[np.newaxis, :] if a.ndim == 1 else a
         b2 = b[:, np.newaxis] if b.ndim == 1 else b
@@ -61,15 +60,3 @@ class MatMul(Op):
             if b.ndim == 1:
                 grad_b = grad_b[..., 0]
         return grad_a, grad_b
-
-
-def _backward_2d(a: np.ndarray, b: np.ndarray, grad_out: np.ndarray, need_a: bool, need_b: bool) -> tuple:
-    """δa = δout bᵀ row block by row block; δb = aᵀ δout as a sum over the same row blocks."""
-    grad_a = grad_b = None
-    if need_a:
-        grad_a = np.empty(a.shape, dtype=np.result_type(grad_out, b))
-        over_rows(lambda rows: np.matmul(grad_out[rows], b.T, out=grad_a[rows]), grad_out, grad_a)
-    if need_b:
-        partial_sums = over_rows(lambda rows: a[rows].T @ grad_out[rows], a, grad_out)
-        grad_b = sum(partial_sums[1:], partial_sums[0])
-    return grad_a, grad_b

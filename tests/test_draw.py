@@ -50,17 +50,17 @@ def test_derivation_network_has_the_counted_nodes_and_edges_in_each_view(view, n
 def test_every_op_carries_its_formula_and_every_gradient_edge_its_rule_in_the_documents_symbols():
     parts = derivation_tensors()
     L = parts["L"]
-    words = text(tg.draw(L, recording=recorded(L), wrap=None).source)
+    recording = recorded(L)
+    words = text(tg.draw(L, recording=recording, wrap=None).source)
     for formula in ["Z = W ⋆ X + b", "A = max(0, Z)", "P = max over each window of A", "p = reshape(P)",
                     "L = −Σ_i y_i log softmax(s)_i", "s = (p Uᵀ) + c",
                     "δZ = δA ⊙ 1[Z > 0]", "∂L/∂W = Σ_uv δZ · X-window (eq. 2)",
                     "∂L/∂b = Σ_uv δZ (eq. 1)",
                     "δs = softmax(s) − y", "δp = δ(p Uᵀ) U", "δUᵀ = pᵀ δ(p Uᵀ)"]:
         assert formula in words, formula
-    # Saved arrays with their size in bytes, as the engine recorded them (relu's rule may keep a
-    # mask or its output; either way, shape, dtype and bytes are shown).
-    relu = parts["A"]._node
-    saved = relu.summarize_saved()
+    # Saved arrays with their size in bytes, as the recording saw them before backward released
+    # them (relu's rule may keep a mask or its output; either way, shape, dtype and bytes are shown).
+    saved = recording.saved_of(parts["A"].grad_fn)
     parts = ", ".join(f"{dtype} {shape}" for shape, dtype, _ in saved)
     assert f"saves {parts}: {sum(n for _, _, n in saved)} B" in words
 
@@ -103,7 +103,7 @@ def test_broadcasting_edges_name_the_summed_axes():
     into_a = [e for e in edges if "δa =" in text(e)]
     assert len(into_b) == 1 and "summed over broadcast axes (0,)" in text(into_b[0])
     assert len(into_a) == 1 and "broadcast" not in text(into_a[0])
-    # Without a recording, the engine's node.summed_axes (kept after backward) gives the same label.
+    # Without a recording, the shapes give the same label.
     assert "summed over broadcast axes (0,)" in text(tg.draw(out).source)
 
 

@@ -23,7 +23,7 @@ def test_diamond_runs_each_rule_once_after_all_consumers():
     c = a * a
     out = (b + c).sum()             # d/dx = 3·(e^{3x} + 2·3x)
     calls = []
-    with tg.backward_hook(lambda t, node, g, grads: calls.append(None if node is None else node.op.name)):
+    with tg.backward_hook(lambda step: calls.append(None if step.node is None else step.node.op.name)):
         out.backward()
     np.testing.assert_allclose(x.grad, 3 * (np.exp(3 * x.data) + 6 * x.data))
     assert calls.count("mul") == 2 and calls.count("exp") == 1   # a's rule ran once, not once per path
@@ -73,15 +73,27 @@ def test_retain_graph_allows_a_second_backward():
     np.testing.assert_allclose(x.grad, 2 * 2 * x.data)
 
 
-def test_backward_keeps_graph_structure_and_summary_of_saved_arrays():
+def test_backward_keeps_graph_structure_and_releases_saved_arrays():
     x = leaf(np.ones((2, 3)))
     y = (x * x).sum()
-    node = y._node.inputs[0]._node
-    assert [s[0] for s in node.summarize_saved()] == [(2, 3), (2, 3)]
+    node = y.grad_fn.inputs[0].grad_fn
+    assert [a.shape for a in node.ctx.saved] == [(2, 3), (2, 3)]
     y.backward()
     assert node.ctx.saved is None and node.released
-    assert node.summarize_saved() == [((2, 3), "float64", 48), ((2, 3), "float64", 48)]
     assert node.inputs == (x, x)
+
+
+def test_backward_hooks_see_what_each_rule_returned_and_what_the_engine_passed_on():
+    a, b = leaf(np.ones((2, 3)), "a"), leaf(np.ones(3), "b")
+    out = a * b
+    steps = []
+    with tg.backward_hook(steps.append):
+        out.backward(np.ones((2, 3)))
+    (mul,) = [s for s in steps if s.node is not None]
+    assert mul.tensor is out and mul.node is out.grad_fn
+    assert [g.shape for g in mul.rule_grads] == [(2, 3), (2, 3)]       # the rule's own output
+    assert [g.shape for g in mul.input_grads] == [(2, 3), (3,)]        # broadcasting undone
+    assert mul.summed_axes(0) == () and mul.summed_axes(1) == (0,)
 
 
 def test_no_grad_records_nothing():
@@ -133,12 +145,16 @@ def test_broadcasting_gradients_sum_over_the_copied_axes(op, shape_a, shape_b):
     out = fn(a, b)
     out.sum().backward()
     assert a.grad.shape == shape_a and b.grad.shape == shape_b
-    # the engine records which axes it summed, for the drawing
-    summed = out._node.summed_axes or {}
+    # a backward hook is told which axes the engine summed (the drawing shows them)
+    out = fn(a, b)
+    steps = []
+    with tg.backward_hook(steps.append):
+        out.sum().backward()
+    (step,) = [s for s in steps if s.node is out.grad_fn]
     broadcast_shape = np.broadcast_shapes(shape_a, shape_b)
     for i, shape in enumerate((shape_a, shape_b)):
         if shape != broadcast_shape:
-            assert i in summed and len(summed[i]) > 0
+            assert len(step.summed_axes(i)) > 0
 
 
 def test_scalars_and_arrays_on_either_side():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tinygraph as tg
-from tinygraph.ops import _parallel
+from tinygraph import parallel as _parallel
 
 
 def cnn_step(rng_seed=0, odd=False):
@@ -26,6 +26,7 @@ def cnn_step(rng_seed=0, odd=False):
 def split_everything(monkeypatch):
     """Make every op split its batch into 3 parts, however small the arrays."""
     monkeypatch.setattr(_parallel, "MIN_ELEMENTS_PER_PART", 1)
+    monkeypatch.setattr(_parallel, "MIN_ELEMENTS_TO_SPLIT", 1)
     monkeypatch.setattr(_parallel, "MIN_ELEMENTS_ONE_BLAS_THREAD", 1)
     monkeypatch.setattr(_parallel, "workers", lambda: 3)
     calls = []
@@ -43,7 +44,7 @@ def split_everything(monkeypatch):
 def test_split_batch_matches_one_thread(split_everything, odd):
     split = cnn_step(odd=odd)
     assert split_everything, "the parallel path did not run"
-    _parallel.MIN_ELEMENTS_PER_PART = 1 << 62           # now one part: the serial path
+    _parallel.MIN_ELEMENTS_TO_SPLIT = 1 << 62           # now one part: the serial path
     serial = cnn_step(odd=odd)
     for a, b in zip(split, serial):
         assert a.dtype == np.float32
@@ -70,10 +71,13 @@ def test_parts_cover_the_batch_once_in_order(split_everything):
     assert _parallel.over_rows(lambda rows: rows, np.zeros(())) == [...]    # 0-d: one part, index ...
 
 
-def test_a_second_thread_mid_section_runs_serially(split_everything):
+def test_a_second_thread_mid_section_runs_its_parts_in_the_calling_thread(split_everything):
+    import threading
     with _parallel._section:        # as if another thread were inside a parallel op
-        parts = _parallel.over_rows(lambda rows: rows, np.zeros((6, 2)))
-    assert parts == [slice(None)]
+        parts = _parallel.over_rows(lambda rows: (rows, threading.get_ident()), np.zeros((6, 2)))
+    assert [rows for rows, _ in parts] == [slice(0, 2), slice(2, 4), slice(4, 6)]
+    assert {thread for _, thread in parts} == {threading.get_ident()}
+    assert not split_everything      # no pool was asked for
 
 
 def test_errors_inside_a_part_reach_the_caller(split_everything):

@@ -369,7 +369,7 @@ def _blas_threads(threadpoolctl) -> list[int]:
 def test_overlapping_large_ops_in_two_threads_restore_the_blas_thread_count():
     """A enters, B enters, A leaves, B leaves: the order that used to leave BLAS at one thread."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from tinygraph.ops._parallel import _one_blas_thread
+    from tinygraph.parallel import _one_blas_thread
     before = _blas_threads(threadpoolctl)
     if not before or max(before) < 2:
         pytest.skip("this BLAS runs one thread only")

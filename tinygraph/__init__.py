@@ -18,14 +18,14 @@ from tinygraph.errors import OpError
 from tinygraph.registry import op_function as _op_function
 from tinygraph.registry import register_op, registry, unregister_op
 from tinygraph.registry import reserve_names as _reserve_names
-from tinygraph.engine import backward, topological_order
-from tinygraph.grad_mode import backward_hook, detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from tinygraph.engine import BackwardStep, backward, topological_order
+from tinygraph.grad_mode import backward_hook, detect_anomaly, enable_grad, forward_hook, is_grad_enabled, no_grad
 from tinygraph.broadcast import unbroadcast
 from tinygraph.gradcheck import GradcheckError, gradcheck
 
 # The built-in ops, one file each; importing them registers them (tg.relu, x.relu(), ...).
 import tinygraph.ops  # noqa: F401
-from tinygraph.ops._parallel import get_num_threads, set_num_threads  # threads per large op
+from tinygraph.parallel import get_num_threads, set_num_threads  # threads per large op
 
 # Tools around the core.
 from tinygraph.profile import OpStats, Profile, profile  # per-op timings

@@ -14,10 +14,13 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, t
     """
     if grad.shape == shape:
         return grad, ()
-    lead = grad.ndim - len(shape)
-    if lead < 0 or any(n != 1 and n != g for n, g in zip(shape, grad.shape[lead:])):
-        raise ValueError(f"a gradient of shape {grad.shape} cannot be summed down to shape {shape}")
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
-    )
+    axes = unbroadcast_axes(grad.shape, shape)
     return grad.sum(axis=axes, keepdims=True).reshape(shape), axes
+
+
+def unbroadcast_axes(grad_shape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The axes of a `grad_shape` gradient that summing it down to `shape` adds up (ValueError if none can)."""
+    lead = len(grad_shape) - len(shape)
+    if lead < 0 or any(n != 1 and n != g for n, g in zip(shape, grad_shape[lead:])):
+        raise ValueError(f"a gradient of shape {tuple(grad_shape)} cannot be summed down to shape {tuple(shape)}")
+    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad_shape[lead + i] != 1)

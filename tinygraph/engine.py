@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import time
 import weakref
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from tinygraph.broadcast import unbroadcast
+from tinygraph.broadcast import unbroadcast, unbroadcast_axes
+from tinygraph.parallel import run_backward
 from tinygraph.grad_mode import STATE
 from tinygraph.tensor import ReleasedTensor, Tensor
 
@@ -89,19 +90,21 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> list:
         if node is None:
             tensor.grad = grad_out.copy() if tensor.grad is None else _sum(tensor.grad, grad_out)
             if hooks:
+                step = BackwardStep(tensor, None, grad_out, (), ())
                 for hook in hooks:
-                    hook(tensor, None, grad_out, ())
+                    hook(step)
             continue
         if tensor._retain_grad:
             tensor.grad = grad_out.copy() if tensor.grad is None else _sum(tensor.grad, grad_out)
         if node.saved_versions:
             _check_versions(node, tensor)
         if timer is None:
-            input_grads = _run_rule(node, grad_out, check_finite)
+            rule_grads = run_backward(node.op, node.ctx, grad_out)
         else:
             start = time.perf_counter()
-            input_grads = _run_rule(node, grad_out, check_finite)
+            rule_grads = run_backward(node.op, node.ctx, grad_out)
             timer(node.op, time.perf_counter() - start)
+        input_grads = _checked(node, rule_grads, check_finite)
         for parent, parent_grad in zip(node.inputs, input_grads):
             if parent_grad is not None:
                 key = id(parent)
@@ -114,8 +117,9 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> list:
                     pending[key] = _sum(earlier, parent_grad)
                     summed.add(key)
         if hooks:
+            step = BackwardStep(tensor, node, grad_out, tuple(input_grads), tuple(rule_grads))
             for hook in hooks:
-                hook(tensor, node, grad_out, input_grads)
+                hook(step)
         if not retain_graph:
             node.release()
             released.append(node)
@@ -196,13 +200,35 @@ def _initial_grad(root: Tensor, grad: Any) -> np.ndarray:
     return grad
 
 
-def _run_rule(node, grad_out: np.ndarray, check_finite: bool) -> list:
-    """Call the op's backward and enforce its contract: one gradient per input, right shape and dtype.
+class BackwardStep(NamedTuple):
+    """What a backward hook is shown at one step of backward(), in the engine's order.
+
+    `tensor` received `grad_out`; for a leaf `node` is None. Otherwise `rule_grads` is exactly what
+    the op's backward rule returned (one per input, None where none), and `input_grads` what the
+    engine passed on after the contract check: None for inputs that need no gradient, broadcasting
+    undone (`summed_axes(i)` says which axes were summed), dtype cast to the input's.
+    """
+
+    tensor: Tensor
+    node: Any
+    grad_out: np.ndarray
+    input_grads: tuple
+    rule_grads: tuple
+
+    def summed_axes(self, index: int) -> tuple[int, ...]:
+        """Axes of the rule's gradient for input `index` that the engine summed to undo broadcasting."""
+        raw, given = self.rule_grads[index], self.input_grads[index]
+        if raw is None or given is None or np.shape(raw) == given.shape:
+            return ()
+        return unbroadcast_axes(np.shape(raw), given.shape)
+
+
+def _checked(node, grads, check_finite: bool) -> list:
+    """Enforce the rule's contract: one gradient per input, right shape and dtype.
 
     Returns the gradients to pass on (None for inputs that need none), broadcasting undone.
     """
     op = node.op
-    grads = op.backward(node.ctx, grad_out)
     if not isinstance(grads, (tuple, list)):
         raise TypeError(f"{op.name}.backward must return a tuple with one gradient per input "
                         f"{op.arg_names}, got {type(grads).__name__}")
@@ -239,13 +265,10 @@ def _checked_gradient(node, i: int, g: Any, parent: Tensor, check_finite: bool) 
             raise ValueError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has shape "
                              f"{g.shape}, but the input has shape {expected}")
         try:
-            g, axes = unbroadcast(g, expected)
+            g, _ = unbroadcast(g, expected)
         except ValueError:
             raise ValueError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has shape "
                              f"{g.shape}, which does not broadcast from the input's shape {expected}") from None
-        if node.summed_axes is None:
-            node.summed_axes = {}
-        node.summed_axes[i] = axes
     if g.dtype != parent.data.dtype:
         if g.dtype.kind not in "biuf":
             raise TypeError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has dtype "

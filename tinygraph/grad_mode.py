@@ -17,9 +17,12 @@ class _State(threading.local):
     def __init__(self) -> None:
         self.grad_enabled = True
         self.detect_anomaly = False
-        # Called as hook(tensor, node, grad_out, input_grads) at every step of backward(); used by
-        # the drawing tools and the profiler. Empty in normal runs, so it costs one truth test.
+        # Called as hook(step) with an engine.BackwardStep at every step of backward(); used by the
+        # drawing tools. Empty in normal runs, so it costs one truth test.
         self.backward_hooks: list[Callable] = []
+        # Called as hook(out) with every tensor an op records into the graph (its node is
+        # out.grad_fn); used by nn to tag nodes with the module that ran them.
+        self.forward_hooks: list[Callable] = []
         # Called as timer(op, seconds) after every forward rule in apply() and every backward rule in
         # backward(); None when unused (tg.profile() sets them), so each costs one `is None` test.
         self.forward_timer: Callable | None = None
@@ -74,9 +77,23 @@ def detect_anomaly() -> Iterator[None]:
 
 @contextlib.contextmanager
 def backward_hook(hook: Callable) -> Iterator[Callable]:
-    """Call `hook(tensor, node, grad_out, input_grads)` at each step of every backward() this thread runs inside."""
+    """Call `hook(step)` at each step of every backward() this thread runs inside.
+
+    `step` is a `tg.BackwardStep`: the tensor, its node, the gradient it received, what the rule
+    returned and what the engine passed on to each input.
+    """
     STATE.backward_hooks.append(hook)
     try:
         yield hook
     finally:
         STATE.backward_hooks.remove(hook)
+
+
+@contextlib.contextmanager
+def forward_hook(hook: Callable) -> Iterator[Callable]:
+    """Call `hook(out)` for every tensor an op records into the graph in this thread, inside."""
+    STATE.forward_hooks.append(hook)
+    try:
+        yield hook
+    finally:
+        STATE.forward_hooks.remove(hook)

@@ -28,6 +28,7 @@ import numpy as np
 
 from tinygraph.errors import OpError
 from tinygraph.grad_mode import STATE
+from tinygraph.parallel import run_forward
 from tinygraph.tensor import Tensor
 
 
@@ -38,17 +39,33 @@ class Context:
         # needs_input_grad[i] is False when input i needs no gradient: backward may skip it.
         self.needs_input_grad = needs_input_grad
         self.saved: tuple | None = ()
+        self.parts: list | None = None    # one Context per part when the op ran split over its batch
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep arrays (or anything) for backward; released after backward unless retain_graph."""
         self.saved = values
 
+    def map_saved(self, change) -> None:
+        """Replace every saved value v by change(v), in every part too."""
+        for context in [self, *(self.parts or ())]:
+            if context.saved:
+                context.saved = tuple(change(v) for v in context.saved)
+
+    def release(self) -> None:
+        """Let go of everything saved (after backward, unless retain_graph)."""
+        self.saved = None
+        for part in self.parts or ():
+            part.saved = None
+
 
 class Node:
-    """The record of one op application: which op, on which input tensors, with what context."""
+    """The record of one op application: which op, on which input tensors, with what context.
 
-    __slots__ = ("op", "ctx", "inputs", "attrs", "released", "saved_summary", "summed_axes", "module",
-                 "saved_versions")
+    Reach it as `tensor.grad_fn` (None for a leaf). `op`, `inputs`, `attrs` and `ctx` are public;
+    `released` is True once backward() freed what the rule saved.
+    """
+
+    __slots__ = ("op", "ctx", "inputs", "attrs", "released", "saved_versions", "__weakref__")
 
     def __init__(self, op: type["Op"], ctx: Context, inputs: tuple, attrs: dict):
         self.op = op
@@ -56,28 +73,16 @@ class Node:
         self.inputs = inputs            # one Tensor (or None) per array input
         self.attrs = attrs              # the hyperparameters it was called with
         self.released = False           # True once backward freed ctx.saved
-        self.saved_summary = None       # [(shape, dtype, nbytes)] of what was saved, kept after release
-        self.summed_axes = None         # {input index: axes the engine summed to undo broadcasting}
-        self.module = STATE.module_path  # dotted path of the nn.Module whose call made it (see nn)
         # (version counter, its value at forward, input index or -1 for the output) for every
         # tensor whose array the rule saved: backward checks nothing changed them in place since.
         self.saved_versions: tuple = ()
 
-    def summarize_saved(self) -> list[tuple[tuple[int, ...], str, int]]:
-        """Shape, dtype and size in bytes of each saved array (available before and after release)."""
-        records = self.saved_summary if self.saved_summary is not None else _records(self.ctx.saved)
-        return [(shape, str(dtype), nbytes) for shape, dtype, nbytes in records]
-
     def release(self) -> None:
-        self.saved_summary = _records(self.ctx.saved)
-        self.ctx.saved = None
+        self.ctx.release()
         self.released = True
 
-
-def _records(saved) -> list:
-    # (shape, dtype, nbytes) per saved array; the dtype stays an object until someone asks, because
-    # str(dtype) costs ~2 µs and release() runs once per node of every backward.
-    return [(v.shape, v.dtype, v.nbytes) for v in saved or () if isinstance(v, np.ndarray)]
+    def __repr__(self) -> str:
+        return f"<{self.op.name} node{' (released)' if self.released else ''}>"
 
 
 class Op:
@@ -90,6 +95,24 @@ class Op:
     forward_formula: str = ""             # e.g. "{out} = max(0, {x})"; placeholders are tensor symbols
     backward_formulas: tuple[str, ...] = ()   # one per array input, e.g. "δ{x} = δ{out} ⊙ 1[{x} > 0]"
     broadcasting: bool = False            # True: the engine sums input gradients down to the input shapes
+    # Inputs whose axis 0 is a batch axis that the output shares: the op machinery may then run
+    # forward and backward on slices of the batch in parallel (tinygraph/parallel.py).
+    batched: tuple[str, ...] = ()
+
+    @classmethod
+    def split_over_batch(cls, *arrays: np.ndarray) -> tuple[bool, ...] | None:
+        """Which inputs to slice along the batch axis for these arrays (None: run in one piece)."""
+        return tuple(name in cls.batched and a is not None and a.ndim > 0
+                     for name, a in zip(cls.arg_names, arrays))
+
+    @staticmethod
+    def backward_note(*inputs: np.ndarray) -> str | None:
+        """A one-line fact about how backward routes gradients for these input values, for drawings.
+
+        Placeholders name tensors as in the formulas (ReLU: "{x} ≤ 0 at 48% of units: no gradient").
+        None when there is nothing to say (the default).
+        """
+        return None
 
     @staticmethod
     def forward(ctx: Context, *arrays: np.ndarray, **attrs: Any) -> np.ndarray:
@@ -182,10 +205,10 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
     timer = STATE.forward_timer
     try:
         if timer is None:
-            data = op.forward(ctx, *arrays, **kwargs)
+            data = run_forward(op, ctx, arrays, kwargs)
         else:
             start = time.perf_counter()
-            data = op.forward(ctx, *arrays, **kwargs)
+            data = run_forward(op, ctx, arrays, kwargs)
             timer(op, time.perf_counter() - start)
     except ValueError as error:
         if not isinstance(error, OpError):      # the op's own refusal already names op and argument
@@ -203,6 +226,10 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
         node = out._node = Node(op, ctx, tuple(inputs), kwargs)
         if ctx.saved:
             node.saved_versions = _watch_saved(ctx, args, inputs, arrays, raw, data, out)
+        hooks = STATE.forward_hooks
+        if hooks:
+            for hook in hooks:
+                hook(out)
     return out
 
 
@@ -258,8 +285,7 @@ def _watch_saved(ctx: Context, args: tuple, inputs: list, arrays: list, raw: lis
         if raw is not None and i in raw and a is args[i] and a.flags.writeable:
             # The caller's own array (a data-loader buffer): keep a copy, so refilling it is safe.
             owner = _owner(a)
-            ctx.saved = tuple(np.array(v) if type(v) is np.ndarray and _owner(v) is owner else v
-                              for v in ctx.saved)
+            ctx.map_saved(lambda v: np.array(v) if type(v) is np.ndarray and _owner(v) is owner else v)
         else:
             watched.append((t._version_counter, t._version_counter[0], i))
     if id(_owner(data)) in saved_owners and all(entry[0] is not out._version_counter for entry in watched):

@@ -4,8 +4,8 @@ This module knows nothing of ops, the registry or the engine: they import Tensor
 way round. The methods that need them are installed on Tensor by the layer that defines them,
 as HIPS autograd's numpy layer gives ArrayBox its operators:
 
-- `+ - * / ** @`, `.sum()`, `.mean()`, `.reshape()`, `.transpose()`, `.flatten()`, `.T`: the op
-  layer (ops/_tensor_methods.py);
+- `+ - * / ** @`, `x[i]`, iteration, `.sum()`, `.max()`, `.reshape()`, `.transpose()`, `.flatten()`, `.T`:
+  the op layer (ops/_tensor_methods.py);
 - one method per registered op, `x.relu()`, `x.exp()`, your own `x.sigmoid()`: `register_op`;
 - `.backward(grad=None, retain_graph=False)`: the engine (`tinygraph.engine.backward`, the same
   function as `tg.backward(t)`).
@@ -107,6 +107,11 @@ class Tensor:
         return None if self._node is None else self._node.op
 
     @property
+    def grad_fn(self):
+        """The node that recorded this tensor (op, inputs, attrs, ctx), or None for a leaf."""
+        return self._node
+
+    @property
     def is_leaf(self) -> bool:
         return self._node is None
 
@@ -126,6 +131,44 @@ class Tensor:
 
     def __int__(self) -> int:
         return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.size != 1 or self.data.dtype.kind not in "biu":
+            raise TypeError(f"only one-element integer tensors can be used as an index, not {self._label()} "
+                            f"of dtype {self.data.dtype}")
+        return int(self.data.item())
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """np.asarray(t): the array itself (a copy only when a dtype or copy=True asks for one)."""
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
+    def tolist(self):
+        """The values as (nested) Python lists of numbers; a 0-d tensor gives one number."""
+        return self.data.tolist()
+
+    # ----------------------------------------------------------------- comparisons
+    # Bool tensors that need no gradient (nothing flows through a comparison), broadcasting as NumPy.
+    def _compare(self, other, ufunc) -> "Tensor":
+        if isinstance(other, Tensor):
+            other = other.data
+        elif not isinstance(other, (np.ndarray, np.generic, int, float, bool, list, tuple)):
+            return NotImplemented
+        try:
+            return Tensor._wrap(np.asarray(ufunc(self.data, other)))
+        except ValueError:
+            raise ValueError(f"{ufunc.__name__}: cannot compare {self._label()} with shape "
+                             f"{np.shape(other)}: the shapes do not broadcast") from None
+
+    def __lt__(self, other): return self._compare(other, np.less)
+    def __le__(self, other): return self._compare(other, np.less_equal)
+    def __gt__(self, other): return self._compare(other, np.greater)
+    def __ge__(self, other): return self._compare(other, np.greater_equal)
+    def __eq__(self, other): return self._compare(other, np.equal)
+    def __ne__(self, other): return self._compare(other, np.not_equal)
+    # == compares values, so hashing stays by identity (as torch.Tensor): tensors still key dicts and sets.
+    __hash__ = object.__hash__
 
     def named(self, name: str) -> "Tensor":
         """Set the name shown in drawings and error messages; returns self for chaining."""

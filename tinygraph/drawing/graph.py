@@ -1,12 +1,12 @@
 """The drawing's model of a recorded graph: tensor items, op items and their edges, with stable ids.
 
-`build_graph(root)` walks from `root` through `tensor._node.inputs` with an explicit stack (no
+`build_graph(root)` walks from `root` through `tensor.grad_fn.inputs` with an explicit stack (no
 recursion, so a chain of any depth works) and numbers what it finds in the walk's order, inputs
 before the ops that consume them. The numbering depends only on the graph's structure, never on
 `id()`, so the same graph always gives the same ids and the same DOT text.
 
 `collapse(graph, by_module)` then merges parts of a large graph into group items: each module's
-ops (from `Node.module`) into one box, and runs of unnamed single-use intermediates into one chain.
+ops (from `nn.node_module_path`) into one box, and runs of unnamed single-use intermediates into one chain.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinygraph.broadcast import unbroadcast_axes
+from tinygraph.nn import node_module_path
 from tinygraph.op import Op
 from tinygraph.tensor import Tensor
 
@@ -50,7 +52,7 @@ class OpItem:
 
     @property
     def module(self) -> str | None:
-        return getattr(self.node, "module", None)
+        return node_module_path(self.node)
 
 
 @dataclass
@@ -78,7 +80,7 @@ class Graph:
 
 def is_inlined_constant(t: Tensor) -> bool:
     """Unnamed one-element constants (the 0.5 of `x * 0.5`) appear inside formulas, not as nodes."""
-    return t._node is None and not t.requires_grad and t.name is None and t.size == 1
+    return t.grad_fn is None and not t.requires_grad and t.name is None and t.size == 1
 
 
 def constant_symbol(t: Tensor) -> str:
@@ -99,7 +101,7 @@ def build_graph(root: Tensor) -> Graph:
     for t in order:
         tid = f"T{len(tensors)}"
         item_of[id(t)] = tid
-        node = t._node
+        node = t.grad_fn
         inputs, symbols = [], {}
         if node is not None:
             oid = f"O{len(ops)}"
@@ -143,9 +145,9 @@ def _forward_order(root: Tensor) -> list[Tensor]:
             continue
         seen.add(id(t))
         stack.append((t, True))
-        if t._node is not None:
+        if t.grad_fn is not None:
             # Reversed, so that the first input is taken first and gets the smaller number.
-            for parent in reversed(t._node.inputs):
+            for parent in reversed(t.grad_fn.inputs):
                 if parent is not None and id(parent) not in seen and not is_inlined_constant(parent):
                     stack.append((parent, False))
     return order
@@ -169,7 +171,7 @@ def _short_formula(node, symbols: dict[str, str]) -> str | None:
 def _kind(t: Tensor, is_root: bool) -> str:
     if is_root:
         return LOSS if t.size == 1 else OUTPUT
-    if t._node is not None:
+    if t.grad_fn is not None:
         return INTERMEDIATE
     return PARAMETER if t.requires_grad else INPUT
 
@@ -261,3 +263,19 @@ def summarize_values(t: Tensor) -> tuple[float, float, float] | None:
     if data.size == 0 or data.dtype.kind not in "fiu":
         return None
     return float(np.min(data)), float(np.mean(data)), float(np.max(data))
+
+
+def broadcast_axes(graph: Graph, op: OpItem, index: int) -> tuple[int, ...] | None:
+    """Axes the engine sums to undo broadcasting of input `index`, read from the shapes.
+
+    For an elementwise broadcasting op the rule's gradient has the output's shape, so the axes
+    follow from the output's and the input's shapes (a recording has the exact ones).
+    """
+    parent = op.inputs[index]
+    if not op.node.op.broadcasting or parent is None:
+        return None
+    out_shape, in_shape = graph.tensors[op.output].tensor.shape, graph.tensors[parent].tensor.shape
+    try:
+        return unbroadcast_axes(out_shape, in_shape) or None
+    except ValueError:
+        return None

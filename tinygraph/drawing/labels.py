@@ -8,9 +8,9 @@ from __future__ import annotations
 from html import escape
 
 from tinygraph.drawing import style as S
-from tinygraph.drawing.graph import INPUT, TensorItem, formula, summarize_values
+from tinygraph.drawing.graph import INPUT, TensorItem, broadcast_axes, formula, summarize_values
+from tinygraph.drawing.record import saved_arrays
 
-DEAD_UNIT_OPS = {"relu"}  # ops whose input ≤ 0 means a unit passes no gradient
 
 
 class Labels:
@@ -72,17 +72,26 @@ class Labels:
         if attrs:
             rows.append(S.small(attrs))
         if self.backward:
-            x = self.g.tensors[op.inputs[0]] if op.inputs and op.inputs[0] is not None else None
-            if op.name in DEAD_UNIT_OPS and x is not None and x.tensor.values_available:
-                dead = float((x.tensor.data <= 0).mean()) if x.tensor.data.size else 0.0
-                rows.append(S.small(f"dead units: {dead:.0%} of {x.symbol} ≤ 0 pass no gradient", S.INK))
-            saved = op.node.summarize_saved()
+            note = self._backward_note(op)
+            if note:
+                rows.append(S.small(note, S.INK))
+            saved = saved_arrays(op.node) or (self.recording.saved_of(op.node) if self.recording else None)
             if saved:
                 total = sum(n for _, _, n in saved)
                 parts = [f"{dtype} {S.shape_text(shape)}" for shape, dtype, _ in saved[:3]]
                 more = f" +{len(saved) - 3} more" if len(saved) > 3 else ""
                 rows.append(S.small(f"saves {', '.join(parts)}{more}: {S.size_text(total)}"))
         return S.table(rows)
+
+    def _backward_note(self, op) -> str | None:
+        """The op's own remark on how its backward routes gradients, for these input values."""
+        items = [self.g.tensors[i] if i is not None else None for i in op.inputs]
+        if any(item is not None and not item.tensor.values_available for item in items):
+            return None
+        node = op.node
+        arrays = [None if t is None else t.data for t in node.inputs]
+        note = node.op.backward_note(*arrays)
+        return formula(note, op.symbols) if note else None
 
     def _forward_formula(self, op) -> str:
         text = formula(op.node.op.forward_formula, op.symbols)
@@ -149,7 +158,7 @@ class Labels:
         uses = self.grad_uses.get(parent.id, [])
         if len(uses) > 1 and (op.id, index) in uses:
             rows.append(S.small(f"{delta} += this ({uses.index((op.id, index)) + 1} of {len(uses)})", S.GRADIENT))
-        axes = contribution.summed_axes if contribution is not None else (op.node.summed_axes or {}).get(index)
+        axes = contribution.summed_axes if contribution is not None else broadcast_axes(self.g, op, index)
         if axes:
             rows.append(S.small(f"summed over broadcast axes {tuple(axes)}", S.GRADIENT))
         if self.frame is not None and op.id == self.frame.current and (op.id, index) in self.frame.added:

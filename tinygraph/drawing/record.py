@@ -81,22 +81,24 @@ class BackwardRecording:
         self._added: dict[tuple[int, int], Contribution] = {}   # (id(node), input index) -> contribution
         self._running: dict[int, np.ndarray] = {}         # partial sums of tensors not yet reached
         self._keep: list[Tensor] = []   # holds every recorded tensor, so no id() is reused meanwhile
+        self._saved: dict[int, list] = {}  # id(node) -> what its rule had saved, seen before release
 
-    def _hook(self, tensor: Tensor, node, grad_out: np.ndarray, input_grads) -> None:
+    def _hook(self, step) -> None:
+        tensor, node, grad_out, input_grads = step.tensor, step.node, step.grad_out, step.input_grads
         self._running.pop(id(tensor), None)
         stat = GradStat.of(grad_out)
         self._received[id(tensor)] = stat
         self._keep.append(tensor)
         contributions = []
         if node is not None:
-            summed = node.summed_axes or {}
+            self._saved[id(node)] = saved_arrays(node)       # before backward releases them
             for index, (parent, grad) in enumerate(zip(node.inputs, input_grads)):
                 if grad is None:
                     continue
                 earlier = self._running.get(id(parent))
                 running = grad if earlier is None else earlier + grad
                 self._running[id(parent)] = running
-                c = Contribution(index, parent, GradStat.of(grad), GradStat.of(running), summed.get(index))
+                c = Contribution(index, parent, GradStat.of(grad), GradStat.of(running), step.summed_axes(index))
                 self._added[(id(node), index)] = c
                 contributions.append(c)
         self.steps.append(Step(len(self.steps), tensor, node, stat, tuple(contributions)))
@@ -104,6 +106,10 @@ class BackwardRecording:
     def grad_of(self, tensor: Tensor) -> GradStat | None:
         """The total gradient `tensor` received in the last recorded backward, or None."""
         return self._received.get(id(tensor))
+
+    def saved_of(self, node) -> list | None:
+        """What `node`'s rule had saved when its backward ran (see `saved_arrays`), or None."""
+        return self._saved.get(id(node))
 
     def contribution(self, node, index: int) -> Contribution | None:
         """What `node`'s rule added into its input number `index`, or None if it added nothing."""
@@ -113,6 +119,11 @@ class BackwardRecording:
     def rule_steps(self) -> list[Step]:
         """The steps where an op's backward rule ran (leaves excluded): one frame each in draw_steps."""
         return [s for s in self.steps if s.node is not None]
+
+
+def saved_arrays(node) -> list[tuple[tuple[int, ...], str, int]]:
+    """Shape, dtype and bytes of each array `node`'s rule saved (empty once backward released them)."""
+    return [(v.shape, str(v.dtype), v.nbytes) for v in node.ctx.saved or () if isinstance(v, np.ndarray)]
 
 
 @dataclass

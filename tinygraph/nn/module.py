@@ -1,12 +1,14 @@
 """Module machinery: `Module` (parameters and submodules found by attribute assignment), `Parameter`.
 
 While a module's `__call__` runs, `STATE.module_path` holds its dotted path ("conv", "layers.1";
-None for the outermost module) and every node recorded meanwhile keeps it as `node.module`, so
-the drawing tools can group a graph by module (`module_path(tensor)`).
+None for the outermost module), and a forward hook (see `tg.forward_hook`) notes that path for
+every node recorded meanwhile, so the drawing tools can group a graph by module
+(`module_path(tensor)`, `node_module_path(node)`). The engine knows nothing of modules.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+import weakref
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -26,11 +28,28 @@ class Parameter(Tensor):
         super().__init__(array, requires_grad=True, name=name)
 
 
+class IncompatibleKeys(NamedTuple):
+    """What `Module.load_state_dict` returns, as PyTorch's `_IncompatibleKeys`."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class StateDictError(RuntimeError, ValueError):
+    """A state that does not fit the module: a RuntimeError as in PyTorch (and a ValueError, as tinygraph had)."""
+
+
 class Module:
-    """Base class of layers and models: subclass it, assign parameters/modules, write `forward`."""
+    """Base class of layers and models: subclass it, assign parameters/modules, write `forward`.
+
+    Assigning a `Parameter` registers a parameter, a `Module` a submodule (in assignment order);
+    `register_buffer` adds state that is saved but not trained (BatchNorm's running statistics).
+    """
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "training", True)
 
@@ -39,89 +58,227 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() in __init__ before "
                                  f"assigning attribute {name!r}")
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
+        if name in self._buffers and not isinstance(value, (Parameter, Module)):
+            self._buffers[name] = _buffer_value(type(self).__name__, name, value)   # a buffer stays a buffer
+            object.__setattr__(self, name, self._buffers[name])
+            return
+        if name in self._parameters and isinstance(value, Tensor) and not isinstance(value, Parameter):
+            raise TypeError(f"{type(self).__name__}: cannot assign a plain tensor to parameter {name!r} "
+                            f"(an nn.Parameter or None expected)")
+        table = self._parameters if isinstance(value, Parameter) else self._modules if isinstance(value, Module) else None
+        for other in (self._parameters, self._modules, self._buffers):
+            if other is not table:
+                other.pop(name, None)
+        self._non_persistent_buffers.discard(name)
+        if table is not None:
+            table[name] = value            # a name already there keeps its place in the order
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        self._parameters.pop(name, None)
-        self._modules.pop(name, None)
+        self._forget(name)
         object.__delattr__(self, name)
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
-        """(dotted path, module) for this module ("") and every submodule, depth first, each once."""
+    def _forget(self, name: str) -> None:
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        self._buffers.pop(name, None)
+        self._non_persistent_buffers.discard(name)
+
+    def register_buffer(self, name: str, tensor: np.ndarray | Tensor | None, persistent: bool = True) -> None:
+        """Keep `tensor` (an array or tensor that is not trained, or None) as `self.<name>` and in state_dict().
+
+        Later assignments to `self.<name>` replace the buffer's value. persistent=False keeps it out of
+        state_dict(), as PyTorch does.
+        """
+        model = type(self).__name__
+        if "_buffers" not in self.__dict__:
+            raise AttributeError(f"{model}: call super().__init__() in __init__ before register_buffer")
+        _check_name(model, "buffer", name)
+        if name in self.__dict__ and name not in self._buffers:
+            raise KeyError(f"{model}.register_buffer: attribute {name!r} already exists")
+        if isinstance(tensor, Parameter):
+            raise TypeError(f"{model}.register_buffer: {name!r} is a Parameter; buffers are not trained "
+                            f"(assign it as an attribute to register a parameter)")
+        self._forget(name)
+        self._buffers[name] = _buffer_value(model, name, tensor)
+        if not persistent:
+            self._non_persistent_buffers.add(name)
+        object.__setattr__(self, name, self._buffers[name])
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Same as `setattr(self, name, param)` for a Parameter; None records that there is none."""
+        _check_name(type(self).__name__, "parameter", name)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"{type(self).__name__}.register_parameter: {name!r} must be an nn.Parameter or None, "
+                            f"got {type(param).__name__}")
+        setattr(self, name, param)
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        """Same as `setattr(self, name, module)`, for names that are not identifiers ("0", "1", ...)."""
+        _check_name(type(self).__name__, "module", name)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module: {name!r} must be a Module or None, "
+                            f"got {type(module).__name__}")
+        setattr(self, name, module)
+
+    register_module = add_module
+
+    # ----------------------------------------------------------------- walking the tree
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """(name, module) for each direct submodule, in registration order, each module once."""
         seen: set[int] = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self) -> Iterator["Module"]:
+        return (module for _, module in self.named_children())
+
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+        """(dotted path, module) for this module ("") and every submodule, depth first.
+
+        A module reachable twice comes once (under its first path) unless remove_duplicate=False.
+        `memo` is a set of ids of modules to skip (and fills as the walk goes).
+        """
+        seen: set[int] = set() if memo is None else memo
         stack = [(prefix, self)]
         while stack:
             path, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
+            if remove_duplicate:
+                if id(module) in seen:
+                    continue
+                seen.add(id(module))
             yield path, module
-            children = [(f"{path}.{n}" if path else n, m) for n, m in module._modules.items()]
+            children = [(f"{path}.{n}" if path else n, m) for n, m in module._modules.items() if m is not None]
             stack.extend(reversed(children))
 
-    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        """(dotted name, parameter) in assignment order; a parameter shared by two modules comes once."""
-        seen: set[int] = set()
-        for path, module in self.named_modules():
-            for name, param in module._parameters.items():
-                if id(param) not in seen:
-                    seen.add(id(param))
-                    yield (f"{path}.{name}" if path else name), param
+    def modules(self) -> Iterator["Module"]:
+        return (module for _, module in self.named_modules())
 
-    def parameters(self) -> list[Parameter]:
-        return [p for _, p in self.named_parameters()]
+    def _named_members(self, table: str, prefix: str, recurse: bool, remove_duplicate: bool):
+        seen: set[int] = set()
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for path, module in modules:
+            for name, value in getattr(module, table).items():
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield (f"{path}.{name}" if path else name), value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) in assignment order; a parameter shared by two modules comes once."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> list[Parameter]:
+        """The parameters of `named_parameters()` (a list, so it can be iterated twice)."""
+        return [p for _, p in self.named_parameters(recurse=recurse)]
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, np.ndarray | Tensor]]:
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[np.ndarray | Tensor]:
+        return (value for _, value in self.named_buffers(recurse=recurse))
+
+    def apply(self, fn: Callable[["Module"], Any]) -> "Module":
+        """Call fn on every submodule (children before their parent), then on this module; returns self."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
 
     def num_parameters(self) -> int:
         """How many numbers the model trains."""
         return sum(p.data.size for p in self.parameters())
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
-            p.grad = None
+            if p.grad is not None:
+                p.grad = None if set_to_none else np.zeros_like(p.grad)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Freeze (False) or unfreeze every parameter; returns self."""
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
 
     def train(self, mode: bool = True) -> "Module":
-        for _, module in self.named_modules():
-            object.__setattr__(module, "training", bool(mode))
+        """Set `training` on this module and every submodule (Dropout and BatchNorm read it); returns self."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"{type(self).__name__}.train: mode must be True or False, got {mode!r}")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
         return self
 
     def eval(self) -> "Module":
         return self.train(False)
 
     # ----------------------------------------------------------------- state
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """{dotted name: copy of the parameter's array}."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+    def _state_entries(self) -> dict[str, tuple[Module, str, str]]:
+        """{key: (module, "_parameters" or "_buffers", attribute)} in state_dict order, shared entries under every name."""
+        entries = {}
+        for path, module in self.named_modules(remove_duplicate=False):
+            prefix = f"{path}." if path else ""
+            for name, p in module._parameters.items():
+                if p is not None:
+                    entries[prefix + name] = (module, "_parameters", name)
+            for name, b in module._buffers.items():
+                if b is not None and name not in module._non_persistent_buffers:
+                    entries[prefix + name] = (module, "_buffers", name)
+        return entries
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Copy arrays into the parameters; every key, shape and dtype is checked before anything changes."""
-        own = dict(self.named_parameters())
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """{dotted name: copy of the array} for every parameter and persistent buffer, as PyTorch orders them.
+
+        A parameter shared by two modules appears under both names (as in PyTorch).
+        """
+        return {key: np.array(_array_of(getattr(module, table)[name]), copy=True)
+                for key, (module, table, name) in self._state_entries().items()}
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy arrays into the parameters and buffers; returns (missing_keys, unexpected_keys).
+
+        Everything is checked before anything changes. strict=True raises on missing or unexpected
+        keys; a shape that differs always raises (a StateDictError, which is a RuntimeError as in
+        PyTorch). Values are cast to the parameter's dtype, as PyTorch's copy_ does, but only
+        within a kind (float to float); every changed tensor's version is bumped.
+        """
         model = type(self).__name__
-        missing = [k for k in own if k not in state]
-        unexpected = [k for k in state if k not in own]
-        if missing or unexpected:
-            raise KeyError(f"{model}.load_state_dict: keys do not match; missing {missing}, "
-                           f"unexpected {unexpected} (the model has {list(own)})")
+        if not hasattr(state, "items"):
+            raise TypeError(f"{model}.load_state_dict: expected a dict of arrays, got {type(state).__name__}")
+        entries = self._state_entries()
+        missing = [key for key in entries if key not in state]
+        unexpected = [key for key in state if key not in entries]
         problems = []
+        if strict and unexpected:
+            problems.append("unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected))
+        if strict and missing:
+            problems.append("missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing))
         arrays = {}
-        for name, p in own.items():
-            value = state[name]
+        for key, (module, table, name) in entries.items():
+            if key not in state:
+                continue
+            target = _array_of(getattr(module, table)[name])
+            value = state[key]
             array = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if array.shape != p.data.shape:
-                problems.append(f"'{name}' has shape {array.shape} in the state but {p.data.shape} in the model")
-            elif array.dtype != p.data.dtype:
-                problems.append(f"'{name}' has dtype {array.dtype} in the state but {p.data.dtype} in the model")
-            arrays[name] = array
+            if array.shape != target.shape:
+                problems.append(f"size mismatch for {key}: '{key}' has shape {array.shape} in the state but "
+                                f"{target.shape} in the model")
+            elif array.dtype != target.dtype and not (array.dtype.kind == target.dtype.kind == "f"):
+                problems.append(f"'{key}' has dtype {array.dtype} in the state but {target.dtype} in the model")
+            arrays[key] = array
         if problems:
-            raise ValueError(f"{model}.load_state_dict: " + "; ".join(problems))
-        for name, p in own.items():
-            np.copyto(p.data, arrays[name])
-            p._bump_version()
+            raise StateDictError(f"{model}.load_state_dict: error(s) loading the state: " + "; ".join(problems))
+        for key, array in arrays.items():
+            module, table, name = entries[key]
+            value = getattr(module, table)[name]
+            np.copyto(_array_of(value), array, casting="same_kind")
+            if isinstance(value, Tensor):
+                value._bump_version()       # a backward() that saved the old values now raises
+        return IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------- calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -130,13 +287,18 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         path = _child_path(self)
         previous = STATE.module_path
+        outermost = not STATE.module_stack
         STATE.module_stack.append((self, path))
-        STATE.module_path = path or None       # every node recorded meanwhile takes this path
+        STATE.module_path = path or None       # every node recorded meanwhile is tagged with it
+        if outermost:
+            STATE.forward_hooks.append(_tag_with_module_path)
         try:
             return self.forward(*args, **kwargs)
         finally:
             STATE.module_path = previous
             STATE.module_stack.pop()
+            if outermost:
+                STATE.forward_hooks.remove(_tag_with_module_path)
 
     def extra_repr(self) -> str:
         return ""
@@ -164,7 +326,36 @@ def _child_path(module: Module) -> str:
     return parent_path  # a module called from inside another but not registered in it
 
 
+# node -> dotted path of the module whose call recorded it; entries go when their node does.
+_MODULE_OF: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _tag_with_module_path(out: Tensor) -> None:
+    path = STATE.module_path
+    if path is not None:
+        _MODULE_OF[out.grad_fn] = path
+
+
+def node_module_path(node) -> str | None:
+    """The dotted path of the module whose call recorded `node` (None outside any submodule)."""
+    return _MODULE_OF.get(node) if node is not None else None
+
+
 def module_path(tensor: Tensor) -> str | None:
     """The dotted path of the module whose call produced `tensor` (None outside any submodule)."""
-    return None if tensor._node is None else tensor._node.module
+    return node_module_path(tensor.grad_fn)
 
+
+def _check_name(model: str, kind: str, name: Any) -> None:
+    if not isinstance(name, str) or not name or "." in name:
+        raise KeyError(f"{model}: a {kind} name must be a non-empty string without '.', got {name!r}")
+
+
+def _buffer_value(model: str, name: str, value: Any) -> np.ndarray | Tensor | None:
+    if value is None or isinstance(value, (np.ndarray, Tensor)):
+        return value
+    raise TypeError(f"{model}: buffer {name!r} must be a numpy array, a tensor or None, got {type(value).__name__}")
+
+
+def _array_of(value: np.ndarray | Tensor) -> np.ndarray:
+    return value.data if isinstance(value, Tensor) else value

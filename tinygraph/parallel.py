@@ -1,5 +1,12 @@
 """Split an op's work over the batch axis and run the parts on all CPU cores.
 
+Op files hold only the math. An op whose inputs carry a batch axis declares it (`Op.batched`,
+or `Op.split_over_batch` when it depends on the shapes), and `run_forward` / `run_backward` —
+called by `apply` and by the engine — run its forward and backward rules on slices of the batch
+in parallel: each part gets its own context, the output is the parts' outputs joined along axis
+0, the gradient of a batched input is joined the same way, and the gradient of an input shared
+by the whole batch (a weight) is the sum of the parts' gradients, as weight sharing demands.
+
 NumPy releases the GIL inside ufunc loops, copies and matrix products, so Python threads that
 work on disjoint slices of the batch really run at once — what PyTorch does with OpenMP. Each
 part writes its own slice of a preallocated output, so results do not depend on the timing.
@@ -26,6 +33,8 @@ MIN_ELEMENTS_PER_PART = 1 << 18
 # for OpenBLAS to use its threads leaves them spinning for a while afterwards, and they would then
 # compete with the parts of the next parallel op for the cores (measured: everything twice as slow).
 MIN_ELEMENTS_ONE_BLAS_THREAD = 1 << 14
+# A declared op is split when its batched inputs hold at least this many elements.
+MIN_ELEMENTS_TO_SPLIT = 1 << 15
 
 _lock = threading.Lock()
 _section = threading.Lock()        # one parallel section at a time, so the BLAS limit nests cleanly
@@ -80,21 +89,11 @@ def over_rows(work: Callable[[object], object], *arrays: np.ndarray) -> list:
         return [work(slice(None) if arrays[0].ndim else ...)]
     n = arrays[0].shape[0] if arrays[0].ndim else 1
     parts = min(workers(), n, elements // MIN_ELEMENTS_PER_PART)
-    if parts <= 1 or not _section.acquire(blocking=False):   # another thread is mid-way: stay serial
-        whole = slice(None) if arrays[0].ndim else ...
+    if parts <= 1:
         with _one_blas_thread():
-            return [work(whole)]
-    try:
-        bounds = [n * i // parts for i in range(parts + 1)]
-        with _one_blas_thread():
-            futures = [_pool().submit(work, slice(bounds[i], bounds[i + 1])) for i in range(1, parts)]
-            try:
-                first = work(slice(bounds[0], bounds[1]))      # the calling thread does a part too
-            finally:
-                wait(futures)                                  # no part outlives the call, even on error
-            return [first] + [f.result() for f in futures]
-    finally:
-        _section.release()
+            return [work(slice(None) if arrays[0].ndim else ...)]
+    bounds = [n * i // parts for i in range(parts + 1)]
+    return _in_parallel(lambda i: work(slice(bounds[i], bounds[i + 1])), parts)
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -167,3 +166,82 @@ def _forget_pool_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
+# ----------------------------------------------------------------- declared batch splits
+
+def _split_plan(op, arrays) -> tuple[tuple[bool, ...], list[int]] | None:
+    """(which inputs are sliced, part boundaries), or None to run the op in one piece."""
+    sliced = op.split_over_batch(*arrays)
+    if not sliced or not any(sliced) or workers() < 2:
+        return None
+    lengths = {arrays[i].shape[0] for i, s in enumerate(sliced) if s}
+    if len(lengths) != 1:
+        return None
+    (n,) = lengths
+    elements = sum(arrays[i].size for i, s in enumerate(sliced) if s)
+    parts = min(workers(), n, elements // MIN_ELEMENTS_TO_SPLIT)
+    if parts < 2:
+        return None
+    return sliced, [n * i // parts for i in range(parts + 1)]
+
+
+def run_forward(op, ctx, arrays: list, attrs: dict) -> np.ndarray:
+    """op.forward(ctx, *arrays, **attrs), in parts over the batch when the op declares one."""
+    plan = _split_plan(op, arrays) if op.batched else None
+    if plan is None:
+        return op.forward(ctx, *arrays, **attrs)
+    sliced, bounds = plan
+    contexts = [type(ctx)(ctx.needs_input_grad) for _ in bounds[1:]]
+
+    def part(i: int) -> np.ndarray:
+        rows = slice(bounds[i], bounds[i + 1])
+        inputs = [a[rows] if s else a for a, s in zip(arrays, sliced)]
+        return op.forward(contexts[i], *inputs, **attrs)
+
+    outputs = _in_parallel(part, len(contexts))
+    ctx.parts, ctx.part_bounds, ctx.part_sliced = contexts, bounds, sliced
+    ctx.saved = tuple(value for c in contexts for value in (c.saved or ()))
+    return np.concatenate(outputs)
+
+
+def run_backward(op, ctx, grad_out: np.ndarray) -> tuple:
+    """op.backward(ctx, grad_out), part by part when forward ran in parts."""
+    contexts = getattr(ctx, "parts", None)
+    if contexts is None:
+        return op.backward(ctx, grad_out)
+    bounds, sliced = ctx.part_bounds, ctx.part_sliced
+    results = _in_parallel(lambda i: op.backward(contexts[i], grad_out[bounds[i]:bounds[i + 1]]), len(contexts))
+    grads = []
+    for index, batched in enumerate(sliced):
+        pieces = [r[index] for r in results]
+        if any(p is None for p in pieces):
+            grads.append(None)
+        elif batched:                 # each part's rows of δx
+            grads.append(np.concatenate(pieces))
+        else:                         # a weight shared by the whole batch: Σ over the parts
+            grads.append(sum(pieces[1:], pieces[0]))
+    return tuple(grads)
+
+
+def release_parts(ctx) -> None:
+    """Free what every part saved (the engine calls this through Context.release)."""
+    for c in getattr(ctx, "parts", None) or ():
+        c.saved = None
+
+
+def _in_parallel(work: Callable[[int], object], count: int) -> list:
+    """[work(0), ..., work(count - 1)], on the pool's threads and this one, BLAS at one thread each."""
+    if not _section.acquire(blocking=False):       # another thread is mid-way: stay serial
+        with _one_blas_thread():
+            return [work(i) for i in range(count)]
+    try:
+        with _one_blas_thread():
+            futures = [_pool().submit(work, i) for i in range(1, count)]
+            try:
+                first = work(0)                        # the calling thread does a part too
+            finally:
+                wait(futures)                          # no part outlives the call, even on error
+            return [first] + [f.result() for f in futures]
+    finally:
+        _section.release()
