@@ -180,12 +180,12 @@ def test_state_dict_round_trip_copies_values():
 
 
 @pytest.mark.parametrize("change, error, message", [
-    (lambda s: s.pop("fc.bias"), KeyError, r"missing \['fc.bias'\]"),
-    (lambda s: s.update(extra=np.zeros(1, np.float32)), KeyError, r"unexpected \['extra'\]"),
-    (lambda s: s.update({"fc.weight": np.zeros((10, 5), np.float32)}), ValueError,
+    (lambda s: s.pop("fc.bias"), RuntimeError, r'missing key\(s\) in state_dict: "fc.bias"'),
+    (lambda s: s.update(extra=np.zeros(1, np.float32)), RuntimeError, r'unexpected key\(s\) in state_dict: "extra"'),
+    (lambda s: s.update({"fc.weight": np.zeros((10, 5), np.float32)}), RuntimeError,
      r"'fc.weight' has shape \(10, 5\) in the state but \(10, 27\) in the model"),
-    (lambda s: s.update({"conv.bias": s["conv.bias"].astype(np.float64)}), ValueError,
-     "'conv.bias' has dtype float64 in the state but float32"),
+    (lambda s: s.update({"conv.bias": s["conv.bias"].astype(np.int64)}), RuntimeError,
+     "'conv.bias' has dtype int64 in the state but float32"),
 ])
 def test_load_state_dict_errors_name_the_key_and_change_nothing(change, error, message):
     model = TwoLayerCNN(filters=3, rng=rng(1))
@@ -223,3 +223,220 @@ def test_the_module_path_marker_is_restored_when_forward_raises():
     assert STATE.module_path is None
     w = tg.tensor([1.0], requires_grad=True)
     assert nn.module_path(w * 2) is None                 # ops outside any module carry no path
+
+
+def test_load_state_dict_errors_are_also_value_errors_for_callers_that_catch_those():
+    model = TwoLayerCNN(filters=3, rng=rng(1))
+    with pytest.raises(ValueError):
+        model.load_state_dict({})
+    assert issubclass(nn.StateDictError, RuntimeError) and issubclass(nn.StateDictError, ValueError)
+
+
+def test_load_state_dict_non_strict_reports_keys_and_loads_the_rest():
+    model = nn.Sequential(nn.Linear(2, 3, rng=rng()), nn.Linear(3, 1, rng=rng()))
+    source = nn.Sequential(nn.Linear(2, 3, rng=rng(5)), nn.Linear(3, 1, rng=rng(5)))
+    state = source.state_dict()
+    del state["1.bias"]
+    state["2.weight"] = np.zeros(1, np.float32)
+    result = model.load_state_dict(state, strict=False)
+    assert result == ([ "1.bias"], ["2.weight"]) and result.missing_keys == ["1.bias"]
+    assert result.unexpected_keys == ["2.weight"] and type(result).__name__ == "IncompatibleKeys"
+    np.testing.assert_array_equal(model[0].weight.data, source[0].weight.data)
+    assert not np.array_equal(model[1].bias.data, source[1].bias.data)
+    assert model.load_state_dict(source.state_dict()) == ([], [])
+    state["1.weight"] = np.zeros((3, 1), np.float32)         # a wrong shape raises even when not strict
+    with pytest.raises(RuntimeError, match=r"size mismatch for 1.weight"):
+        model.load_state_dict(state, strict=False)
+
+
+def test_load_state_dict_casts_floats_like_pytorch_and_bumps_versions():
+    layer = nn.Linear(2, 2, rng=rng())
+    saved = layer.weight * 1.0                     # a graph that saved the old weight
+    state = {k: v.astype(np.float64) + 1 for k, v in layer.state_dict().items()}
+    layer.load_state_dict(state)
+    assert layer.weight.dtype == np.float32
+    np.testing.assert_array_equal(layer.weight.data, state["weight"].astype(np.float32))
+    with pytest.raises(RuntimeError, match="modified in place"):
+        saved.backward(np.ones((2, 2), np.float32))
+
+
+# ------------------------------------------------------------------ buffers
+
+class WithStats(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2, rng=rng())
+        self.register_buffer("running_mean", np.zeros(2, np.float32))
+        self.register_buffer("scratch", np.ones(3), persistent=False)
+        self.register_buffer("count", tg.tensor(np.array(0, np.int64)))
+
+
+def test_buffers_are_saved_loaded_and_listed_but_not_trained():
+    model = nn.Sequential(WithStats())
+    assert [n for n, _ in model.named_buffers()] == ["0.running_mean", "0.scratch", "0.count"]
+    assert len(list(model.buffers())) == 3
+    assert [n for n, _ in model.named_parameters()] == ["0.fc.weight", "0.fc.bias"]
+    # PyTorch's order: a module's own parameters and buffers, then its children's
+    assert list(model.state_dict()) == ["0.running_mean", "0.count", "0.fc.weight", "0.fc.bias"]
+    model[0].running_mean = np.full(2, 7.0, np.float32)       # assignment replaces the buffer's value
+    state = model.state_dict()
+    np.testing.assert_array_equal(state["0.running_mean"], [7.0, 7.0])
+    other = nn.Sequential(WithStats())
+    array = other[0].running_mean
+    state["0.count"] = np.array(5)
+    other.load_state_dict(state)
+    assert other[0].running_mean is array                     # loaded in place
+    np.testing.assert_array_equal(array, [7.0, 7.0])
+    assert int(other[0].count.data) == 5
+    with pytest.raises(RuntimeError, match=r'missing key\(s\) in state_dict: "0.running_mean"'):
+        other.load_state_dict({k: v for k, v in state.items() if k != "0.running_mean"})
+
+
+def test_register_buffer_refuses_bad_names_values_and_parameters():
+    module = WithStats()
+    with pytest.raises(KeyError, match="without '.'"):
+        module.register_buffer("a.b", np.zeros(1))
+    with pytest.raises(KeyError, match="already exists"):
+        module.register_buffer("fc", np.zeros(1))
+    with pytest.raises(TypeError, match="buffers are not trained"):
+        module.register_buffer("w", nn.Parameter(np.zeros(1)))
+    with pytest.raises(TypeError, match="must be a numpy array, a tensor or None"):
+        module.register_buffer("x", [1.0, 2.0])
+    module.register_buffer("empty", None)                     # None: nothing to save, as in PyTorch
+    assert "empty" not in module.state_dict()
+    with pytest.raises(TypeError, match="cannot assign a plain tensor to parameter 'weight'"):
+        module.fc.weight = tg.tensor(np.zeros((2, 2), np.float32))
+
+
+# ------------------------------------------------------------------ walking the tree, train/eval, apply
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 2, 3, rng=rng()), nn.ReLU())
+        self.heads = nn.ModuleList([nn.Linear(4, 2, rng=rng()), nn.Identity()])
+        self.shared = self.heads[0]
+
+
+def test_children_modules_and_their_names_follow_pytorch():
+    net = Net()
+    assert [n for n, _ in net.named_children()] == ["features", "heads", "shared"]
+    assert [type(m).__name__ for m in net.children()] == ["Sequential", "ModuleList", "Linear"]
+    assert [n for n, _ in net.named_modules()] == ["", "features", "features.0", "features.1", "heads",
+                                                    "heads.0", "heads.1"]
+    assert [n for n, _ in net.named_modules(remove_duplicate=False)][-1] == "shared"
+    assert len(list(net.modules())) == 7
+    assert [n for n, _ in net.named_parameters(prefix="net")] == [
+        "net.features.0.weight", "net.features.0.bias", "net.heads.0.weight", "net.heads.0.bias"]
+    assert net.parameters(recurse=False) == []
+    assert list(net.state_dict())[-2:] == ["shared.weight", "shared.bias"]   # PyTorch lists tied entries twice
+
+
+def test_train_eval_and_apply():
+    net = Net()
+    assert net.eval() is net and not any(m.training for m in net.modules())
+    assert all(m.training for m in net.train().modules())
+    with pytest.raises(ValueError, match="mode must be True or False"):
+        net.train("no")
+    order = []
+    assert net.apply(lambda m: order.append(type(m).__name__)) is net
+    # children before parents; the shared Linear twice (as PyTorch's apply)
+    assert order == ["Conv2d", "ReLU", "Sequential", "Linear", "Identity", "ModuleList", "Linear", "Net"]
+
+    def zero_linear(module):
+        if isinstance(module, nn.Linear):
+            module.weight.data[...] = 0
+    net.apply(zero_linear)
+    assert not net.heads[0].weight.data.any()
+    net.requires_grad_(False)
+    assert not any(p.requires_grad for p in net.parameters())
+
+
+# ------------------------------------------------------------------ containers and layer signatures
+
+def test_module_list_indexes_appends_and_registers_children():
+    layers = nn.ModuleList([nn.ReLU(), nn.Identity()])
+    layers.append(nn.Linear(2, 2, rng=rng()))
+    layers.extend([nn.ReLU()])
+    layers += [nn.Identity()]
+    assert len(layers) == 5 and [n for n, _ in layers.named_children()] == ["0", "1", "2", "3", "4"]
+    assert isinstance(layers[-3], nn.Linear) and [n for n, _ in layers.named_parameters()] == ["2.weight", "2.bias"]
+    tail = layers[1:3]
+    assert isinstance(tail, nn.ModuleList) and [n for n, _ in tail.named_children()] == ["0", "1"]
+    del layers[0]
+    assert isinstance(layers[1], nn.Linear) and list(layers._modules) == ["0", "1", "2", "3"]
+    layers.insert(0, nn.ReLU())
+    layers[1] = nn.ReLU()
+    assert [type(m).__name__ for m in layers] == ["ReLU", "ReLU", "Linear", "ReLU", "Identity"]
+    with pytest.raises(IndexError, match="index 5 is out of range"):
+        layers[5]
+    with pytest.raises(NotImplementedError, match="no forward"):
+        layers(np.zeros(1))
+    with pytest.raises(TypeError, match="expected a Module"):
+        layers.append("relu")
+
+
+def test_sequential_slicing_keeps_names_and_dict_construction():
+    seq = nn.Sequential(nn.Flatten(), nn.Linear(4, 3, rng=rng()), nn.ReLU(), nn.Linear(3, 2, rng=rng()))
+    head = seq[1:]
+    assert isinstance(head, nn.Sequential) and list(head._modules) == ["1", "2", "3"]      # as PyTorch
+    assert head[0] is seq[1] and seq[-1] is seq[3]
+    x = np.ones((2, 1, 2, 2), np.float32)
+    np.testing.assert_array_equal(head(seq[0](x)).data, seq(x).data)
+    named = nn.Sequential({"fc": nn.Linear(2, 2, rng=rng()), "act": nn.ReLU()})
+    assert [n for n, _ in named.named_parameters()] == ["fc.weight", "fc.bias"]
+    named.append(nn.Identity())
+    assert list(named._modules) == ["fc", "act", "2"]
+    del seq[0]
+    assert list(seq._modules) == ["0", "1", "2"] and isinstance(seq[0], nn.Linear)
+    seq[1] = nn.Identity()
+    assert [type(m).__name__ for m in seq] == ["Linear", "Identity", "Linear"]
+
+
+def test_identity_returns_its_input_and_takes_any_arguments():
+    x = tg.tensor([1.0, 2.0])
+    assert nn.Identity(54, unused="x")(x) is x
+
+
+def test_linear_and_conv2d_take_pytorchs_arguments_by_position_and_name():
+    linear = nn.Linear(3, 2, False)
+    assert linear.bias is None and linear.weight.shape == (2, 3)
+    conv = nn.Conv2d(in_channels=2, out_channels=4, kernel_size=(3, 2), stride=(2, 1), padding=(1, 0),
+                     dilation=1, groups=1, bias=False, rng=rng())
+    assert conv.kernel_size == (3, 2) and conv.stride == (2, 1) and conv.padding == (1, 0)
+    assert conv.bias is None and [n for n, _ in conv.named_parameters()] == ["weight"]
+    assert conv.weight.shape == (4, 2, 3, 2)
+    assert conv(np.zeros((1, 2, 7, 7), np.float32)).shape == (1, 4, 4, 6)
+    positional = nn.Conv2d(2, 4, 3, 1, 1, 1, 1, True, rng=rng())
+    assert positional.padding == (1, 1) and positional.bias is not None
+    same = nn.Conv2d(1, 1, 5, padding="same", rng=rng())
+    assert same.padding == (2, 2) and same(np.zeros((1, 1, 6, 6), np.float32)).shape == (1, 1, 6, 6)
+    assert nn.Conv2d(1, 1, 3, padding="valid").padding == (0, 0)
+    assert "bias=False" in repr(conv) and "kernel_size=(3, 2)" in repr(conv)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"kernel_size": (3, 0)}, "kernel_size must be a positive integer or a pair"),
+    ({"kernel_size": 3, "stride": (1, 2, 3)}, "stride must be a positive integer or a pair"),
+    ({"kernel_size": 3, "padding": "full"}, "padding must be an int, a pair, 'valid' or 'same'"),
+    ({"kernel_size": 4, "padding": "same"}, "would pad unevenly"),
+    ({"kernel_size": 3, "padding": "same", "stride": 2}, "'same' needs stride 1"),
+    ({"kernel_size": 3, "groups": 3}, "divisible by groups"),
+    ({"kernel_size": 3, "padding_mode": "reflect"}, "padding_mode 'reflect' is not supported"),
+])
+def test_conv2d_refuses_what_it_cannot_do(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        nn.Conv2d(2, 4, **kwargs)
+
+
+def test_conv2d_dilation_and_groups_follow_what_the_op_supports():
+    from tinygraph.ops.conv2d import Conv2d as Conv2dOp
+    for option, value in (("dilation", 2), ("groups", 2)):
+        if option in Conv2dOp.attr_names:
+            layer = nn.Conv2d(2, 4, 3, **{option: value}, rng=rng())
+            assert layer.weight.shape == ((4, 1, 3, 3) if option == "groups" else (4, 2, 3, 3))
+            layer(np.zeros((1, 2, 7, 7), np.float32))
+        else:
+            with pytest.raises(ValueError, match=f"{option}=.*needs a conv2d op that supports {option}"):
+                nn.Conv2d(2, 4, 3, **{option: value})
+    assert nn.Conv2d(2, 4, 3, dilation=(1, 1), groups=1).dilation == (1, 1)

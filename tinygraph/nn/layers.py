@@ -5,7 +5,7 @@ you pass, and its forward is one or two tinygraph ops.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -28,6 +28,15 @@ def _uniform(rng: np.random.Generator | None, bound: float, shape: tuple[int, ..
         raise TypeError(f"nn: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
                         f"got {type(rng).__name__}")
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
+
+
+def _pair(layer: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
+    """An int or an (h, w) pair of ints >= minimum, as the pair (h, w)."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum for v in pair):
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{layer}: {name} must be a {kind} integer or a pair of them, got {value!r}")
+    return (int(pair[0]), int(pair[1]))
 
 
 def _positive_int(layer: str, name: str, value: Any) -> int:
@@ -61,29 +70,74 @@ class Linear(Module):
 
 
 class Conv2d(Module):
-    """Z = W ⋆ X + b (eq. of section 2.1), W of shape (out_channels, in_channels, k, k)."""
+    """Z = W ⋆ X + b (eq. of section 2.1), W of shape (out_channels, in_channels / groups, kh, kw).
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int = 0, *, rng: np.random.Generator | None = None, dtype=np.float32):
+    PyTorch's constructor: kernel_size, stride, padding and dilation an int or an (h, w) pair;
+    padding also "valid" (none) or "same" (output as large as the input; stride 1 only). dilation
+    and groups other than 1 need a conv2d op that takes them, else the constructor says so.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] | str = 0,
+                 dilation: int | tuple[int, int] = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", *, rng: np.random.Generator | None = None, dtype=np.float32):
         super().__init__()
-        self.in_channels = _positive_int("nn.Conv2d", "in_channels", in_channels)
-        self.out_channels = _positive_int("nn.Conv2d", "out_channels", out_channels)
-        self.kernel_size = _positive_int("nn.Conv2d", "kernel_size", kernel_size)
-        self.stride = _positive_int("nn.Conv2d", "stride", stride)
-        if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
-            raise ValueError(f"nn.Conv2d: padding must be a non-negative integer, got {padding!r}")
-        self.padding = int(padding)
-        bound = 1.0 / np.sqrt(in_channels * kernel_size * kernel_size)
-        shape = (out_channels, in_channels, kernel_size, kernel_size)
-        self.weight = Parameter(_uniform(rng, bound, shape, dtype))
-        self.bias = Parameter(_uniform(rng, bound, (out_channels,), dtype))
+        name = "nn.Conv2d"
+        self.in_channels = _positive_int(name, "in_channels", in_channels)
+        self.out_channels = _positive_int(name, "out_channels", out_channels)
+        self.kernel_size = _pair(name, "kernel_size", kernel_size, minimum=1)
+        self.stride = _pair(name, "stride", stride, minimum=1)
+        self.dilation = _pair(name, "dilation", dilation, minimum=1)
+        self.groups = _positive_int(name, "groups", groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
+                             f"divisible by groups ({groups})")
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: padding_mode {padding_mode!r} is not supported, only 'zeros'")
+        self.padding_mode = padding_mode
+        self.padding = self._padding(name, padding)
+        for option, default in (("dilation", (1, 1)), ("groups", 1)):
+            if getattr(self, option) != default and option not in Conv2dOp.attr_names:
+                raise ValueError(f"{name}: {option}={getattr(self, option)} needs a conv2d op that supports "
+                                 f"{option}; this one takes only {list(Conv2dOp.attr_names)}")
+        kh, kw = self.kernel_size
+        bound = 1.0 / np.sqrt(in_channels // groups * kh * kw)
+        self.weight = Parameter(_uniform(rng, bound, (out_channels, in_channels // groups, kh, kw), dtype))
+        self.bias = Parameter(_uniform(rng, bound, (out_channels,), dtype)) if bias else None
+
+    def _padding(self, name: str, padding: Any) -> tuple[int, int]:
+        if padding == "valid":
+            return (0, 0)
+        if padding == "same":
+            if self.stride != (1, 1):
+                raise ValueError(f"{name}: padding='same' needs stride 1, got stride={self.stride}")
+            total = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            if any(t % 2 for t in total):
+                raise ValueError(f"{name}: padding='same' with kernel_size={self.kernel_size} and dilation="
+                                 f"{self.dilation} would pad unevenly, which the conv2d op cannot do; pad explicitly")
+            return (total[0] // 2, total[1] // 2)
+        if isinstance(padding, str):
+            raise ValueError(f"{name}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+        return _pair(name, "padding", padding, minimum=0)
 
     def forward(self, x: Tensor) -> Tensor:
-        return apply(Conv2dOp, x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+        options = {"stride": self.stride, "padding": self.padding}
+        if self.dilation != (1, 1):
+            options["dilation"] = self.dilation
+        if self.groups != 1:
+            options["groups"] = self.groups
+        return apply(Conv2dOp, x, self.weight, self.bias, **options)
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}")
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        return text + ("" if self.bias is not None else ", bias=False")
 
 
 class ReLU(Module):
@@ -119,26 +173,164 @@ class Flatten(Module):
         return as_tensor(x).flatten(self.start_dim)
 
 
-class Sequential(Module):
-    """Modules applied one after the other; they are named "0", "1", ..."""
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. for a removed layer); ignores any arguments."""
 
-    def __init__(self, *modules: Module):
+    def __init__(self, *args: Any, **kwargs: Any):
         super().__init__()
-        for i, module in enumerate(modules):
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Sequential(Module):
+    """Modules applied one after the other; named "0", "1", ... or by the keys of one dict argument."""
+
+    def __init__(self, *modules: Module | dict[str, Module]):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            named = list(modules[0].items())
+        else:
+            named = [(str(i), module) for i, module in enumerate(modules)]
+        for i, (name, module) in enumerate(named):
             if not isinstance(module, Module):
                 raise TypeError(f"nn.Sequential: argument {i} is a {type(module).__name__}, not a Module")
-            setattr(self, str(i), module)
+            self.add_module(name, module)
 
     def forward(self, x: Any) -> Any:
         for module in self._modules.values():
             x = module(x)
         return x
 
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
+    def __getitem__(self, index: int | slice) -> Module:
+        """seq[i] is a module; seq[a:b] a Sequential of those modules, keeping their names (as PyTorch)."""
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(dict(items[index]))
+        return items[_index(type(self).__name__, index, len(items))][1]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        name = list(self._modules)[_index(type(self).__name__, index, len(self))]
+        self.add_module(name, module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        names = list(self._modules)
+        doomed = names[index] if isinstance(index, slice) else [names[_index(type(self).__name__, index, len(names))]]
+        for name in doomed:
+            delattr(self, name)
+        kept = list(self._modules.items())          # renumbered 0, 1, ... as PyTorch does
+        for name, _ in kept:
+            delattr(self, name)
+        for i, (_, module) in enumerate(kept):
+            self.add_module(str(i), module)
 
     def __len__(self) -> int:
         return len(self._modules)
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
+
+    def append(self, module: Module) -> "Sequential":
+        if not isinstance(module, Module):
+            raise TypeError(f"nn.Sequential.append: expected a Module, got {type(module).__name__}")
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> "Sequential":
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> "Sequential":
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        for name in list(self._modules):
+            delattr(self, name)
+        for module in modules:
+            self.append(module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules, registered as children "0", "1", ... so their parameters are the model's.
+
+    Indexing, len, iteration, append, extend, insert as a list; a slice is a new ModuleList
+    (renumbered, as PyTorch). It has no forward: the model's forward decides how to use them.
+    """
+
+    def __init__(self, modules: Iterable[Module] | None = None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _modules_list(self) -> list[Module]:
+        return list(self._modules.values())
+
+    def _renumber(self, modules: list[Module]) -> None:
+        for name in list(self._modules):
+            delattr(self, name)
+        for i, module in enumerate(modules):
+            self.add_module(str(i), module)
+
+    def __getitem__(self, index: int | slice) -> "Module | ModuleList":
+        modules = self._modules_list()
+        if isinstance(index, slice):
+            return ModuleList(modules[index])
+        return modules[_index(type(self).__name__, index, len(modules))]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        _check_module("nn.ModuleList", module)
+        self.add_module(str(_index(type(self).__name__, index, len(self))), module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        modules = self._modules_list()
+        if isinstance(index, slice):
+            del modules[index]
+        else:
+            del modules[_index(type(self).__name__, index, len(modules))]
+        self._renumber(modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules_list())
+
+    def __iadd__(self, modules: Iterable[Module]) -> "ModuleList":
+        return self.extend(modules)
+
+    def append(self, module: Module) -> "ModuleList":
+        _check_module("nn.ModuleList.append", module)
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
+            raise TypeError("nn.ModuleList.extend: expected an iterable of Modules, got a single "
+                            f"{type(modules).__name__}; use append")
+        for module in list(modules):
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        _check_module("nn.ModuleList.insert", module)
+        modules = self._modules_list()
+        modules.insert(index, module)
+        self._renumber(modules)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("nn.ModuleList has no forward(): iterate over it in your model's forward")
+
+
+def _check_module(where: str, module: Any) -> None:
+    if not isinstance(module, Module):
+        raise TypeError(f"{where}: expected a Module, got {type(module).__name__}")
+
+
+def _index(container: str, index: Any, length: int) -> int:
+    """A list index into `length` items, negative counting from the end, else IndexError naming the container."""
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"nn.{container}: indices must be integers or slices, got {type(index).__name__}")
+    if not -length <= index < length:
+        raise IndexError(f"nn.{container}: index {index} is out of range for {length} modules")
+    return int(index) % length
