@@ -10,13 +10,13 @@
 A `Module` finds its parameters and submodules from attribute assignment, in assignment order;
 `named_parameters()` gives dotted names ("fc.weight"). While a module's `__call__` runs,
 `STATE.module_path` holds its dotted path ("conv", "layers.1"; None for the outermost module) and
-every node recorded meanwhile keeps it as `node.module`, so the drawing tools can group a graph
+a forward hook tags every node recorded meanwhile with it (`nn.module_path(t)`), so the drawing tools can group a graph
 by module. Layers initialise like PyTorch: uniform in ±1/√fan_in, drawn from the
 `numpy.random.Generator` you pass.
 """
 from tinygraph.nn.layers import (Conv2d, Flatten, Identity, Linear, MaxPool, ModuleList, ReLU, Sequential,
                                   as_tensor)
-from tinygraph.nn.module import IncompatibleKeys, Module, Parameter, StateDictError, module_path
+from tinygraph.nn.module import IncompatibleKeys, Module, Parameter, StateDictError, module_path, node_module_path
 from tinygraph.nn import utils
 
 __all__ = ["Module", "Parameter", "module_path", "IncompatibleKeys", "StateDictError",

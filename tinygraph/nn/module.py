@@ -1,11 +1,13 @@
 """Module machinery: `Module` (parameters and submodules found by attribute assignment), `Parameter`.
 
 While a module's `__call__` runs, `STATE.module_path` holds its dotted path ("conv", "layers.1";
-None for the outermost module) and every node recorded meanwhile keeps it as `node.module`, so
-the drawing tools can group a graph by module (`module_path(tensor)`).
+None for the outermost module), and a forward hook (see `tg.forward_hook`) notes that path for
+every node recorded meanwhile, so the drawing tools can group a graph by module
+(`module_path(tensor)`, `node_module_path(node)`). The engine knows nothing of modules.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
@@ -285,13 +287,18 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         path = _child_path(self)
         previous = STATE.module_path
+        outermost = not STATE.module_stack
         STATE.module_stack.append((self, path))
-        STATE.module_path = path or None       # every node recorded meanwhile takes this path
+        STATE.module_path = path or None       # every node recorded meanwhile is tagged with it
+        if outermost:
+            STATE.forward_hooks.append(_tag_with_module_path)
         try:
             return self.forward(*args, **kwargs)
         finally:
             STATE.module_path = previous
             STATE.module_stack.pop()
+            if outermost:
+                STATE.forward_hooks.remove(_tag_with_module_path)
 
     def extra_repr(self) -> str:
         return ""
@@ -319,9 +326,24 @@ def _child_path(module: Module) -> str:
     return parent_path  # a module called from inside another but not registered in it
 
 
+# node -> dotted path of the module whose call recorded it; entries go when their node does.
+_MODULE_OF: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _tag_with_module_path(out: Tensor) -> None:
+    path = STATE.module_path
+    if path is not None:
+        _MODULE_OF[out.grad_fn] = path
+
+
+def node_module_path(node) -> str | None:
+    """The dotted path of the module whose call recorded `node` (None outside any submodule)."""
+    return _MODULE_OF.get(node) if node is not None else None
+
+
 def module_path(tensor: Tensor) -> str | None:
     """The dotted path of the module whose call produced `tensor` (None outside any submodule)."""
-    return None if tensor._node is None else tensor._node.module
+    return node_module_path(tensor.grad_fn)
 
 
 def _check_name(model: str, kind: str, name: Any) -> None:
