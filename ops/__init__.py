@@ -2,6 +2,10 @@
 from tinygraph.ops import (  # noqa: F401
     add, conv2d, div, exp, log, matmul, maxpool, mean, mul, neg, pow, relu, reshape, softmax_xent, sub, sum, transpose,
 )
+from tinygraph.ops import (  # noqa: F401  PyTorch's tensor vocabulary (issue 11)
+    abs, amax, amin, cat, clamp, expand, getitem, log_softmax, logsumexp, maximum, minimum, sigmoid, softmax, sqrt,
+    std, tanh, var, where,
+)
 from tinygraph.ops._tensor_methods import install_tensor_methods  # noqa: E402
 
-install_tensor_methods()      # x + y, x @ w, x.sum(axis), x.reshape(2, 3), x.T, ...
+install_tensor_methods()      # x + y, x @ w, x[i], x.sum(dim), x.reshape(2, 3), x.T, ...

@@ -1,4 +1,4 @@
-"""Mean over some axes (or all)."""
+"""Mean over some dims (or all)."""
 import numpy as np
 
 from tinygraph.op import Op
@@ -8,27 +8,27 @@ from tinygraph.registry import register_op
 
 @register_op("mean", forward="{out} = (1/n) Σ {x}", backward="δ{x} = δ{out} / n copied over the averaged axes")
 class Mean(Op):
-    """out = Σ x / n over `axis` (all axes when None), n the number of elements averaged.
+    """out = Σ x / n over `dim` (all dims when None), n the number of elements averaged.
 
     float16 sums in float32 (as PyTorch does), so the mean of 100,000 ones is 1, not inf.
     Averaging over an empty axis gives NaN and an empty gradient, as in PyTorch.
     """
 
     @staticmethod
-    def forward(ctx, x: np.ndarray, *, axis=None, keepdims: bool = False) -> np.ndarray:
-        axes = reduction_axes("mean", axis, x.shape)
-        ctx.shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
+    def forward(ctx, x: np.ndarray, *, dim=None, keepdim: bool = False) -> np.ndarray:
+        axes = reduction_axes("mean", dim, x.shape)
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
         count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
         ctx.count, ctx.dtype = count, dtype
         accumulate = np.float32 if dtype == np.float16 else dtype.type
         with np.errstate(invalid="ignore", divide="ignore"):        # 0 / 0 = NaN for an empty axis
-            total = np.sum(x, axis=axes, keepdims=keepdims, dtype=accumulate)
+            total = np.sum(x, axis=axes, keepdims=keepdim, dtype=accumulate)
             return np.asarray(total / accumulate(count) if count else total * np.nan).astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad_out):
-        grad = restore_axes(grad_out, ctx.axes, ctx.keepdims, ctx.shape)
+        grad = restore_axes(grad_out, ctx.axes, ctx.keepdim, ctx.shape)
         if ctx.count == 0:
             return (np.zeros(ctx.shape, dtype=ctx.dtype),)
         return (np.broadcast_to(grad / ctx.dtype.type(ctx.count), ctx.shape),)

@@ -1,4 +1,4 @@
-"""Sum over some axes (or all)."""
+"""Sum over some dims (or all)."""
 import numpy as np
 
 from tinygraph.op import Op
@@ -8,14 +8,14 @@ from tinygraph.registry import register_op
 
 @register_op("sum", forward="{out} = Σ {x}", backward="δ{x} = δ{out} copied over the summed axes")
 class Sum(Op):
-    """out = Σ x over `axis` (all axes when None); every summed element gets the same gradient."""
+    """out = Σ x over `dim` (all dims when None); every summed element gets the same gradient."""
 
     @staticmethod
-    def forward(ctx, x: np.ndarray, *, axis=None, keepdims: bool = False) -> np.ndarray:
-        axes = reduction_axes("sum", axis, x.shape)
-        ctx.shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
-        return np.sum(x, axis=axes, keepdims=keepdims)
+    def forward(ctx, x: np.ndarray, *, dim=None, keepdim: bool = False) -> np.ndarray:
+        axes = reduction_axes("sum", dim, x.shape)
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        return np.sum(x, axis=axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad_out):
-        return (np.broadcast_to(restore_axes(grad_out, ctx.axes, ctx.keepdims, ctx.shape), ctx.shape),)
+        return (np.broadcast_to(restore_axes(grad_out, ctx.axes, ctx.keepdim, ctx.shape), ctx.shape),)

@@ -25,7 +25,7 @@ def derivation_tensors(seed=0):
     Z = tg.conv2d(X, W, b).named("Z")
     A = Z.relu().named("A")
     P = tg.maxpool(A, size=2).named("P")
-    p = P.flatten().named("p")
+    p = P.flatten(1).named("p")
     s = (p @ U.T + c).named("s")
     L = tg.softmax_xent(s, y).named("L")
     return dict(X=X, W=W, b=b, U=U, c=c, y=y, Z=Z, A=A, P=P, p=p, s=s, L=L)

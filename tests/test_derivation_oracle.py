@@ -19,7 +19,7 @@ def tinygraph_network(X, W, b, U, c, target):
     Z = tg.conv2d(leaves["X"], leaves["W"], leaves["b"])
     A = tg.relu(Z)
     P = tg.maxpool(A, size=2)
-    p = P.flatten()
+    p = P.flatten(1)
     s = p @ leaves["U"].T + leaves["c"]
     L = tg.softmax_xent(s, target)
     L.backward()

@@ -28,7 +28,7 @@ def step():
     x = tg.tensor(rng.standard_normal((16, 1, 12, 12)))
     w = tg.tensor(rng.standard_normal((8, 1, 3, 3)), requires_grad=True)
     u = tg.tensor(rng.standard_normal((10, 200)), requires_grad=True)
-    loss = tg.softmax_xent(tg.maxpool(tg.conv2d(x, w).relu(), 2).flatten() @ u.T, np.arange(16) % 10)
+    loss = tg.softmax_xent(tg.maxpool(tg.conv2d(x, w).relu(), 2).flatten(1) @ u.T, np.arange(16) % 10)
     loss.backward()
     return loss.item(), w.grad.copy(), u.grad.copy()
 

@@ -238,7 +238,7 @@ def test_transpose_permutations(axes):
 
 
 def test_flatten_like_torch():
-    compare_with_torch([(2, 3, 2, 2)], lambda x: torch.flatten(x, 1), lambda x: x.flatten())
+    compare_with_torch([(2, 3, 2, 2)], lambda x: torch.flatten(x, 1), lambda x: x.flatten(1))
 
 
 # ----------------------------------------------------------------------------- matmul

@@ -133,7 +133,7 @@ def tinygraph_apply(op: str, args: list, attrs: dict, style: str | None = None):
         return attrs["base"] ** x
     if op in ("sum", "mean"):
         if function and op in tg.registry():
-            return getattr(tg, op)(x, axis=attrs.get("axis"), keepdims=attrs.get("keepdims", False))
+            return getattr(tg, op)(x, dim=attrs.get("axis"), keepdim=attrs.get("keepdims", False))
         return getattr(x, op)(axis=attrs.get("axis"), keepdims=attrs.get("keepdims", False))
     if op == "reshape":
         return tg.reshape(x, shape=tuple(attrs["shape"])) if function else x.reshape(tuple(attrs["shape"]))

@@ -54,7 +54,7 @@ class TinygraphStep:
 
     def step(self):
         W, b, U, c = self.params
-        loss = tg.softmax_xent(tg.maxpool(tg.conv2d(self.X, W, b).relu(), 2).flatten() @ U + c, self.y)
+        loss = tg.softmax_xent(tg.maxpool(tg.conv2d(self.X, W, b).relu(), 2).flatten(1) @ U + c, self.y)
         loss.backward()
         for p in self.params:
             p.data -= LR * p.grad
@@ -63,7 +63,7 @@ class TinygraphStep:
 
     def loss_and_grads(self):
         W, b, U, c = self.params
-        loss = tg.softmax_xent(tg.maxpool(tg.conv2d(self.X, W, b).relu(), 2).flatten() @ U + c, self.y)
+        loss = tg.softmax_xent(tg.maxpool(tg.conv2d(self.X, W, b).relu(), 2).flatten(1) @ U + c, self.y)
         loss.backward()
         grads = [p.grad for p in self.params]
         for p in self.params:

@@ -1,0 +1,32 @@
+"""The largest element over some dims (or all), ties sharing the gradient."""
+import numpy as np
+
+from tinygraph.errors import OpError
+from tinygraph.op import Op
+from tinygraph.ops._axes import reduction_axes, restore_axes
+from tinygraph.registry import register_op
+
+
+@register_op("amax", forward="{out} = max {x}",
+             backward="δ{x} = δ{out} ⊙ 1[{x} = {out}] / (how many equal {out})")
+class Amax(Op):
+    """out = max x over `dim` (all dims when None); δout goes to the largest element, split evenly among ties."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray, *, dim=None, keepdim: bool = False) -> np.ndarray:
+        axes = reduction_axes("amax", dim, x.shape)
+        if any(x.shape[a] == 0 for a in (range(x.ndim) if axes is None else axes)):
+            raise OpError("amax", "dim", f"cannot take the max over an empty dim "
+                          f"(input of shape {x.shape}, dim={dim})")
+        out = np.max(x, axis=axes, keepdims=keepdim)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, out = ctx.saved
+        out = restore_axes(out, ctx.axes, ctx.keepdim, x.shape)
+        is_max = x == out
+        ties = is_max.sum(axis=ctx.axes, keepdims=True)
+        return (restore_axes(grad_out, ctx.axes, ctx.keepdim, x.shape) * is_max / ties.astype(grad_out.dtype),)

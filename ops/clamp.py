@@ -1,0 +1,35 @@
+"""Elementwise clamp of x into [min, max] (either bound may be left out)."""
+import numpy as np
+
+from tinygraph.errors import OpError
+from tinygraph.op import Op
+from tinygraph.registry import register_op
+
+
+@register_op("clamp", forward="{out} = min(max({x}, lo), hi)", backward="δ{x} = δ{out} ⊙ 1[lo ≤ {x} ≤ hi]")
+class Clamp(Op):
+    """out = x clamped to [min, max]; δx = δout where x was inside (bounds included, as PyTorch), else 0."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray, *, min: float | None = None, max: float | None = None) -> np.ndarray:
+        if min is None and max is None:
+            raise OpError("clamp", None, f"give min, max or both (input of shape {x.shape})")
+        for name, bound in (("min", min), ("max", max)):
+            if bound is not None and np.ndim(bound) != 0:
+                raise OpError("clamp", name, f"{name} must be a number, got shape {np.shape(bound)} "
+                              f"(input of shape {x.shape}); use tg.maximum / tg.minimum for tensors")
+        inside = np.ones(x.shape, dtype=bool)
+        out = x
+        if min is not None:
+            inside &= x >= min
+            out = np.maximum(out, min)
+        if max is not None:
+            inside &= x <= max
+            out = np.minimum(out, max)
+        ctx.save_for_backward(inside)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (inside,) = ctx.saved
+        return (grad_out * inside,)

@@ -1,0 +1,23 @@
+"""Elementwise √x."""
+import numpy as np
+
+from tinygraph.op import Op
+from tinygraph.registry import register_op
+
+
+@register_op("sqrt", forward="{out} = √{x}", backward="δ{x} = δ{out} / (2 {out})")
+class Sqrt(Op):
+    """out = √x; δx = δout / (2√x), inf at x = 0 and NaN below it (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):             # √ of a negative is NaN, not a warning
+            out = np.sqrt(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (out,) = ctx.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (grad_out / (2 * out),)

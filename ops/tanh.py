@@ -1,0 +1,21 @@
+"""Elementwise hyperbolic tangent."""
+import numpy as np
+
+from tinygraph.op import Op
+from tinygraph.registry import register_op
+
+
+@register_op("tanh", forward="{out} = tanh({x})", backward="δ{x} = δ{out} ⊙ (1 − {out}²)")
+class Tanh(Op):
+    """out = tanh x; δx = δout · (1 − out²), so backward keeps the output."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
+        out = np.tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (out,) = ctx.saved
+        return (grad_out * (1 - out * out),)
