@@ -19,7 +19,7 @@ def topological_order(root: Tensor) -> list[Tensor]:
     Iterative depth-first search (an explicit stack, no recursion), so a chain of any depth works.
     A tensor is pushed once to be expanded (its inputs pushed above it) and stays on the stack
     under them; popped again once they are all placed, it is placed itself. No tuples per entry:
-    on a 100,000-op chain that alone made the walk 5× faster (fewer allocations, fewer GC passes).
+    on a 100,000-op chain that matters (fewer allocations, fewer GC passes; docs/performance.md).
     """
     order: list[Tensor] = []
     placed: dict[int, bool] = {}        # id -> False while its inputs are being placed, True once placed

@@ -42,22 +42,20 @@ def is_grad_enabled() -> bool:
     return STATE.grad_enabled
 
 
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
+def no_grad() -> contextlib.AbstractContextManager[None]:
     """Run ops without recording the graph (evaluation, optimizer updates), in this thread."""
-    previous = STATE.grad_enabled
-    STATE.grad_enabled = False
-    try:
-        yield
-    finally:
-        STATE.grad_enabled = previous
+    return _grad_mode(False)
+
+
+def enable_grad() -> contextlib.AbstractContextManager[None]:
+    """Record the graph again inside a `no_grad()` block (in this thread)."""
+    return _grad_mode(True)
 
 
 @contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
-    """Record the graph again inside a `no_grad()` block (in this thread)."""
+def _grad_mode(enabled: bool) -> Iterator[None]:
     previous = STATE.grad_enabled
-    STATE.grad_enabled = True
+    STATE.grad_enabled = enabled
     try:
         yield
     finally:

@@ -69,8 +69,8 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
         _require_finite(analytic, "analytic", label)
         _require_finite(numeric, "numeric", label)
         excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
-        if excess.size and excess.max() > 0:
-            worst = np.unravel_index(int(np.argmax(excess)), x.shape)
+        worst = _worst(excess)
+        if worst is not None:
             raise GradcheckError(
                 f"gradcheck failed for {label} of shape {x.shape}: at index {_index(worst)} "
                 f"analytic {analytic[worst]:.8g} vs numeric {numeric[worst]:.8g} "
@@ -110,12 +110,19 @@ def _check_low_precision(fn, inputs, checked, weights, analytic64) -> None:
         tolerance = LOW_PRECISION_TOLERANCE[x.dtype]
         scale = float(np.max(np.abs(reference))) if reference.size else 0.0
         excess = np.abs(x.grad - reference) - tolerance * (np.abs(reference) + scale)
-        if excess.size and excess.max() > 0:
-            worst = np.unravel_index(int(np.argmax(excess)), x.shape)
+        worst = _worst(excess)
+        if worst is not None:
             raise GradcheckError(
                 f"gradcheck failed for {label} in {x.dtype}: at index {_index(worst)} the {x.dtype} rule gives "
                 f"{x.grad[worst]:.8g} but the float64 rule {reference[worst]:.8g} (which matches central "
                 f"differences; tolerance {tolerance} relative to the entry and to the largest entry)")
+
+
+def _worst(excess: np.ndarray) -> tuple | None:
+    """The index where a gradient is furthest past its tolerance, or None when none is."""
+    if not excess.size or excess.max() <= 0:
+        return None
+    return np.unravel_index(int(np.argmax(excess)), excess.shape)
 
 
 def _require_finite(values: np.ndarray, what: str, label: str) -> None:

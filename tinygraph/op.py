@@ -136,7 +136,7 @@ class _SymbolDefaults(dict):
 def _bind(op: type[Op], args: tuple, kwargs: dict) -> tuple[tuple, dict]:
     """Sort a call's arguments into array inputs and hyperparameters, by forward's signature."""
     names, n = op.arg_names, len(op.arg_names)
-    # The two common shapes of a call, without the general bookkeeping below (~1.5 µs less per op):
+    # The two common shapes of a call, without the general bookkeeping below (it runs for every op):
     # every input by position and options by name (x.reshape(shape=...)), or all by position (maxpool(x, 2)).
     if len(args) == n and all(key in op.attr_names for key in kwargs):
         return args, kwargs

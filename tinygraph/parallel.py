@@ -31,7 +31,7 @@ import numpy as np
 MIN_ELEMENTS_PER_PART = 1 << 18
 # From this many elements on, even one part runs with BLAS held to one thread: a product big enough
 # for OpenBLAS to use its threads leaves them spinning for a while afterwards, and they would then
-# compete with the parts of the next parallel op for the cores (measured: everything twice as slow).
+# compete with the parts of the next parallel op for the cores (measured; see docs/performance.md).
 MIN_ELEMENTS_ONE_BLAS_THREAD = 1 << 14
 # A declared op is split when its batched inputs hold at least this many elements.
 MIN_ELEMENTS_TO_SPLIT = 1 << 15
