@@ -58,10 +58,11 @@ def test_model_and_optimizer_state_survive_a_checkpoint(tmp_path):
     other_opt.load_state_dict(state["optimizer"])
     for p, q in zip(model.parameters(), other.parameters()):
         np.testing.assert_array_equal(p.data, q.data)
-    for s, t in zip(opt.state, other_opt.state):
+    for p, q in zip(model.parameters(), other.parameters()):       # optimizer state keyed by parameter
+        s, t = opt.state[p], other_opt.state[q]
         assert s["step"] == t["step"]
-        np.testing.assert_array_equal(s["m"], t["m"])
-        np.testing.assert_array_equal(s["v"], t["v"])
+        np.testing.assert_array_equal(s["exp_avg"], t["exp_avg"])
+        np.testing.assert_array_equal(s["exp_avg_sq"], t["exp_avg_sq"])
 
 
 def test_a_failure_mid_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
