@@ -161,7 +161,8 @@ class TensorMethods:
         if start > end:
             raise OpError("flatten", "start_dim", f"start_dim={start_dim} comes after end_dim={end_dim} "
                           f"for a tensor of shape {shape}")
-        return apply(Reshape, self, shape=shape[:start] + (-1 if self.data.size else 0,) + shape[end + 1:])
+        merged = int(np.prod(shape[start:end + 1]))          # not -1: a size-0 dim elsewhere leaves it ambiguous
+        return apply(Reshape, self, shape=shape[:start] + (merged,) + shape[end + 1:])
 
     def squeeze(self, dim=None) -> Tensor:
         """Drop size-1 dims (all of them, or those among `dim`; a named dim of another size stays)."""
