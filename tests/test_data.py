@@ -288,3 +288,48 @@ def test_batches_reject_bad_arguments():
         list(data.batches(np.zeros(3), np.zeros(2), 1))
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
         list(data.batches(np.zeros(3), np.zeros(3), 0))
+
+
+# ------------------------------------------------------------------ image sizes (LeNet-5's 32×32)
+
+def test_digits_resized_to_32_keep_split_and_labels():
+    small, large = data.load_digits(seed=0), data.load_digits(seed=0, size=32)
+    assert large.x_train.shape == (len(small.x_train), 1, 32, 32) and large.x_train.dtype == np.float32
+    np.testing.assert_array_equal(large.y_test, small.y_test)
+    assert 0.0 <= large.x_train.min() and large.x_train.max() <= 1.0
+    # bilinear from 8 to 32: the mean of an image is kept to a few percent, each digit fills the frame
+    np.testing.assert_allclose(large.x_test.mean(axis=(2, 3)), small.x_test.mean(axis=(2, 3)), atol=0.02)
+
+
+def test_digits_padded_to_32_sit_in_the_centre():
+    small, padded = data.load_digits(seed=0), data.load_digits(seed=0, size=32, fit="pad")
+    np.testing.assert_array_equal(padded.x_train[:, :, 12:20, 12:20], small.x_train)
+    assert padded.x_train.sum() == small.x_train.sum()
+    with pytest.raises(ValueError, match="load_digits: fit"):
+        data.load_digits(size=32, fit="crop")
+    with pytest.raises(ValueError, match="load_digits: size"):
+        data.load_digits(size=0)
+
+
+def test_bilinear_resize_reads_each_pixel_where_it_falls():
+    # align_corners=False (PyTorch's F.interpolate): 2 -> 4 reads rows at -¼ (clamped), ¼, ¾, 1¼ (clamped)
+    image = np.array([[0.0, 1.0], [2.0, 3.0]], dtype=np.float32)[np.newaxis, np.newaxis]
+    steps = np.array([0.0, 0.25, 0.75, 1.0], dtype=np.float32)
+    expected = 2 * steps[:, np.newaxis] + steps[np.newaxis, :]
+    resized = data.fit_images(image, 4, "resize")
+    assert resized.dtype == np.float32
+    np.testing.assert_allclose(resized[0, 0], expected, rtol=1e-6)
+    np.testing.assert_allclose(data.fit_images(np.full((1, 1, 8, 8), 0.5, np.float32), 32)[0, 0], 0.5)
+
+
+def test_mnist_sized_images_pad_28_to_32_as_lenet5s_paper(tmp_path):
+    images = np.ones((3, 1, 28, 28), dtype=np.float32)
+    padded = data.fit_images(images, 32, "pad")
+    assert padded.shape == (3, 1, 32, 32)
+    assert padded[:, :, 2:30, 2:30].all() and padded.sum() == images.sum()
+    with pytest.raises(ValueError, match="cannot pad 28×28 images to 16×16"):
+        data.fit_images(images, 16, "pad")
+    write_mnist(tmp_path, side=28)
+    plain, framed = data.load_mnist(tmp_path), data.load_mnist(tmp_path, size=32)
+    assert framed.x_train.shape == (6, 1, 32, 32) and framed.x_test.shape == (4, 1, 32, 32)
+    np.testing.assert_array_equal(framed.x_test[:, :, 2:30, 2:30], plain.x_test)

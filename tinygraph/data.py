@@ -28,20 +28,71 @@ class Split(NamedTuple):
 
 
 # ------------------------------------------------------------------------ digits
-def load_digits(test_size: float = 0.25, seed: int = 0) -> Split:
+def load_digits(test_size: float = 0.25, seed: int = 0, *, size: int | None = None,
+                fit: str = "resize") -> Split:
     """The 1,797 8×8 handwritten digits (UCI, as copied by scikit-learn), split stratified by class.
 
     Pixel values 0..16 become 0..1; images have shape (N, 1, 8, 8). The same seed gives the same
     split, identical to scikit-learn's `train_test_split(..., stratify=labels, random_state=seed)`.
+    size=32 gives (N, 1, 32, 32) images for LeNet-5: fit="resize" (default) scales each digit up
+    bilinearly to fill the frame, fit="pad" centres the 8×8 digit in zeros (see `fit_images`).
     """
     if not 0 < test_size < 1:
         raise ValueError(f"load_digits: test_size must be a fraction in (0, 1), got {test_size!r}")
+    _check_fit("load_digits", size, fit)
     with resources.files("tinygraph.datasets").joinpath("digits.npz").open("rb") as f:
         with np.load(f, allow_pickle=False) as stored:
             pixels, labels = stored["images"], stored["labels"].astype(np.int64)
     images = (pixels / np.float32(16)).astype(np.float32)[:, np.newaxis]
     train, test = stratified_split(labels, test_size, seed)
+    if size is not None:
+        images = fit_images(images, size, fit)
     return Split(images[train], labels[train], images[test], labels[test])
+
+
+# ------------------------------------------------------------------------ image sizes
+FITS = ("resize", "pad")
+
+
+def _check_fit(caller: str, size, fit: str) -> None:
+    if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1):
+        raise ValueError(f"{caller}: size must be a positive integer (the side of the square images) or None, "
+                         f"got {size!r}")
+    if fit not in FITS:
+        raise ValueError(f"{caller}: fit must be one of {FITS}, got {fit!r}")
+
+
+def fit_images(images: np.ndarray, size: int, fit: str = "resize") -> np.ndarray:
+    """Square images (N, C, H, W) brought to (N, C, size, size).
+
+    fit="pad": centred in zeros (LeNet-5's 32×32 frame around MNIST's 28×28 digits; an odd margin
+    puts the extra row and column after the image); the image must not be larger than `size`.
+    fit="resize": bilinear interpolation with PyTorch's `F.interpolate(mode="bilinear",
+    align_corners=False)` sampling, so each output pixel is read at the input position it covers.
+    """
+    _check_fit("fit_images", size, fit)
+    height, width = images.shape[-2:]
+    if fit == "pad":
+        if height > size or width > size:
+            raise ValueError(f"fit_images: cannot pad {height}×{width} images to {size}×{size} "
+                             f"(they are larger); use fit='resize'")
+        top, left = (size - height) // 2, (size - width) // 2
+        margins = [(0, 0)] * (images.ndim - 2) + [(top, size - height - top), (left, size - width - left)]
+        return np.pad(images, margins)
+    rows, cols = _bilinear_weights(height, size), _bilinear_weights(width, size)
+    return (rows.astype(images.dtype) @ images @ cols.T.astype(images.dtype)).astype(images.dtype, copy=False)
+
+
+def _bilinear_weights(source: int, target: int) -> np.ndarray:
+    """The (target, source) matrix of linear interpolation: output i reads input (i + ½)·source/target − ½."""
+    position = np.clip((np.arange(target) + 0.5) * source / target - 0.5, 0, source - 1)
+    below = np.floor(position).astype(int)
+    above = np.minimum(below + 1, source - 1)
+    weight_above = position - below
+    weights = np.zeros((target, source))
+    np.add.at(weights, (np.arange(target), below), 1 - weight_above)
+    np.add.at(weights, (np.arange(target), above), weight_above)
+    return weights
 
 
 def stratified_split(labels: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -167,13 +218,16 @@ def _find(data_dir: str, stem: str) -> str:
     raise FileNotFoundError(f"load_mnist: no {stem} or {stem}.gz in {data_dir}")
 
 
-def load_mnist(data_dir: str | os.PathLike, *, classes: int = 10, max_bytes: int = MAX_BYTES) -> Split:
+def load_mnist(data_dir: str | os.PathLike, *, classes: int = 10, max_bytes: int = MAX_BYTES,
+               size: int | None = None, fit: str = "pad") -> Split:
     """MNIST or Fashion-MNIST from the four standard IDX files in `data_dir` (plain or .gz).
 
     Files: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
     t10k-labels-idx1-ubyte. Images become float32 (N, 1, 28, 28) in [0, 1]; every label must be
-    below `classes`. `max_bytes` caps each file's data, as in `read_idx`.
+    below `classes`. `max_bytes` caps each file's data, as in `read_idx`. size=32 zero-pads the
+    28×28 images to 32×32 as LeNet-5's paper does (fit="resize" scales them instead).
     """
+    _check_fit("load_mnist", size, fit)
     data_dir = os.fspath(data_dir)
     parts = []
     for prefix in ("train", "t10k"):
@@ -200,6 +254,8 @@ def load_mnist(data_dir: str | os.PathLike, *, classes: int = 10, max_bytes: int
             raise ValueError(f"load_mnist: {images_path} holds {images.shape[1]}×{images.shape[2]} images "
                              f"but the training images are {parts[0].shape[2]}×{parts[0].shape[3]}")
         parts += [(images / np.float32(255))[:, np.newaxis].astype(np.float32), labels.astype(np.int64)]
+    if size is not None:
+        parts[0], parts[2] = fit_images(parts[0], size, fit), fit_images(parts[2], size, fit)
     return Split(*parts)
 
 
