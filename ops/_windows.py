@@ -1,8 +1,9 @@
 """Sliding windows, shared by conv2d and maxpool: `windows` (a strided view), `im2col`, and their adjoints.
 
 A window op reads, for every output position (u, v) and kernel offset (i, j), the input element
-X[u·stride + i, v·stride + j]. `windows` exposes all of them at once without copying; `col2im` is
-its adjoint: it adds each window's gradient back onto the elements that window was read from.
+X[u·stride + i·dilation, v·stride + j·dilation] (dilation 1: a dense window). `windows` exposes all
+of them at once without copying; `col2im` is its adjoint: it adds each window's gradient back onto
+the elements that window was read from.
 """
 from __future__ import annotations
 
@@ -29,28 +30,36 @@ def pair(value, op: str, arg: str, *, minimum: int, shapes: Callable[[], str]) -
 
 
 def output_size(op: str, shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
-                what: Callable[[], str]) -> tuple[int, int]:
-    """(Ho, Wo) = ((H − KH) // stride + 1, ...) for an input whose last two axes are (H, W).
+                what: Callable[[], str], dilation: tuple[int, int] = (1, 1)) -> tuple[int, int]:
+    """(Ho, Wo) = ((H − span) // stride + 1, ...), span = dilation·(KH − 1) + 1, for an input (..., H, W).
 
     `what()` describes the input for the OpError raised when the window does not fit.
     """
-    (height, width), (kh, kw) = shape[-2:], kernel
+    (height, width), (kh, kw) = shape[-2:], span(kernel, dilation)
     if kh > height or kw > width:
-        raise OpError(op, None, f"the {kh}×{kw} window is larger than {what()}")
+        spanned = "" if dilation == (1, 1) else f" (kernel {kernel[0]}×{kernel[1]}, dilation {dilation})"
+        raise OpError(op, None, f"the {kh}×{kw} window{spanned} is larger than {what()}")
     return (height - kh) // stride[0] + 1, (width - kw) // stride[1] + 1
 
 
-def windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
-    """View (N, C, H, W) as (N, C, Ho, Wo, KH, KW): element [n, c, u, v, i, j] is x[n, c, u·sh + i, v·sw + j].
+def span(kernel: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:
+    """How many rows and columns of the input one dilated window covers: dilation·(K − 1) + 1."""
+    return dilation[0] * (kernel[0] - 1) + 1, dilation[1] * (kernel[1] - 1) + 1
+
+
+def windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+            dilation: tuple[int, int] = (1, 1)) -> np.ndarray:
+    """View (N, C, H, W) as (N, C, Ho, Wo, KH, KW): element [n, c, u, v, i, j] is x[n, c, u·sh + i·dh, v·sw + j·dw].
 
     A read-only strided view, no copy, built directly from x's strides (sliding_window_view's
     argument checks cost more than a whole small convolution; see docs/performance.md).
     """
     n, channels, height, width = x.shape
-    (kh, kw), (sh, sw) = kernel, stride
-    shape = (n, channels, (height - kh) // sh + 1, (width - kw) // sw + 1, kh, kw)
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    span_h, span_w = span(kernel, dilation)
+    shape = (n, channels, (height - span_h) // sh + 1, (width - span_w) // sw + 1, kh, kw)
     step_n, step_c, step_h, step_w = x.strides
-    strides = (step_n, step_c, step_h * sh, step_w * sw, step_h, step_w)
+    strides = (step_n, step_c, step_h * sh, step_w * sw, step_h * dh, step_w * dw)
     if x.flags.c_contiguous:
         view = np.ndarray(shape, x.dtype, buffer=x, strides=strides)
         view.flags.writeable = False
@@ -58,15 +67,16 @@ def windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> 
     return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
 
 
-def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
-    """(N, C·KH·KW, Ho·Wo): column (u, v) of sample n is the window x[n, :, u·sh:u·sh+KH, v·sw:v·sw+KW].
+def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+           dilation: tuple[int, int] = (1, 1)) -> np.ndarray:
+    """(N, C·KH·KW, Ho·Wo): column (u, v) of sample n is the window x[n, :, u·sh + i·dh, v·sw + j·dw] over (i, j).
 
     Ordered so that W (F, C·KH·KW) @ im2col(x)[n] is the convolution of sample n, already in
     (F, Ho·Wo) order. A copy: the windows overlap, and the product needs them side by side.
     """
     n, channels = x.shape[:2]
     kh, kw = kernel
-    view = windows(x, kernel, stride)                       # (N, C, Ho, Wo, KH, KW), no copy
+    view = windows(x, kernel, stride, dilation)             # (N, C, Ho, Wo, KH, KW), no copy
     out_h, out_w = view.shape[2:4]
     cols = np.empty((n, channels, kh, kw, out_h, out_w), dtype=x.dtype)
     np.copyto(cols, view.transpose(0, 1, 4, 5, 2, 3))
@@ -74,25 +84,86 @@ def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> n
 
 
 def col2im(grad_cols: np.ndarray, shape: tuple[int, ...], kernel: tuple[int, int],
-           stride: tuple[int, int]) -> np.ndarray:
+           stride: tuple[int, int], dilation: tuple[int, int] = (1, 1)) -> np.ndarray:
     """The adjoint of `im2col`: add each column's gradient back onto the window it was read from."""
     n, channels = shape[:2]
     kh, kw = kernel
-    out_h, out_w = (shape[2] - kh) // stride[0] + 1, (shape[3] - kw) // stride[1] + 1
+    span_h, span_w = span(kernel, dilation)
+    out_h, out_w = (shape[2] - span_h) // stride[0] + 1, (shape[3] - span_w) // stride[1] + 1
     grad_windows = grad_cols.reshape(n, channels, kh, kw, out_h, out_w).transpose(0, 1, 4, 5, 2, 3)
-    return add_windows(grad_windows, shape, stride)
+    return add_windows(grad_windows, shape, stride, dilation)
 
 
-def add_windows(grad_windows: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int]) -> np.ndarray:
+def add_windows(grad_windows: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int],
+                dilation: tuple[int, int] = (1, 1)) -> np.ndarray:
     """The adjoint of `windows`: sum grad_windows (N, C, Ho, Wo, KH, KW) back onto an input of `shape`.
 
     Loops over the KH·KW kernel offsets only; each step adds a whole (N, C, Ho, Wo) block, so
     overlapping windows accumulate and rows no window reached stay zero.
     """
     _, _, out_h, out_w, kh, kw = grad_windows.shape
-    sh, sw = stride
+    (sh, sw), (dh, dw) = stride, dilation
     grad = np.zeros(shape, dtype=grad_windows.dtype)
     for i in range(kh):
         for j in range(kw):
-            grad[:, :, i:i + sh * (out_h - 1) + 1:sh, j:j + sw * (out_w - 1) + 1:sw] += grad_windows[:, :, :, :, i, j]
+            top, left = i * dh, j * dw                    # where offset (i, j) of window (0, 0) sits
+            grad[:, :, top:top + sh * (out_h - 1) + 1:sh, left:left + sw * (out_w - 1) + 1:sw] += \
+                grad_windows[:, :, :, :, i, j]
     return grad
+
+
+# ----------------------------------------------------------------- pooling: padding and ceil_mode
+
+def pool_options(op: str, x: np.ndarray, size, stride, padding, dilation=1) -> tuple[tuple[int, int], ...]:
+    """Check a pool's input and options; (kernel, stride, padding, dilation) as pairs. stride None = size."""
+    if x.ndim != 4:
+        raise OpError(op, "x", f"input x must be 4-D (N, C, H, W), got shape {x.shape}")
+
+    def shapes():
+        return f"input x {x.shape}"
+    kernel = pair(size, op, "size", minimum=1, shapes=shapes)
+    stride = kernel if stride is None else pair(stride, op, "stride", minimum=1, shapes=shapes)
+    padding = pair(padding, op, "padding", minimum=0, shapes=shapes)
+    dilation = pair(dilation, op, "dilation", minimum=1, shapes=shapes)
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise OpError(op, "padding", f"padding {padding} must be at most half the window {kernel} "
+                      f"(a window of padding alone has nothing to pool; {shapes()})")
+    return kernel, stride, padding, dilation
+
+
+def pooled_size(op: str, shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
+                padding: tuple[int, int], dilation: tuple[int, int], ceil_mode: bool):
+    """((Ho, Wo), shape of the padded input the windows read), with PyTorch's rule for ceil_mode.
+
+    Ho = ⌊(H + 2·pad − span) / s⌋ + 1, or ⌈…⌉ + 1 with ceil_mode, less one if that last window would
+    start in the bottom padding. The padded shape grows past H + 2·pad when a ceil_mode window overhangs.
+    """
+    out, padded = [], list(shape[:2])
+    for axis, (size, k, s, p) in enumerate(zip(shape[2:], span(kernel, dilation), stride, padding)):
+        room = size + 2 * p - k
+        if room < 0:
+            raise OpError(op, None, f"the {kernel[0]}×{kernel[1]} window (dilation {dilation}) is larger than "
+                          f"input x of shape {tuple(shape)} padded by {padding}")
+        count = (-(-room // s) if ceil_mode else room // s) + 1
+        if ceil_mode and (count - 1) * s >= size + p:
+            count -= 1
+        out.append(count)
+        padded.append(max(size + 2 * p, (count - 1) * s + k))
+    return tuple(out), tuple(padded)
+
+
+def pad_to(x: np.ndarray, padding: tuple[int, int], shape: tuple[int, ...], value: float) -> np.ndarray:
+    """x with `padding` rows/columns of `value` before its last two axes' data and enough after to reach `shape`."""
+    if shape == x.shape:
+        return x
+    (ph, pw), (height, width) = padding, x.shape[2:]
+    if value == -np.inf and x.dtype.kind != "f":
+        value = np.iinfo(x.dtype).min
+    return np.pad(x, ((0, 0), (0, 0), (ph, shape[2] - height - ph), (pw, shape[3] - width - pw)),
+                  constant_values=value)
+
+
+def crop(grad: np.ndarray, padding: tuple[int, int], shape: tuple[int, ...]) -> np.ndarray:
+    """The adjoint of `pad_to`: the rows and columns of the unpadded input."""
+    (ph, pw), (height, width) = padding, shape[2:]
+    return grad[:, :, ph:ph + height, pw:pw + width]

@@ -1,35 +1,33 @@
 """Max-pooling, section 2.3, with the argmax kept so backward routes each gradient to one element."""
 import numpy as np
 
-from tinygraph.errors import OpError
 from tinygraph.op import Op
-from tinygraph.ops._windows import add_windows, output_size, pair, windows
+from tinygraph.ops._windows import add_windows, crop, pad_to, pool_options, pooled_size, windows
 from tinygraph.registry import register_op
 
 
 @register_op("maxpool", forward="{out} = max over each window of {x}",
              backward="δ{x} = δ{out} at each window's (i*, j*), 0 elsewhere (§3.3)")
 class MaxPool(Op):
-    """P[n,c,u,v] = max_ij A[n,c,u·s+i,v·s+j] on NCHW input; `stride` defaults to `size`.
+    """P[n,c,u,v] = max_ij A[n,c,u·s+i·d,v·s+j·d] on NCHW input padded with −∞; `stride` defaults to `size`.
 
-    Trailing rows and columns that do not fill a window are dropped (as 2×2 blocks on an odd side).
+    Trailing rows and columns that do not fill a window are dropped (as 2×2 blocks on an odd side);
+    ceil_mode=True keeps a last, partial window instead when it starts inside the input or its padding.
     """
 
     batched = ("x",)          # each sample pools on its own: the batch may be split
 
     @staticmethod
-    def forward(ctx, x: np.ndarray, *, size=2, stride=None) -> np.ndarray:
-        if x.ndim != 4:
-            raise OpError("maxpool", "x", f"input x must be 4-D (N, C, H, W), got shape {x.shape}")
-        kernel = pair(size, "maxpool", "size", minimum=1, shapes=lambda: f"input x {x.shape}")
-        stride = kernel if stride is None else pair(stride, "maxpool", "stride", minimum=1,
-                                                    shapes=lambda: f"input x {x.shape}")
-        out_h, out_w = output_size("maxpool", x.shape, kernel, stride, lambda: f"input x of shape {x.shape}")
-        ctx.x_shape, ctx.kernel, ctx.stride = x.shape, kernel, stride
-        if kernel == stride == (2, 2):
+    def forward(ctx, x: np.ndarray, *, size=2, stride=None, padding=0, dilation=1, ceil_mode=False) -> np.ndarray:
+        kernel, stride, padding, dilation = pool_options("maxpool", x, size, stride, padding, dilation)
+        (out_h, out_w), padded = pooled_size("maxpool", x.shape, kernel, stride, padding, dilation, ceil_mode)
+        ctx.x_shape, ctx.kernel, ctx.stride, ctx.dilation = x.shape, kernel, stride, dilation
+        ctx.padding, ctx.padded_shape = padding, padded
+        if kernel == stride == (2, 2) and dilation == (1, 1) and padded == x.shape:
             return _pool_2x2(ctx, x, out_h, out_w)
+        A = pad_to(x, padding, padded, -np.inf)       # −∞ never wins a window: padding is never the max
         n, channels = x.shape[:2]
-        flat = windows(x, kernel, stride).reshape(n, channels, out_h, out_w, kernel[0] * kernel[1])
+        flat = windows(A, kernel, stride, dilation).reshape(n, channels, out_h, out_w, kernel[0] * kernel[1])
         # argmax returns the FIRST maximum in row-major window order: the document's (i*, j*), even on ties.
         best = flat.argmax(axis=-1)[..., np.newaxis]
         ctx.save_for_backward(best)
@@ -39,15 +37,16 @@ class MaxPool(Op):
     def backward(ctx, grad_out):
         """§3.3: δA = δP at (i*, j*) of each window and 0 elsewhere; overlapping windows accumulate."""
         (kh, kw), (sh, sw) = ctx.kernel, ctx.stride
-        if (kh, kw) == (sh, sw) == (2, 2):
+        if len(ctx.saved) == 2:                       # the 2×2 blocks of the derivation
             return (_unpool_2x2(ctx, grad_out),)
         (best,) = ctx.saved
         n, channels, out_h, out_w = grad_out.shape
         grad_windows = np.zeros((n, channels, out_h, out_w, kh * kw), dtype=grad_out.dtype)
         np.put_along_axis(grad_windows, best, grad_out[..., np.newaxis], axis=-1)
         grad_windows = grad_windows.reshape(n, channels, out_h, out_w, kh, kw)
-        if (sh, sw) != (kh, kw):
-            return (add_windows(grad_windows, ctx.x_shape, ctx.stride),)
+        if (sh, sw) != (kh, kw) or ctx.dilation != (1, 1) or ctx.padded_shape != ctx.x_shape:
+            grad_A = add_windows(grad_windows, ctx.padded_shape, ctx.stride, ctx.dilation)
+            return (crop(grad_A, ctx.padding, ctx.x_shape),)
         # Non-overlapping windows tile the input: lay the blocks side by side, no accumulation needed.
         grad_x = np.zeros(ctx.x_shape, dtype=grad_out.dtype)
         grad_x[:, :, :out_h * kh, :out_w * kw] = grad_windows.transpose(0, 1, 2, 4, 3, 5).reshape(

@@ -10,36 +10,40 @@ REDUCTIONS = ("mean", "sum", "none")
 
 @register_op("softmax_xent", forward="{out} = −Σ_i {target}_i log softmax({logits})_i",
              backward=("δ{logits} = softmax({logits}) − {target}  (÷N for the mean, §3.1)",
-                       "δ{target}: none (labels are constants)"))
+                       "δ{target}: none (labels are constants)",
+                       "δ{weight}: none (class weights are constants)"))
 class SoftmaxCrossEntropy(Op):
-    """L = −Σ_i y_i log ŷ_i with ŷ = softmax(s), per row of logits s (N, M).
+    """L = −Σ_i y_i log ŷ_i with ŷ = softmax(s), per row of logits s (N, M); δs = ŷ − y (§3.1).
 
-    target: integer class labels (N,) or probability rows (N, M) such as one-hot y.
+    target: integer class labels (N,) or probability rows (N, M) such as one-hot y. PyTorch's options
+    make y a weighted, smoothed distribution q (below), and δs = ŷ·Σq − q, which is ŷ − y when Σq = 1.
     reduction: "mean" over the batch (default), "sum", or "none" (one loss per row).
     """
 
     @staticmethod
-    def forward(ctx, logits: np.ndarray, target: np.ndarray, *, reduction: str = "mean") -> np.ndarray:
-        if reduction not in REDUCTIONS:
-            raise OpError("softmax_xent", "reduction",
-                          f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-        if logits.ndim != 2 or logits.shape[0] == 0 or logits.shape[1] == 0:
-            raise OpError("softmax_xent", "logits",
-                          f"logits must be 2-D (N, M) with N, M >= 1, got shape {logits.shape}")
-        labels, y = _read_target(target, logits.shape, logits.dtype)
+    def forward(ctx, logits: np.ndarray, target: np.ndarray, weight: np.ndarray = None, *,
+                reduction: str = "mean", ignore_index: int = -100, label_smoothing: float = 0.0) -> np.ndarray:
+        _check(logits, weight, reduction, label_smoothing)
+        labels, y = _read_target(target, logits.shape, logits.dtype, ignore_index)
         # log-sum-exp: subtracting each row's max keeps exp() in (0, 1], so logits of ±1e4 stay finite.
         shifted = logits - logits.max(axis=1, keepdims=True)
         exp_shifted = np.exp(shifted)
         total = exp_shifted.sum(axis=1, keepdims=True)
         log_probs = shifted - np.log(total)                                      # log ŷ
-        if labels is not None:
+        plain = labels is not None and weight is None and label_smoothing == 0 and (labels != ignore_index).all()
+        if plain:                                                                # the derivation's case
             losses = -log_probs[np.arange(len(labels)), labels]
+            divisor = len(losses)
         else:
+            y, divisor = _target_distribution(labels, y, weight, ignore_index, label_smoothing, logits.shape,
+                                              logits.dtype)
             losses = -(y * log_probs).sum(axis=1)
+            labels = None
         ctx.save_for_backward(exp_shifted / total, labels, y)                    # ŷ and the target
-        ctx.reduction = reduction
+        ctx.reduction, ctx.divisor = reduction, divisor
         if reduction == "mean":
-            return losses.sum() / len(losses)      # what .mean() computes
+            with np.errstate(invalid="ignore", divide="ignore"):    # every row ignored: NaN, as in PyTorch
+                return losses.sum() / divisor      # what .mean() computes when the divisor is N
         return losses.sum() if reduction == "sum" else losses
 
     @staticmethod
@@ -51,18 +55,52 @@ class SoftmaxCrossEntropy(Op):
             grad_s[np.arange(len(labels)), labels] -= 1
         else:
             # ŷ·Σy − y: exactly ŷ − y for rows summing to 1, and still the derivative of the loss
-            # reported for rows that sum to 1 only within the accepted tolerance.
+            # reported for rows that do not (weighted, smoothed or ignored rows; round-off).
             grad_s = probs * y.sum(axis=1, keepdims=True) - y
         if ctx.reduction == "mean":
-            grad_s *= grad_out / len(probs)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                grad_s *= grad_out / ctx.divisor
         elif ctx.reduction == "sum":
             grad_s *= grad_out
         else:
             grad_s *= grad_out[:, np.newaxis]          # "none": one upstream gradient per row
-        return grad_s, None
+        return grad_s, None, None
 
 
-def _read_target(target: np.ndarray, shape: tuple[int, int], dtype) -> tuple:
+def _target_distribution(labels, y, weight, ignore_index, smoothing, shape, dtype) -> tuple[np.ndarray, float]:
+    """(q, divisor of the mean) for PyTorch's options, as its cross_entropy defines the loss −Σ_i q_i log ŷ_i.
+
+    Labels: q = (1 − ε)·w[y_n]·onehot(y_n) + ε·w/M, 0 for ignored rows; the mean divides by Σ_n w[y_n].
+    Probabilities: q = w ⊙ ((1 − ε)·y + ε/M); the mean divides by N.
+    """
+    n, classes = shape
+    w = np.ones(classes, dtype=dtype) if weight is None else weight.astype(dtype, copy=False)
+    if labels is None:
+        return w * ((1 - smoothing) * y + smoothing / classes), n
+    kept = labels != ignore_index
+    rows, kept_labels = np.arange(n)[kept], labels[kept]
+    q = np.zeros(shape, dtype=dtype)
+    q[kept] = smoothing / classes * w
+    q[rows, kept_labels] += (1 - smoothing) * w[kept_labels]
+    return q, w[kept_labels].sum()
+
+
+def _check(logits, weight, reduction, label_smoothing) -> None:
+    if reduction not in REDUCTIONS:
+        raise OpError("softmax_xent", "reduction",
+                      f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if logits.ndim != 2 or logits.shape[0] == 0 or logits.shape[1] == 0:
+        raise OpError("softmax_xent", "logits",
+                      f"logits must be 2-D (N, M) with N, M >= 1, got shape {logits.shape}")
+    if weight is not None and weight.shape != (logits.shape[1],):
+        raise OpError("softmax_xent", "weight", f"weight must have shape ({logits.shape[1]},), one per class "
+                      f"of logits {logits.shape}, got shape {weight.shape}")
+    if not 0 <= label_smoothing <= 1:
+        raise OpError("softmax_xent", "label_smoothing",
+                      f"label_smoothing must lie in [0, 1], got {label_smoothing!r} (logits {logits.shape})")
+
+
+def _read_target(target: np.ndarray, shape: tuple[int, int], dtype, ignore_index: int) -> tuple:
     """(labels, None) for class labels, (None, y) for probability rows; OpError for anything else."""
     n, classes = shape
     if target.ndim == 1:
@@ -75,11 +113,11 @@ def _read_target(target: np.ndarray, shape: tuple[int, int], dtype) -> tuple:
                           f"target labels have shape {target.shape} but logits have shape "
                           f"{shape}: need one label per row, shape ({n},)")
         labels = target.astype(np.intp)
-        bad = (labels < 0) | (labels >= classes)
+        bad = ((labels < 0) | (labels >= classes)) & (labels != ignore_index)
         if bad.any():
             raise OpError("softmax_xent", "target",
-                          f"target labels must lie in [0, {classes}) for logits of shape {shape}, "
-                          f"got {labels[bad][:3].tolist()} (target shape {target.shape})")
+                          f"target labels must lie in [0, {classes}) (or be ignore_index={ignore_index}) "
+                          f"for logits of shape {shape}, got {labels[bad][:3].tolist()} (target shape {target.shape})")
         return labels, None
     if target.ndim == 2:
         if target.dtype.kind != "f":
