@@ -35,9 +35,8 @@ class NLLLoss(Op):
     def backward(ctx, grad_out):
         labels, row_weights = ctx.saved
         grad_rows = -row_weights * grad_out                   # "none": one upstream gradient per row
-        if ctx.reduction == "mean":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                grad_rows = grad_rows / ctx.divisor
+        if ctx.reduction == "mean":          # every row ignored (divisor 0): no row passes anything back
+            grad_rows = grad_rows / ctx.divisor if ctx.divisor else grad_rows * 0
         grad_input = np.zeros(ctx.shape, dtype=grad_out.dtype)
         grad_input[np.arange(len(labels)), labels] = grad_rows
         return grad_input, None, None

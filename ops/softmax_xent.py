@@ -57,9 +57,8 @@ class SoftmaxCrossEntropy(Op):
             # ŷ·Σy − y: exactly ŷ − y for rows summing to 1, and still the derivative of the loss
             # reported for rows that do not (weighted, smoothed or ignored rows; round-off).
             grad_s = probs * y.sum(axis=1, keepdims=True) - y
-        if ctx.reduction == "mean":
-            with np.errstate(invalid="ignore", divide="ignore"):
-                grad_s *= grad_out / ctx.divisor
+        if ctx.reduction == "mean":          # every row ignored (divisor 0): no row passes anything back
+            grad_s *= grad_out / ctx.divisor if ctx.divisor else 0
         elif ctx.reduction == "sum":
             grad_s *= grad_out
         else:
