@@ -440,3 +440,55 @@ def test_conv2d_dilation_and_groups_follow_what_the_op_supports():
             with pytest.raises(ValueError, match=f"{option}=.*needs a conv2d op that supports {option}"):
                 nn.Conv2d(2, 4, 3, **{option: value})
     assert nn.Conv2d(2, 4, 3, dilation=(1, 1), groups=1).dilation == (1, 1)
+
+
+# ------------------------------------------------------------------ issue 11's layers (PyTorch's, checked there too)
+
+def test_maxpool_keeps_its_old_name_as_maxpool2d():
+    x = tg.tensor(np.arange(2 * 1 * 4 * 4, dtype=np.float32).reshape(2, 1, 4, 4))
+    np.testing.assert_array_equal(nn.MaxPool(2)(x).data, nn.MaxPool2d(2)(x).data)
+    assert isinstance(nn.MaxPool(2), nn.MaxPool2d) and nn.MaxPool(3, stride=1).stride == (1, 1)
+
+
+def test_new_layers_refuse_what_they_cannot_do_by_name():
+    with pytest.raises(ValueError, match="nn.MaxPool2d: return_indices=True is not supported"):
+        nn.MaxPool2d(2, return_indices=True)
+    with pytest.raises(ValueError, match="nn.AvgPool2d: padding"):
+        nn.AvgPool2d(2, padding=2)
+    with pytest.raises(ValueError, match="nn.Dropout: dropout probability"):
+        nn.Dropout(1.5)
+    with pytest.raises(TypeError, match="nn.Dropout: rng"):
+        nn.Dropout(0.5, rng=3)
+    with pytest.raises(ValueError, match="nn.BatchNorm2d: expected 4-D input with 3 channels"):
+        nn.BatchNorm2d(3)(np.zeros((2, 3, 4), np.float32))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        nn.BatchNorm1d(3)(np.zeros((1, 3), np.float32))
+    with pytest.raises(ValueError, match="nn.CrossEntropyLoss: reduction"):
+        nn.CrossEntropyLoss(reduction="average")
+    with pytest.raises(ValueError, match="nn.Softmax: dim must be an integer"):
+        nn.Softmax()
+
+
+def test_dropout_mask_comes_from_its_generator_and_eval_is_the_identity():
+    x = tg.tensor(np.ones((4, 6), np.float32))
+    first = nn.Dropout(0.5, rng=np.random.default_rng(3))(x).data
+    again = nn.Dropout(0.5, rng=np.random.default_rng(3))(x).data
+    np.testing.assert_array_equal(first, again)
+    assert set(np.unique(first)) <= {0.0, 2.0}
+    layer = nn.Sequential(nn.Dropout(0.5)).eval()
+    assert layer(x) is x and not layer[0].training
+
+
+def test_batchnorm_state_dict_holds_running_statistics_under_pytorchs_names():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, bias=False, rng=np.random.default_rng(0)), nn.BatchNorm2d(2))
+    assert list(model.state_dict()) == ["0.weight", "1.weight", "1.bias", "1.running_mean", "1.running_var",
+                                        "1.num_batches_tracked"]
+    model(np.random.default_rng(0).normal(size=(4, 1, 5, 5)).astype(np.float32))
+    state = model.state_dict()
+    assert state["1.num_batches_tracked"] == 1 and np.abs(state["1.running_mean"]).sum() > 0
+    fresh = nn.Sequential(nn.Conv2d(1, 2, 3, bias=False), nn.BatchNorm2d(2))
+    fresh.load_state_dict(state)
+    np.testing.assert_array_equal(fresh[1].running_var, state["1.running_var"])
+    model.eval()                                   # eval: running statistics stay where they are
+    model(np.ones((2, 1, 5, 5), np.float32))
+    assert model[1].num_batches_tracked == 1

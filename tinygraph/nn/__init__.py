@@ -11,14 +11,18 @@ A `Module` finds its parameters and submodules from attribute assignment, in ass
 `named_parameters()` gives dotted names ("fc.weight"). While a module's `__call__` runs,
 `STATE.module_path` holds its dotted path ("conv", "layers.1"; None for the outermost module) and
 a forward hook tags every node recorded meanwhile with it (`nn.module_path(t)`), so the drawing tools can group a graph
-by module. Layers initialise like PyTorch: uniform in ±1/√fan_in, drawn from the
-`numpy.random.Generator` you pass.
+by module. Layers take torch.nn's names, arguments and defaults (nn.MaxPool stays as MaxPool2d's
+old name); Dropout and BatchNorm read `training` (model.train() / model.eval()). Layers initialise
+like PyTorch: uniform in ±1/√fan_in, drawn from the `numpy.random.Generator` you pass.
 """
-from tinygraph.nn.layers import (Conv2d, Flatten, Identity, Linear, MaxPool, ModuleList, ReLU, Sequential,
-                                  as_tensor)
+from tinygraph.nn.layers import (AvgPool2d, Conv2d, Flatten, Identity, Linear, LogSoftmax, MaxPool, MaxPool2d,
+                                  ModuleList, ReLU, Sequential, Sigmoid, Softmax, Tanh, as_tensor)
+from tinygraph.nn.normalization import BatchNorm1d, BatchNorm2d, Dropout
+from tinygraph.nn.loss import CrossEntropyLoss, MSELoss
 from tinygraph.nn.module import IncompatibleKeys, Module, Parameter, StateDictError, module_path, node_module_path
 from tinygraph.nn import utils
 
 __all__ = ["Module", "Parameter", "module_path", "IncompatibleKeys", "StateDictError",
-           "Linear", "Conv2d", "ReLU", "MaxPool", "Flatten", "Identity", "Sequential", "ModuleList", "as_tensor",
-           "utils"]
+           "Linear", "Conv2d", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "MaxPool2d", "MaxPool",
+           "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Flatten", "Identity", "Sequential", "ModuleList",
+           "CrossEntropyLoss", "MSELoss", "as_tensor", "utils"]

@@ -1,7 +1,8 @@
 """Layers: the building blocks of tinygraph.nn models (re-exported there as nn.Linear, nn.Conv2d, ...).
 
-Each layer initialises like PyTorch's, uniform in ±1/√fan_in from the `numpy.random.Generator`
-you pass, and its forward is one or two tinygraph ops.
+Each layer takes torch.nn's arguments and defaults, initialises like PyTorch's (uniform in
+±1/√fan_in from the `numpy.random.Generator` you pass), and its forward is one tinygraph op or a
+`tinygraph.functional` call. Normalisation and dropout live in nn/normalization.py, losses in nn/loss.py.
 """
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from tinygraph import functional as F
 from tinygraph.nn.module import Module, Parameter
 from tinygraph.op import apply
 from tinygraph.ops.conv2d import Conv2d as Conv2dOp
-from tinygraph.ops.maxpool import MaxPool as MaxPoolOp
 from tinygraph.tensor import Tensor
 
 
@@ -143,34 +144,143 @@ class Conv2d(Module):
 class ReLU(Module):
     """A = max(0, Z)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return as_tensor(x).relu()
-
-
-class MaxPool(Module):
-    """P = max over size×size windows (non-overlapping when stride is None)."""
-
-    def __init__(self, size: int = 2, stride: int | None = None):
+    def __init__(self, inplace: bool = False):
         super().__init__()
-        self.size = _positive_int("nn.MaxPool", "size", size)
-        self.stride = None if stride is None else _positive_int("nn.MaxPool", "stride", stride)
+        _refuse("nn.ReLU", "inplace", inplace, False, "tinygraph never overwrites an input")
 
     def forward(self, x: Tensor) -> Tensor:
-        return apply(MaxPoolOp, x, size=self.size, stride=self.stride)
+        return F.relu(as_tensor(x))
+
+
+class Sigmoid(Module):
+    """σ(z) = 1 / (1 + e^−z)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.sigmoid(as_tensor(x))
+
+
+class Tanh(Module):
+    """tanh(z) = (e^z − e^−z) / (e^z + e^−z), LeNet-5's squashing function."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.tanh(as_tensor(x))
+
+
+class Softmax(Module):
+    """ŷ_i = e^{z_i} / Σ_j e^{z_j} along `dim` (which, unlike PyTorch's deprecated default, must be given)."""
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = _dim(type(self).__name__, dim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(as_tensor(x), self.dim)
 
     def extra_repr(self) -> str:
-        return f"size={self.size}, stride={self.stride or self.size}"
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """log ŷ_i = z_i − log Σ_j e^{z_j} along `dim`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.log_softmax(as_tensor(x), self.dim)
+
+
+class MaxPool2d(Module):
+    """P = max over kernel_size windows (stride defaults to kernel_size), as torch.nn.MaxPool2d.
+
+    padding pads with −∞ (never the max); dilation spaces a window's taps; ceil_mode keeps a last,
+    partial window. kernel_size, stride, padding and dilation are an int or an (h, w) pair.
+    """
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+                 padding: int | tuple[int, int] = 0, dilation: int | tuple[int, int] = 1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        super().__init__()
+        name = f"nn.{type(self).__name__}"
+        self.kernel_size = _pair(name, "kernel_size", kernel_size, minimum=1)
+        self.stride = self.kernel_size if stride is None else _pair(name, "stride", stride, minimum=1)
+        self.padding = _pair(name, "padding", padding, minimum=0)
+        self.dilation = _pair(name, "dilation", dilation, minimum=1)
+        _refuse(name, "return_indices", return_indices, False, "use Tensor.max(dim) for indices")
+        self.ceil_mode = bool(ceil_mode)
+        _check_pool_padding(name, self.kernel_size, self.padding)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.max_pool2d(as_tensor(x), self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool(MaxPool2d):
+    """tinygraph's first name for max-pooling, kept: MaxPool(size, stride) is MaxPool2d(size, stride)."""
+
+    def __init__(self, size: int = 2, stride: int | None = None):
+        super().__init__(size, stride)
+
+
+class AvgPool2d(Module):
+    """P = mean over kernel_size windows (LeNet-5's subsampling), as torch.nn.AvgPool2d.
+
+    Zero padding counts in the mean when count_include_pad (PyTorch's default); ceil_mode keeps a
+    last, partial window.
+    """
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+                 padding: int | tuple[int, int] = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None):
+        super().__init__()
+        name = "nn.AvgPool2d"
+        self.kernel_size = _pair(name, "kernel_size", kernel_size, minimum=1)
+        self.stride = self.kernel_size if stride is None else _pair(name, "stride", stride, minimum=1)
+        self.padding = _pair(name, "padding", padding, minimum=0)
+        self.ceil_mode = bool(ceil_mode)
+        self.count_include_pad = bool(count_include_pad)
+        _refuse(name, "divisor_override", divisor_override, None, "the divisor is the window's size")
+        _check_pool_padding(name, self.kernel_size, self.padding)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool2d(as_tensor(x), self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode,
+                            count_include_pad=self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class Flatten(Module):
-    """p = P reshaped to (N, everything else)."""
+    """p = P with dims start_dim..end_dim merged into one: (N, everything else) by default."""
 
-    def __init__(self, start_dim: int = 1):
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        self.start_dim = start_dim
+        self.start_dim = _dim("Flatten", start_dim)
+        self.end_dim = _dim("Flatten", end_dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        return as_tensor(x).flatten(self.start_dim)
+        return as_tensor(x).flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+def _dim(layer: str, dim: Any) -> int:
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+        raise ValueError(f"nn.{layer}: dim must be an integer (the axis), got {dim!r}")
+    return int(dim)
+
+
+def _refuse(layer: str, option: str, value: Any, supported: Any, why: str) -> None:
+    """PyTorch options tinygraph does not have: accepted at their default, else a ValueError saying why."""
+    if value != supported:
+        raise ValueError(f"{layer}: {option}={value!r} is not supported ({why}); leave it at {supported!r}")
+
+
+def _check_pool_padding(layer: str, kernel: tuple[int, int], padding: tuple[int, int]) -> None:
+    if any(2 * p > k for p, k in zip(padding, kernel)):
+        raise ValueError(f"{layer}: padding {padding} must be at most half of kernel_size {kernel}")
 
 
 class Identity(Module):
