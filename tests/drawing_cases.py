@@ -36,3 +36,17 @@ def recorded(root):
     with tg.record_backward() as recording:
         root.backward()
     return recording
+
+
+def micrograd_example():
+    """micrograd's classic expression: L = (a·b + c)·f with a = 2, b = −3, c = 10, f = −2.
+
+    dL/db = a · f = −4 and dL/da = b · f = 6: the signs are the lesson.
+    """
+    a = tg.tensor(2.0, requires_grad=True, name="a")
+    b = tg.tensor(-3.0, requires_grad=True, name="b")
+    c = tg.tensor(10.0, requires_grad=True, name="c")
+    f = tg.tensor(-2.0, requires_grad=True, name="f")
+    e = (a * b).named("e")
+    d = (e + c).named("d")
+    return dict(a=a, b=b, c=c, f=f, e=e, d=d, L=(d * f).named("L"))

@@ -72,7 +72,7 @@ def test_gradient_norms_match_the_gradients_backward_computed():
     words = text(tg.draw(L, recording=recording).source)
     expected = float(np.linalg.norm(U.grad))
     assert f"‖δU‖ = {expected:.3g}" in words
-    assert "‖δL‖ = 1" in words
+    assert "δL = 1" in words          # one entry: shown itself, signed
 
 
 def test_same_graph_gives_identical_dot_text_and_drawing_works_before_backward():
@@ -90,7 +90,7 @@ def test_a_tensor_used_by_several_ops_shows_its_contributions_being_summed():
     for k in (1, 2, 3):
         assert f"δx += this ({k} of 3)" in words
     assert "δx = sum of 3 contributions (+=)" in words
-    assert "‖δx‖ = 5.83" in words          # δx = 2x + 1 = (3, 5), norm √34 = 5.83
+    assert "δx = [3, 5]" in words          # δx = 2x + 1 = (3, 5): two entries, each shown
 
 
 def test_broadcasting_edges_name_the_summed_axes():
@@ -168,3 +168,82 @@ def test_a_module_called_twice_collapses_into_one_box_even_though_that_makes_a_c
     # output, lin's output and L stay tensors: 1 + 2 + 5 = 8 nodes.
     assert counts(dot)[0] == 8
     assert "lin" in text(dot)
+
+
+# ----------------------------------------------------------------------------- issue 13
+def test_small_tensors_show_their_values_and_gradients_signed():
+    from drawing_cases import micrograd_example
+
+    parts = micrograd_example()
+    L = parts["L"]
+    words = text(tg.draw(L, recording=recorded(L)).source)
+    for shown in ["b = −3", "δb = −4", "a = 2", "δa = 6", "δf = 4", "L = −8", "δL = 1", "δe = −2"]:
+        assert shown in words, shown
+    assert "‖δb‖" not in words and "min −3" not in words
+    # A larger tensor keeps min/mean/max and the norm, plus the gradient's min and max.
+    parts = derivation_tensors()
+    words = text(tg.draw(parts["L"], recording=recorded(parts["L"])).source)
+    lo, hi = parts["U"].grad.min(), parts["U"].grad.max()
+    expected = f"‖δU‖ = {np.linalg.norm(parts['U'].grad):.3g} +min {lo:.3g} · max {hi:.3g}".replace("-", "−")
+    assert re.search(expected, words), expected
+
+
+def test_image_shaped_tensors_carry_heatmaps_of_values_and_gradients_unless_turned_off():
+    parts = derivation_tensors()
+    L = parts["L"]
+    recording = recorded(L)
+    dot = tg.draw(L, recording=recording).source
+    images = re.findall(r'<IMG SRC="([^"]+)"', dot)
+    # X 1 channel, W 2 filters, Z, A, P 2 channels each: values 9 maps; gradients of W, Z, A, P: 8;
+    # and a colour bar under each of those 9 rows of maps.
+    assert len(images) == 9 + 8 + 9
+    assert "δZ: channels 1–2" in text(dot) and "W: filters 1–2" in text(dot)
+    assert "<IMG" not in tg.draw(L, recording=recording, images=False).source
+    assert "δZ: channels" not in text(tg.draw(L, recording=recording, grads=False).source)
+    assert not re.search(r"(?<!δ)Z: channels", text(tg.draw(L, recording=recording, values=False).source))
+
+
+def test_a_released_graph_says_in_one_line_how_to_get_images():
+    rng = np.random.default_rng(0)
+    X = tg.tensor(rng.standard_normal((1, 1, 16, 16)), name="X")
+    W = tg.tensor(rng.standard_normal((4, 1, 3, 3)), requires_grad=True, name="W")
+    L = tg.conv2d(X, W, None).relu().sum().named("L")
+    L.backward()                              # plain backward: the 4×14×14 maps (held by nobody) are freed
+    words = text(tg.draw(L).source)
+    assert "feature maps not shown: backward() freed them; draw inside tg.record_backward() " \
+           "or after backward(retain_graph=True)" in words
+
+
+def test_many_channels_show_up_to_the_limit_then_how_many_more():
+    X = tg.tensor(np.random.default_rng(0).standard_normal((2, 11, 5, 5)), name="X")
+    dot = tg.draw(X.relu().named("A")).source
+    assert "A: channels 1–8 of sample 1 of 2 (+3 more)" in text(dot)
+
+
+def test_trace_lists_the_ops_in_order_with_names_shapes_formulas_and_after_backward_rules():
+    parts = derivation_tensors()
+    L = parts["L"]
+    before = str(tg.trace(L))
+    lines = [line for line in before.splitlines() if re.match(r"\s+\d+ ", line)]
+    assert [re.search(r"= (\w+)\(", line).group(1) for line in lines] == [
+        "conv2d", "relu", "maxpool", "reshape", "transpose", "matmul", "add", "softmax_xent"]
+    assert re.search(r"1  Z +\(1, 2, 6, 6\) float64 += conv2d\(X, W, b\) +Z = W ⋆ X \+ b", before)
+    assert "δZ = δA ⊙ 1[Z > 0]" not in before                  # no rules before backward
+    after = repr(tg.trace(L, recording=recorded(L)))
+    assert "↳ δZ = δA ⊙ 1[Z > 0]" in after and "↳ ∂L/∂W = Σ_uv δZ · X-window (eq. 2)" in after
+    assert str(tg.trace(L)) == str(tg.trace(L))                # diffable: the same graph, the same text
+
+
+def test_a_bias_free_conv_has_no_bias_term_in_its_formula():
+    X = tg.tensor(np.ones((1, 1, 5, 5)), name="X")
+    W = tg.tensor(np.ones((2, 1, 3, 3)), requires_grad=True, name="W")
+    Z = tg.conv2d(X, W, None).named("Z")
+    assert "Z = W ⋆ X" in text(tg.draw(Z).source) and "∅" not in text(tg.draw(Z).source)
+    assert "∅" not in str(tg.trace(Z))
+
+
+def test_unnamed_tensors_are_named_after_the_module_that_made_them_and_the_input_x():
+    model = tg.nn.Sequential(tg.nn.Linear(4, 3, rng=np.random.default_rng(0)), tg.nn.ReLU())
+    out = model(tg.tensor(np.ones((2, 4), np.float32))).sum()
+    symbols = {item.symbol for item in tg.drawing.graph.build_graph(out).tensors.values()}
+    assert "X" in symbols and "1" in symbols and "0" in symbols, symbols

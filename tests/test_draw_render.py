@@ -1,4 +1,5 @@
 """Drawings through the real Graphviz `dot`, the step-through page, and tools/draw_graph.py."""
+import html
 import os
 import re
 import shutil
@@ -77,8 +78,8 @@ def test_step_frames_show_running_sums_of_a_fanned_out_gradient(tmp_path):
     assert "so far ‖δx‖ = 1.41" in page
     assert "so far ‖δx‖ = 3.61" in page and "so far ‖δx‖ = 5.83" in page
     # In the drawn frames, x's node shows its partial sum after add's frame, its total after mul's.
-    assert re.findall(r"δx so far[^<]*", page) == ["δx so far: ‖·‖ = 1.41 (1 of 3 added)"]
-    assert "‖δx‖ = 5.83" in page
+    assert re.findall(r"δx so far[^<]*", page) == ["δx so far: [1, 1] (1 of 3 added)"]
+    assert "δx = [3, 5]" in page
 
 
 def run_tool(*args, env=None, cwd=None):
@@ -111,7 +112,7 @@ def test_tool_draws_the_cnn_by_default_and_writes_the_step_page(tmp_path):
     svg = ET.parse(tmp_path / "backprop.svg").getroot()
     words = "".join(svg.itertext())
     for symbol in ("X", "W", "b", "Z", "A", "P", "p", "U", "c", "s", "L"):
-        assert f"‖δ{symbol}‖" in words or symbol in ("X",), symbol
+        assert f"‖δ{symbol}‖" in words or f"δ{symbol} = " in words or symbol in ("X",), symbol
     # TwoLayerCNN's graph has 8 ops (conv2d, relu, maxpool, reshape, transpose, matmul, add, softmax_xent).
     assert (tmp_path / "steps.html").read_text(encoding="utf-8").count('<section class="frame"') == 8
 
@@ -134,3 +135,37 @@ def test_one_step_as_a_drawing_highlights_the_rule_that_runs():
     assert "now: δs += a term of norm" in first
     with pytest.raises(ValueError, match=r"step must be in 1\.\.8"):
         draw_step(L, 9, recording=recording)
+
+
+@needs_dot
+def test_image_drawings_are_single_self_contained_files(tmp_path):
+    parts = derivation_tensors()
+    L = parts["L"]
+    recording = recorded(L)
+    out = tmp_path / "out"
+    out.mkdir()
+    path = tg.draw(L, recording=recording).render(str(out / "cnn"), format="svg")
+    svg = Path(path).read_text(encoding="utf-8")
+    piped = tg.draw(L, recording=recording).pipe(format="svg").decode("utf-8")
+    page = tg.draw_steps(L, recording=recording).save(out / "steps.html").read_text(encoding="utf-8")
+    for document in (svg, piped, page):
+        refs = re.findall(r'href="([^"]*)"', document)
+        assert sum(r.startswith("data:image/png;base64,") for r in refs) >= 8
+        assert all(r.startswith(("data:image/png;base64,", "#")) for r in refs), refs[:3]
+        assert not re.search(r"https?://(?!www\.w3\.org)|file:|\.png\"", document)
+    assert sorted(p.name for p in out.iterdir()) == ["cnn", "cnn.svg", "steps.html"]   # no image files
+    ET.fromstring(svg)                                      # still well-formed XML
+
+
+@needs_dot
+def test_draw_steps_returns_a_page_that_shows_inline_and_saves(tmp_path):
+    parts = derivation_tensors()
+    L = parts["L"]
+    page = tg.draw_steps(L, recording=recorded(L))
+    inline = page._repr_html_()
+    assert inline.startswith("<iframe srcdoc=") and "Step 1 of 8" in html.unescape(inline)
+    saved = page.save(tmp_path / "p.html")
+    assert saved.read_text(encoding="utf-8") == page.html and "#step=" in page.html
+    # Today's callers pass a path and use the result as one.
+    old_style = tg.draw_steps(derivation_network(), tmp_path / "q.html")
+    assert Path(old_style) == tmp_path / "q.html" and (tmp_path / "q.html").exists()

@@ -46,7 +46,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", choices=sorted(models.MODELS),
                         help="model to draw (default: the checkpoint's, else two_layer_cnn)")
     parser.add_argument("--checkpoint", help="trained weights (.npz from tinygraph-train); fresh seeded ones otherwise")
-    parser.add_argument("--sample", type=int, default=0, metavar="K", help="which test digit to run (default 0)")
+    parser.add_argument("--sample", type=int, default=0, metavar="K",
+                        help="index of the test image to run (default 0); the drawing shows its label y")
     parser.add_argument("--view", choices=("forward", "backward", "both"), default="both")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="output format (default: from --out's suffix, else svg)")
@@ -58,11 +59,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-grads", action="store_true", help="leave out gradient norms and health")
     parser.add_argument("--collapse", choices=("auto", "module", "none"), default="auto",
                         help="draw each module as one box (default: only for graphs of hundreds of ops)")
-    parser.add_argument("--wrap", type=int, default=4, help="columns per row before wrapping (>= 2); 0 keeps one row")
+    parser.add_argument("--wrap", type=int, default=None,
+                        help="columns per row before wrapping (>= 2); 0 keeps one row (default: one row "
+                             "up to 16 columns, the loss at its right end)")
+    parser.add_argument("--no-images", action="store_true", help="leave out the heatmaps of feature maps and filters")
+    parser.add_argument("--lecture", action="store_true", help="large type, to project in a lecture hall")
     parser.add_argument("--entry", metavar="FILE.py:FUNC", help="draw the tensor FUNC() returns instead of a model")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fresh weights (default 0)")
     args = parser.parse_args(argv)
-    if args.wrap == 1 or args.wrap < 0:
+    if args.wrap is not None and (args.wrap == 1 or args.wrap < 0):
         parser.error(f"--wrap must be 0 (one row) or at least 2 columns, got {args.wrap}")
     if args.step is not None and args.step < 1:
         parser.error(f"--step counts backward's rules from 1, got {args.step}")
@@ -137,6 +142,7 @@ def model_loss(args: argparse.Namespace) -> tg.Tensor:
     for parameter_name, parameter in model.named_parameters():
         parameter.name = parameter.name or parameter_name   # unnamed parameters show their path: layers.1.weight
     x = split.x_test[args.sample:args.sample + 1]
+    args.title = f"{name} on test image {args.sample} (label y = {int(split.y_test[args.sample])})"
     y = tg.tensor(split.y_test[args.sample:args.sample + 1], name="y")
     if name == "two_layer_cnn":
         return model.loss(tg.tensor(x, name="X"), y)
@@ -209,16 +215,21 @@ def run(args: argparse.Namespace) -> int:
     if (args.step is not None or args.steps) and recording is None:
         raise CommandError(f"--step{'s' if args.steps else ''} needs a scalar loss that requires grad to step through")
     if args.step is not None:
-        digraph = draw_step(root, args.step, recording=recording, view=args.view)
+        digraph = draw_step(root, args.step, recording=recording, view=args.view, images=not args.no_images,
+                            lecture=args.lecture)
     else:
         digraph = draw(root, view=args.view, values=not args.no_values, grads=not args.no_grads,
-                       collapse=collapse, recording=recording, wrap=args.wrap or None)
+                       collapse=collapse, recording=recording, images=not args.no_images, lecture=args.lecture,
+                       wrap="auto" if args.wrap is None else (args.wrap or None))
+    if getattr(args, "title", None):
+        digraph.attr(label=args.title, labelloc="t", labeljust="l", fontsize="20" if args.lecture else "16")
     if not write_drawing(digraph, args.out, args.format):
         return 2
     print(f"wrote {args.out} ({args.format}, view={args.view})")
     if args.steps:
         try:
-            path = draw_steps(root, args.steps, recording=recording, rankdir="LR")
+            path = draw_steps(root, args.steps, recording=recording, rankdir="LR", images=not args.no_images,
+                              lecture=args.lecture)
         except graphviz.ExecutableNotFound:
             raise CommandError(f"Graphviz's `dot` executable was not found on PATH, so the step-through page "
                                f"was not written; {INSTALL_HINT}.", status=2) from None

@@ -93,6 +93,7 @@ def build_graph(root: Tensor) -> Graph:
     if not isinstance(root, Tensor):
         raise TypeError(f"draw: root must be a tinygraph Tensor, got {type(root).__name__}")
     order = _forward_order(root)
+    module_names = _module_names(order, root)
     tensors: dict[str, TensorItem] = {}
     ops: dict[str, OpItem] = {}
     item_of: dict[int, str] = {}     # id(tensor) -> item id, only while building
@@ -117,18 +118,53 @@ def build_graph(root: Tensor) -> Graph:
                     inputs.append(pid)
                     symbols[arg] = tensors[pid].symbol
                     tensors[pid].consumers.append((oid, index))
+        short = None
         if t.name:
             symbol = _unique(t.name, used_symbols)
+        elif id(t) in module_names and module_names[id(t)][1]:      # a module's output: fc1
+            symbol = _unique(module_names[id(t)][0], used_symbols)
         else:
             unnamed += 1
             short = _short_formula(node, symbols)
-            symbol = _unique(short or f"t{unnamed}", used_symbols)
+            fallback = module_names[id(t)][0] if id(t) in module_names else f"t{unnamed}"
+            symbol = _unique(short or fallback, used_symbols)
         tensors[tid] = TensorItem(tid, t, symbol, _kind(t, t is root), symbol_is_formula=not t.name and bool(short))
         if node is not None:
             symbols["out"] = symbol
             ops[oid] = OpItem(oid, node, tid, inputs, symbols)
             tensors[tid].producer = oid
     return Graph(item_of[id(root)], tensors, ops)
+
+
+def _module_names(order: list[Tensor], root: Tensor) -> dict[int, tuple[str, bool]]:
+    """Names for unnamed tensors from the module that made them: (name, is the module's output).
+
+    A module's output (used outside it, or the root) is called by the module's path (`fc1`); a
+    tensor used only inside its module by path and op (`fc1.matmul`); the unnamed input that
+    feeds the first module, `X`.
+    """
+    users: dict[int, set] = {}
+    for t in order:
+        if t.grad_fn is not None:
+            for parent in t.grad_fn.inputs:
+                if parent is not None:
+                    users.setdefault(id(parent), set()).add(node_module_path(t.grad_fn))
+    names: dict[int, tuple[str, bool]] = {}
+    input_named = False
+    for t in order:
+        if t.name:
+            continue
+        if t.grad_fn is None:
+            modules = users.get(id(t), set())
+            if not input_named and not t.requires_grad and t.ndim >= 2 and modules - {None}:
+                names[id(t)], input_named = ("X", True), True
+            continue
+        path = node_module_path(t.grad_fn)
+        if path is None:
+            continue
+        is_output = t is root or not users.get(id(t)) or users[id(t)] != {path}
+        names[id(t)] = (path if is_output else f"{path}.{t.grad_fn.op.name}", is_output)
+    return names
 
 
 def _forward_order(root: Tensor) -> list[Tensor]:
@@ -154,8 +190,9 @@ def _forward_order(root: Tensor) -> list[Tensor]:
 
 
 def formula(template: str, symbols: dict[str, str]) -> str:
-    """A formula template filled with the drawing's symbols; (Uᵀ)ᵀ is written U."""
-    return Op.render(template, symbols).replace("ᵀᵀ", "")
+    """A formula template filled with the drawing's symbols; (Uᵀ)ᵀ is written U; `+ ∅` left out."""
+    text = Op.render(template, symbols).replace("ᵀᵀ", "")
+    return text.replace(" + ∅", "")     # an absent bias (conv2d with bias=False) is no term at all
 
 
 def _short_formula(node, symbols: dict[str, str]) -> str | None:

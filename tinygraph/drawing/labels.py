@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from html import escape
 
-from tinygraph.drawing import style as S
-from tinygraph.drawing.graph import INPUT, TensorItem, broadcast_axes, formula, summarize_values
-from tinygraph.drawing.record import saved_arrays
+import numpy as np
 
+from tinygraph.drawing import images as I
+from tinygraph.drawing import style as S
+from tinygraph.drawing.graph import INPUT, PARAMETER, TensorItem, broadcast_axes, formula, summarize_values
+from tinygraph.drawing.record import SMALL, saved_arrays
 
 
 class Labels:
@@ -19,33 +21,68 @@ class Labels:
     def _tensor_label(self, item: TensorItem) -> str:
         t = item.tensor
         rows = [f"<B>{escape(item.symbol)}</B>  " + S.small(f"{S.shape_text(t.shape)} {t.dtype}")]
-        summary = summarize_values(t) if self.values else None
-        if summary is not None:
-            lo, mean, hi = summary
-            rows.append(S.small(f"min {S.num(lo)} · mean {S.num(mean)} · max {S.num(hi)}", S.INK))
+        if self.values and t.values_available and t.size <= SMALL and t.dtype.kind in "fiub":
+            rows.extend(S.small(line, S.INK, 11) for line in S.entries(item.symbol, t.data))
+        elif self.values and t.values_available:
+            summary = summarize_values(t)
+            if summary is not None:
+                lo, mean, hi = summary
+                rows.append(S.small(f"min {S.num(lo)} · mean {S.num(mean)} · max {S.num(hi)}", S.INK))
+            if self.images and I.is_image_shaped(t.shape):
+                rows.extend(self._image_rows(item, t.data, item.symbol))
         elif self.values and not t.values_available:
             rows.append(S.small("values freed by backward(); draw inside tg.record_backward()"))
         if self.backward and self.grads and t.requires_grad:
             rows.extend(self._grad_rows(item))
         return S.table(rows)
 
+    def _image_rows(self, item: TensorItem, array: np.ndarray, what: str) -> list[str]:
+        """Heatmaps of `array`'s channels (or filters), and the colour bar giving their scale."""
+        maps, more, unit = I.tiles(array, item.kind == PARAMETER)
+        scale = float(np.max(np.abs(array))) if array.size and np.isfinite(array).all() else 0.0
+        files = [I.image_file(I.enlarge(I.heatmap_rgb(m, scale))) for m in maps]
+        shown = f"{unit}s 1–{len(maps)}" if len(maps) > 1 else f"{unit} 1"
+        sample = "" if item.kind == PARAMETER or array.shape[0] == 1 else f" of sample 1 of {array.shape[0]}"
+        rows = [S.small(f"{what}: {shown}{sample}" + (f" (+{more} more)" if more else ""), S.MUTED, 9),
+                S.image_grid(files, maps[0].shape, more)]
+        rows.append(S.colour_bar(I.image_file(I.colour_bar_rgb()), scale))
+        return rows
+
     def _grad_rows(self, item: TensorItem) -> list[str]:
         delta = f"δ{item.symbol}"
         stat, uses = self.stats[item.id], len(self.grad_uses.get(item.id, ()))
+        final = True
         if self.frame is not None:
             state, stat, count = self.frame.state.get(item.id, (None, None, 0))
             if state is None:
                 return [S.small(f"{delta}: not reached yet", S.FADED)]
+            final = state == "done" or count >= uses
             if state == "partial" and count < uses:
+                if stat.values is not None:
+                    return [S.small(f"{delta} so far: {S.entries_inline(stat)} ({count} of {uses} added)", S.GRADIENT)]
                 return [S.small(f"{delta} so far: ‖·‖ = {S.num(stat.norm)} ({count} of {uses} added)", S.GRADIENT)]
         if stat is None:
             return [S.small(f"{delta}: not recorded", S.MUTED)] if self.recording is not None else []
-        rows = [f'<FONT COLOR="{S.GRADIENT_TEXT}"><B>‖{escape(delta)}‖ = {S.num(stat.norm)}</B></FONT>']
+        if stat.values is not None:           # a few entries: each one, with its sign
+            rows = [f'<FONT COLOR="{S.GRADIENT_TEXT}"><B>{escape(line)}</B></FONT>'
+                    for line in S.entries(delta, np.array(stat.values).reshape(stat.shape))]
+        else:
+            rows = [f'<FONT COLOR="{S.GRADIENT_TEXT}"><B>‖{escape(delta)}‖ = {S.num(stat.norm)}</B></FONT>'
+                    + "  " + S.small(f"min {S.num(stat.lo)} · max {S.num(stat.hi)}", S.GRADIENT_TEXT)]
         if uses > 1:
             rows.append(S.small(f"{delta} = sum of {uses} contributions (+=)", S.GRADIENT))
         if stat.health:
             rows.append(f'<FONT COLOR="{S.UNHEALTHY}"><B>⚠ {stat.health} gradient</B></FONT>')
+        if self.images and final and I.is_image_shaped(item.tensor.shape):
+            array = self._grad_array(item)
+            if array is not None:
+                rows.extend(self._image_rows(item, array, delta))
         return rows
+
+    def _grad_array(self, item: TensorItem) -> np.ndarray | None:
+        if self.recording is not None:
+            return self.recording.grad_array(item.tensor)
+        return None if item.tensor.grad is None else np.asarray(item.tensor.grad)
 
     def _tensor_attrs(self, item: TensorItem) -> dict[str, str]:
         border, width = S.KIND_BORDER[item.kind]

@@ -21,22 +21,34 @@ from tinygraph.tensor import Tensor
 
 VANISHING = 1e-8     # a gradient norm below this is flagged as vanishing
 EXPLODING = 1e4      # above this (or NaN/Inf) as exploding
+SMALL = 16           # a gradient of at most this many entries is kept entry by entry, signed
+KEEP_ARRAYS = 1 << 16   # a recording keeps each gradient of at most this many entries, for images
 
 
 @dataclass(frozen=True)
 class GradStat:
-    """Shape, L2 norm and finiteness of one gradient array."""
+    """Shape, L2 norm, finiteness, min and max of one gradient array, and its entries when few.
+
+    `values` keeps the signed entries (flattened, row-major) of a gradient with at most SMALL of
+    them: micrograd's dL/db = −4 is shown as −4, not as its norm 4.
+    """
 
     shape: tuple[int, ...]
     norm: float
     finite: bool
+    lo: float = float("nan")
+    hi: float = float("nan")
+    values: tuple[float, ...] | None = None
 
     @classmethod
     def of(cls, array: np.ndarray) -> "GradStat":
         array = np.asarray(array)
         finite = bool(np.isfinite(array).all())
         norm = float(np.sqrt(np.sum(np.square(array, dtype=np.float64)))) if finite else float("nan")
-        return cls(tuple(array.shape), norm, finite)
+        lo = float(np.min(array)) if array.size and finite else float("nan")
+        hi = float(np.max(array)) if array.size and finite else float("nan")
+        values = tuple(float(v) for v in array.ravel()) if array.size <= SMALL else None
+        return cls(tuple(array.shape), norm, finite, lo, hi, values)
 
     @property
     def health(self) -> str | None:
@@ -82,6 +94,7 @@ class BackwardRecording:
         self._running: dict[int, np.ndarray] = {}         # partial sums of tensors not yet reached
         self._keep: list[Tensor] = []   # holds every recorded tensor, so no id() is reused meanwhile
         self._saved: dict[int, list] = {}  # id(node) -> what its rule had saved, seen before release
+        self._arrays: dict[int, np.ndarray] = {}   # id(tensor) -> a copy of its gradient, when not huge
 
     def _hook(self, step) -> None:
         tensor, node, grad_out, input_grads = step.tensor, step.node, step.grad_out, step.input_grads
@@ -89,6 +102,8 @@ class BackwardRecording:
         stat = GradStat.of(grad_out)
         self._received[id(tensor)] = stat
         self._keep.append(tensor)
+        if np.size(grad_out) <= KEEP_ARRAYS:
+            self._arrays[id(tensor)] = np.array(grad_out, copy=True)
         contributions = []
         if node is not None:
             self._saved[id(node)] = saved_arrays(node)       # before backward releases them
@@ -106,6 +121,10 @@ class BackwardRecording:
     def grad_of(self, tensor: Tensor) -> GradStat | None:
         """The total gradient `tensor` received in the last recorded backward, or None."""
         return self._received.get(id(tensor))
+
+    def grad_array(self, tensor: Tensor) -> np.ndarray | None:
+        """The gradient array `tensor` received (kept when it has at most KEEP_ARRAYS entries), or None."""
+        return self._arrays.get(id(tensor))
 
     def saved_of(self, node) -> list | None:
         """What `node`'s rule had saved when its backward ran (see `saved_arrays`), or None."""

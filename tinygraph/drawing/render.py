@@ -6,11 +6,14 @@ the forward and the backward view of one graph put every node in the same place.
 """
 from __future__ import annotations
 
+import re
 from contextlib import nullcontext
 from html import escape
+from pathlib import Path
 
 import graphviz
 
+from tinygraph.drawing import images as I
 from tinygraph.drawing import style as S
 from tinygraph.drawing.graph import Graph, TensorItem, build_graph
 from tinygraph.drawing.graph import collapse as collapse_graph
@@ -20,13 +23,37 @@ from tinygraph.drawing.record import BackwardRecording, Frame, GradStat
 from tinygraph.tensor import Tensor
 
 WRAP = 4                  # columns (tensors and ops) per row before a long drawing wraps to the next
+ONE_ROW = 16              # wrap="auto" keeps a drawing of at most this many columns in one row...
+AUTO_WRAP = 6             # ...and wraps a longer one every this many columns
+LECTURE_SCALE = 1.5       # lecture=True: every font this much larger, to read from the back of a room
 AUTO_COLLAPSE = 300       # graphs with more ops than this are collapsed by module unless told otherwise
 VIEWS = ("forward", "backward", "both")
 
 
+class Drawing(graphviz.Digraph):
+    """A graphviz.Digraph whose SVG carries its heatmaps inside (base64 data URIs), so an SVG it
+    writes, pipes or shows inline in Jupyter is one self-contained file."""
+
+    def pipe(self, format=None, *args, **kwargs):
+        out = super().pipe(format, *args, **kwargs)
+        if (format or self.format) != "svg":
+            return out
+        if isinstance(out, bytes):
+            return I.inline_images(out.decode("utf-8")).encode("utf-8")
+        return I.inline_images(out)
+
+    def render(self, *args, **kwargs):
+        path = super().render(*args, **kwargs)
+        if str(path).endswith(".svg"):
+            file = Path(path)
+            file.write_text(I.inline_images(file.read_text(encoding="utf-8")), encoding="utf-8")
+        return path
+
+
 def draw(root: Tensor, *, view: str = "both", values: bool = True, grads: bool = True,
          formulas: bool = True, collapse: str | bool | None = None, rankdir: str = "LR",
-         recording: BackwardRecording | None = None, wrap: int | None = WRAP) -> graphviz.Digraph:
+         recording: BackwardRecording | None = None, wrap: int | str | None = "auto",
+         images: bool = True, lecture: bool = False) -> Drawing:
     """Draw the graph that produced `root`: tensors, ops with their formulas, and gradient flow.
 
     view: "forward" (values only), "backward" (gradient flow) or "both". values: min/mean/max of
@@ -34,17 +61,24 @@ def draw(root: Tensor, *, view: str = "both", values: bool = True, grads: bool =
     without one, from the `.grad` the tensors kept. formulas: forward formula on each op, backward
     rule on each gradient edge. collapse: "module" draws each module (and each run of unnamed
     single-use ops) as one box; None does so only above AUTO_COLLAPSE ops; False never.
+    Tensors of at most 16 entries show each entry, signed (and so does their gradient); larger ones
+    min/mean/max, ‖δ‖ and the gradient's min and max.
     wrap: with rankdir LR or RL, start a new row after this many columns (tensors and ops), like
-    lines of text, so a long network fits a screen; None keeps one row.
+    lines of text, so a long network fits a screen; None keeps one row; "auto" keeps up to
+    ONE_ROW columns in one row (the loss at the right end) and wraps longer drawings.
+    images: feature maps (N, C, H, W) and filters as heatmaps, of the values and (after a
+    recorded backward) of the gradients; they need the arrays, so draw inside
+    `tg.record_backward()` or after `backward(retain_graph=True)`. lecture: larger type.
     A pure function of the graph: the same graph gives the same DOT text, before or after backward.
     """
     return render(build_graph(root), view=view, values=values, grads=grads, formulas=formulas,
-                  collapse=collapse, rankdir=rankdir, recording=recording, wrap=wrap)
+                  collapse=collapse, rankdir=rankdir, recording=recording, wrap=wrap, images=images,
+                  lecture=lecture)
 
 
 def render(graph: Graph, *, view: str, values: bool, grads: bool, formulas: bool, collapse,
-           rankdir: str, recording: BackwardRecording | None, wrap: int | None = WRAP,
-           frame: Frame | None = None) -> graphviz.Digraph:
+           rankdir: str, recording: BackwardRecording | None, wrap: int | str | None = "auto",
+           frame: Frame | None = None, images: bool = True, lecture: bool = False) -> Drawing:
     if view not in VIEWS:
         raise ValueError(f"draw: view must be one of {VIEWS}, got {view!r}")
     if rankdir not in ("LR", "RL", "TB", "BT"):
@@ -53,11 +87,13 @@ def render(graph: Graph, *, view: str, values: bool, grads: bool, formulas: bool
         raise ValueError(f"draw: collapse must be None, False or 'module', got {collapse!r}")
     if collapse == "module" or (collapse is None and len(graph.ops) > AUTO_COLLAPSE):
         graph = collapse_graph(graph, by_module=True)
-    if wrap is not None and (not isinstance(wrap, int) or wrap < 2):
-        raise ValueError(f"draw: wrap must be None or an int >= 2 (columns per row), got {wrap!r}")
+    if wrap is not None and wrap != "auto" and (not isinstance(wrap, int) or wrap < 2):
+        raise ValueError(f"draw: wrap must be None, 'auto' or an int >= 2 (columns per row), got {wrap!r}")
     if rankdir not in ("LR", "RL"):
         wrap = None
-    return _Renderer(graph, view, values, grads, formulas, rankdir, recording, frame, wrap).digraph()
+    renderer = _Renderer(graph, view, values, grads, formulas, rankdir, recording, frame, wrap)
+    renderer.images, renderer.lecture = images, lecture
+    return renderer.digraph()
 
 
 class _Renderer(Labels):
@@ -98,11 +134,12 @@ class _Renderer(Labels):
 
     # ------------------------------------------------------------------ output
     def digraph(self) -> graphviz.Digraph:
-        d = graphviz.Digraph("tinygraph", graph_attr={
+        grow = LECTURE_SCALE if self.lecture else 1.0
+        d = Drawing("tinygraph", graph_attr={
             "rankdir": self.rankdir, "fontname": S.FONT, "nodesep": "0.3", "ranksep": "0.45",
             "bgcolor": "white", "pad": "0.3", "newrank": "true"},
-            node_attr={"fontname": S.FONT, "fontsize": "12", "color": S.INK, "margin": "0.12,0.06"},
-            edge_attr={"fontname": S.FONT, "fontsize": "10", "arrowsize": "0.8"})
+            node_attr={"fontname": S.FONT, "fontsize": f"{12 * grow:g}", "color": S.INK, "margin": "0.12,0.06"},
+            edge_attr={"fontname": S.FONT, "fontsize": f"{10 * grow:g}", "arrowsize": "0.8"})
         self.rows, self.ghosts = self._layout(), {}
         self.defs: dict[str, tuple[str, dict]] = {}
         self.edge_list: list[tuple[str, str, dict]] = []
@@ -132,11 +169,19 @@ class _Renderer(Labels):
         members[max(members) + 1] = ["legend"]      # below every row
         self._clusters(d, members)
         for tail, head, attrs in self.edge_list:   # after every node, so each is made in its cluster
+            if "label" in attrs:
+                attrs = dict(attrs, label=self._larger(attrs["label"]))
             d.edge(tail, head, **attrs)
         return d
 
     def _define(self, item_id: str, label: str, **attrs: str) -> None:
-        self.defs[item_id] = (label, attrs)
+        self.defs[item_id] = (self._larger(label), attrs)
+
+    def _larger(self, label: str) -> str:
+        """In lecture mode every POINT-SIZE of a label grows by LECTURE_SCALE."""
+        if not self.lecture:
+            return label
+        return re.sub(r'POINT-SIZE="(\d+)"', lambda m: f'POINT-SIZE="{round(int(m.group(1)) * LECTURE_SCALE)}"', label)
 
     def _clusters(self, d: graphviz.Digraph, members: dict[int, list[str]]) -> None:
         """Emit every node; with wrapping, inside an invisible box per row so rows cannot interleave."""
@@ -168,7 +213,13 @@ class _Renderer(Labels):
                 if tid is None or where(tid) not in drawn or where(tid) == here:
                     continue
                 edges.add((here, where(tid)) if tid == op.output else (where(tid), here))
-        rows = assign_rows(nodes, sorted(edges), self.wrap)
+        width = self.wrap
+        if width == "auto":
+            columns = max(assign_rows(nodes, sorted(edges), 1).values(), default=0) + 1
+            if columns <= ONE_ROW:
+                return {}
+            width = AUTO_WRAP
+        rows = assign_rows(nodes, sorted(edges), width)
         for tid, item in self.g.tensors.items():
             if where(tid) != tid or tid not in drawn:
                 continue
@@ -188,6 +239,13 @@ class _Renderer(Labels):
                              "tg.record_backward() to see it on every tensor")
         if self.g.groups:
             notes.append("double border: a module, or a chain of unnamed ops, drawn as one box")
+        if self.images and any(I.is_image_shaped(t.tensor.shape) and not t.tensor.values_available
+                               for t in self.g.tensors.values()):
+            notes.append("feature maps not shown: backward() freed them; draw inside tg.record_backward() "
+                         "or after backward(retain_graph=True) to see them as images")
+        elif self.images and any(I.is_image_shaped(t.tensor.shape) for t in self.g.tensors.values()):
+            notes.append("heatmaps: blue below 0, white at 0, red above; each tensor on its own scale ±m "
+                         "(its colour bar), channels of the first sample, filters' first input channel")
         return notes
 
     # ------------------------------------------------------------------ edges

@@ -21,13 +21,51 @@ from tinygraph.engine import backward
 from tinygraph.tensor import Tensor
 
 
-def draw_steps(root: Tensor, path: str | Path, *, recording: BackwardRecording | None = None,
+class StepPage:
+    """The step-through page: shows inline in Jupyter (`_repr_html_`), `.save(path)`s as one file.
+
+    Given a path, `draw_steps` has already saved it there; the page then also stands for that
+    file (`os.fspath(page)`, `str(page)`, `page.read_text()`), as draw_steps' result once did.
+    """
+
+    def __init__(self, html_text: str, frames: int):
+        self.html, self.frames, self.path = html_text, frames, None
+
+    def save(self, path: str | Path) -> Path:
+        """Write the page (a single self-contained HTML file) to `path`; returns the path."""
+        self.path = Path(path)
+        self.path.write_text(self.html, encoding="utf-8")
+        return self.path
+
+    def _repr_html_(self) -> str:
+        # A notebook cell is a fragment of a page that is not ours: the page goes in an iframe.
+        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:760px;'
+                f'border:1px solid #ddd"></iframe>')
+
+    def read_text(self, encoding: str = "utf-8") -> str:
+        return self.html
+
+    def __fspath__(self) -> str:
+        if self.path is None:
+            raise TypeError("this step page was not saved yet: call .save(path) first")
+        return str(self.path)
+
+    def __str__(self) -> str:
+        return str(self.path) if self.path is not None else f"<step-through page, {self.frames} frames>"
+
+    def __repr__(self) -> str:
+        return f"StepPage({self.frames} frames{f', saved to {self.path}' if self.path else ''})"
+
+
+def draw_steps(root: Tensor, path: str | Path | None = None, *, recording: BackwardRecording | None = None,
                view: str = "both", values: bool = False, formulas: bool = True,
-               rankdir: str = "LR") -> Path:
-    """Write the step-through page of backward from `root` to `path`; returns the path.
+               rankdir: str = "LR", images: bool = True, lecture: bool = False) -> StepPage:
+    """The step-through page of backward from `root`, one frame per rule: a `StepPage` that shows
+    inline in Jupyter and `.save(path)`s; given `path`, it is saved there too.
 
     Without `recording`, runs backward itself (retain_graph=True) and puts back every `.grad` it
-    touched, so calling it changes nothing. Needs Graphviz's `dot` to draw the frames.
+    touched, so calling it changes nothing. Needs Graphviz's `dot` to draw the frames. The page
+    takes `#step=N` in its address, ← and → keys, and zooms to the op whose rule runs.
     """
     graph = build_graph(root)
     if len(graph.ops) > AUTO_COLLAPSE:
@@ -42,17 +80,22 @@ def draw_steps(root: Tensor, path: str | Path, *, recording: BackwardRecording |
     pages = []
     for number, (frame, caption) in enumerate(frames):
         digraph = render(graph, view=view, values=values, grads=True, formulas=formulas, collapse=False,
-                         rankdir=rankdir, recording=recording, frame=frame)
+                         rankdir=rankdir, recording=recording, frame=frame, images=images, lecture=lecture)
         svg = _inline_svg(digraph.pipe(format="svg").decode("utf-8"))
-        pages.append(f'<section class="frame" id="frame{number}"{" hidden" if number else ""}>'
-                     f'<p class="caption">{caption}</p>{svg}</section>')
-    path = Path(path)
-    path.write_text(_page(pages, graph.tensors[graph.root].symbol), encoding="utf-8")
-    return path
+        op = graph.ops[frame.current]
+        focus = " ".join([op.id, op.output] + [t for t in op.inputs if t is not None])
+        pages.append(f'<section class="frame" id="frame{number}" data-focus="{focus}"'
+                     f'{" hidden" if number else ""}><p class="caption">{caption}</p>'
+                     f'<div class="view">{svg}</div></section>')
+    page = StepPage(_page(pages, graph.tensors[graph.root].symbol), len(pages))
+    if path is not None:
+        page.save(path)
+    return page
 
 
 def draw_step(root: Tensor, step: int, *, recording: BackwardRecording | None = None, view: str = "both",
-              values: bool = False, formulas: bool = True, rankdir: str = "LR") -> graphviz.Digraph:
+              values: bool = False, formulas: bool = True, rankdir: str = "LR", images: bool = True,
+              lecture: bool = False) -> graphviz.Digraph:
     """One frame of the step-through, as a drawing: backward just after rule number `step` (from 1)."""
     graph = build_graph(root)
     if recording is None:
@@ -62,7 +105,7 @@ def draw_step(root: Tensor, step: int, *, recording: BackwardRecording | None = 
         raise ValueError(f"draw_step: step must be in 1..{len(frames)} (one per backward rule), got {step}")
     frame, caption = frames[step - 1]
     digraph = render(graph, view=view, values=values, grads=True, formulas=formulas, collapse=False,
-                     rankdir=rankdir, recording=recording, frame=frame)
+                     rankdir=rankdir, recording=recording, frame=frame, images=images, lecture=lecture)
     plain = html.unescape(re.sub(r"<[^>]+>", "", caption.replace("<br>", "\n")))
     digraph.attr(label=plain.replace("\n", "\\l") + "\\l", labelloc="t", labeljust="l", fontsize="16")
     return digraph
@@ -136,46 +179,87 @@ def _inline_svg(svg: str) -> str:
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Backpropagation of {root}, step by step</title>
 <style>
-body {{ font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 1.2em; color: #222; }}
-#controls {{ position: sticky; top: 0; background: #fff; padding: .5em 0; border-bottom: 1px solid #ddd; }}
+body {{ font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 0 1.2em; color: #222; }}
+h1 {{ font-size: 1.3em; margin: .4em 0; }}
+#controls {{ position: sticky; top: 0; z-index: 1; background: #fff; padding: .4em 0;
+             border-bottom: 1px solid #ddd; }}
 button {{ font-size: 1em; padding: .3em .9em; }}
-input[type=range] {{ width: 40%; vertical-align: middle; }}
-.caption {{ font-size: 1.05em; line-height: 1.5; }}
+input[type=range] {{ width: 30%; vertical-align: middle; }}
+.caption {{ font-size: 1.05em; line-height: 1.45; margin: .4em 0; }}
 code {{ background: #fff7ec; padding: 0 .3em; }}
-body.fit svg {{ max-width: 100%; height: auto; }}
+.view svg {{ width: 100%; height: auto; }}
+body.zoom .view svg {{ height: calc(100vh - 15em); min-height: 320px; }}
+body.full .view {{ overflow: auto; }}
+body.full .view svg {{ width: auto; height: auto; }}
 </style></head>
 <body>
 <h1>Backpropagation of {root}, one rule at a time</h1>
-<p>Each frame runs one op's backward rule, in the order the engine ran them. The highlighted op
-receives the gradient of its output and adds (<code>+=</code>) into the gradient of each input;
-grey dashed edges have not run yet. Keys: ← and → step; untick "fit to window" to read the
-drawing at full size.</p>
 <div id="controls"><button id="prev">◀ previous</button>
 <input id="slider" type="range" min="0" max="{last}" value="0">
-<button id="next">next ▶</button> <span id="counter"></span>
-<label><input id="fit" type="checkbox" checked> fit to window</label></div>
+<button id="next">next ▶</button> <span id="counter"></span> &nbsp;
+<label>show: <select id="mode"><option value="zoom">the running op, close up</option>
+<option value="fit">the whole graph</option><option value="full">full size (scroll)</option></select></label>
+<br><small>Each frame runs one op's backward rule, in the engine's order: the highlighted op receives
+the gradient of its output and adds (<code>+=</code>) into its inputs' gradients; grey dashed edges
+have not run yet. Keys ← →; link to a frame with <code>#step=N</code>.</small></div>
 {frames}
 <script>
 (function () {{
   var frames = document.querySelectorAll(".frame"), slider = document.getElementById("slider");
-  var counter = document.getElementById("counter"), current = 0;
+  var counter = document.getElementById("counter"), mode = document.getElementById("mode"), current = 0;
+  function box(svg, el) {{      // el's bounding box in svg's own (viewBox) coordinates
+    var b = el.getBBox(), m = svg.getScreenCTM().inverse().multiply(el.getScreenCTM());
+    var xs = [], ys = [], p = svg.createSVGPoint();
+    [[b.x, b.y], [b.x + b.width, b.y], [b.x, b.y + b.height], [b.x + b.width, b.y + b.height]].forEach(function (c) {{
+      p.x = c[0]; p.y = c[1]; var q = p.matrixTransform(m); xs.push(q.x); ys.push(q.y); }});
+    return [Math.min.apply(null, xs), Math.min.apply(null, ys), Math.max.apply(null, xs), Math.max.apply(null, ys)];
+  }}
+  function frameView(frame) {{
+    var svg = frame.querySelector("svg");
+    if (!svg) return;
+    if (!svg.dataset.whole) svg.dataset.whole = svg.getAttribute("viewBox");
+    svg.setAttribute("viewBox", svg.dataset.whole);
+    if (mode.value !== "zoom") return;
+    // The running op, the tensor whose gradient it receives and the inputs it adds into.
+    var focus = frame.dataset.focus.split(" "), titles = svg.querySelectorAll("g.node > title"), r = null;
+    for (var k = 0; k < titles.length; k++) {{
+      if (focus.indexOf(titles[k].textContent) < 0) continue;
+      var b = box(svg, titles[k].parentNode);
+      r = r ? [Math.min(r[0], b[0]), Math.min(r[1], b[1]), Math.max(r[2], b[2]), Math.max(r[3], b[3])] : b;
+    }}
+    if (!r) return;
+    var whole = svg.dataset.whole.split(" ").map(Number), rect = svg.getBoundingClientRect();
+    var width = Math.max(900, r[2] - r[0] + 120);
+    var height = width * Math.max(0.3, rect.height / Math.max(1, rect.width));
+    var x = (r[0] + r[2]) / 2 - width / 2, y = (r[1] + r[3]) / 2 - height / 2;
+    x = Math.max(whole[0], Math.min(x, whole[0] + whole[2] - width));
+    y = Math.max(whole[1], Math.min(y, whole[1] + whole[3] - height));
+    svg.setAttribute("viewBox", [x, y, Math.min(width, whole[2]), Math.min(height, whole[3])].join(" "));
+  }}
   function show(i) {{
     current = Math.max(0, Math.min(frames.length - 1, i));
     for (var k = 0; k < frames.length; k++) frames[k].hidden = (k !== current);
     slider.value = current;
     counter.textContent = "frame " + (current + 1) + " of " + frames.length;
+    document.body.className = mode.value;
+    frameView(frames[current]);
+    if (history.replaceState) history.replaceState(null, "", "#step=" + (current + 1));
+  }}
+  function fromHash() {{
+    var m = /step=(\\d+)/.exec(location.hash);
+    return m ? parseInt(m[1], 10) - 1 : 0;
   }}
   document.getElementById("prev").onclick = function () {{ show(current - 1); }};
   document.getElementById("next").onclick = function () {{ show(current + 1); }};
   slider.oninput = function () {{ show(parseInt(slider.value, 10)); }};
-  var fit = document.getElementById("fit");
-  fit.onchange = function () {{ document.body.classList.toggle("fit", fit.checked); }};
-  fit.onchange();
+  mode.onchange = function () {{ show(current); }};
+  window.addEventListener("hashchange", function () {{ show(fromHash()); }});
   document.addEventListener("keydown", function (e) {{
+    if (e.target.tagName === "SELECT") return;
     if (e.key === "ArrowLeft") show(current - 1);
     if (e.key === "ArrowRight") show(current + 1);
   }});
-  show(0);
+  show(fromHash());
 }})();
 </script>
 </body></html>

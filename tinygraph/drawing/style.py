@@ -8,6 +8,8 @@ import math
 import re
 from html import escape
 
+import numpy as np
+
 from tinygraph.drawing.graph import INPUT, INTERMEDIATE, LOSS, OUTPUT, PARAMETER
 
 FONT = "DejaVu Sans"
@@ -96,6 +98,50 @@ def wrapped(text: str, width: int = 32) -> str:
             line = f"{line} {word}" if line else word
     lines.append(line)
     return '<BR ALIGN="LEFT"/>'.join(escape(part) for part in lines)
+
+
+def entries(symbol: str, array) -> list[str]:
+    """A small tensor written out, signed: `b = −3`, `c = [0.5, −1.2]`, or one line per matrix row."""
+    array = np.asarray(array)
+    if array.ndim == 0 or array.size == 1:
+        return [f"{symbol} = {num(array.item())}"]
+    if array.ndim == 2 and array.shape[0] > 1:
+        lines = ["[" + ", ".join(num(v) for v in row) + "]" for row in array.tolist()]
+        return [f"{symbol} = [{lines[0]}"] + [" " * (len(symbol) + 4) + line for line in lines[1:-1]] + \
+            [" " * (len(symbol) + 4) + lines[-1] + "]"]
+    flat = [num(v) for v in array.ravel().tolist()]
+    chunks = [", ".join(flat[i:i + 6]) for i in range(0, len(flat), 6)]
+    if len(chunks) == 1:
+        return [f"{symbol} = [{chunks[0]}]"]
+    indent = " " * (len(symbol) + 4)
+    return [f"{symbol} = [{chunks[0]},"] + [indent + c + "," for c in chunks[1:-1]] + [indent + chunks[-1] + "]"]
+
+
+def entries_inline(stat) -> str:
+    """A gradient statistic's few entries on one line."""
+    values = [num(v) for v in stat.values]
+    return values[0] if len(values) == 1 else "[" + ", ".join(values) + "]"
+
+
+def image_grid(files: list[str], shape: tuple[int, int], more: int, per_row: int = 4, side: int = 34) -> str:
+    """Thumbnails in rows of `per_row`, each about `side` points on its longer edge."""
+    height, width = shape
+    w, h = (side, max(8, round(side * height / width))) if width >= height else (max(8, round(side * width / height)), side)
+    cells = [f'<TD FIXEDSIZE="TRUE" WIDTH="{w}" HEIGHT="{h}" BORDER="1" COLOR="#bbbbbb">'
+             f'<IMG SRC="{escape(f)}" SCALE="TRUE"/></TD>' for f in files]
+    rows = ["".join(cells[i:i + per_row]) for i in range(0, len(cells), per_row)]
+    if more:
+        rows[-1] += f'<TD>{small(f"+{more}", MUTED, 9)}</TD>'
+    body = "".join(f"<TR>{r}</TR>" for r in rows)
+    return f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2" CELLPADDING="0">{body}</TABLE>'
+
+
+def colour_bar(file: str, scale: float) -> str:
+    """−m [blue … white … red] +m: the colours of the heatmaps above, 0 is white."""
+    return (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1" CELLPADDING="0"><TR>'
+            f'<TD>{small(num(-scale), MUTED, 9)}</TD>'
+            f'<TD FIXEDSIZE="TRUE" WIDTH="60" HEIGHT="8"><IMG SRC="{escape(file)}" SCALE="TRUE"/></TD>'
+            f'<TD>{small(num(scale), MUTED, 9)}</TD><TD>{small("(0 = white)", MUTED, 9)}</TD></TR></TABLE>')
 
 
 def small(text: str, colour: str = MUTED, size: int = 10) -> str:
