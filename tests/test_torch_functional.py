@@ -555,3 +555,36 @@ def test_batch_norm_dropout_and_pad_refusals_like_torch():
     rejected_like_torch("pad", lambda: TF.pad(tx, (1, 2, 3)), lambda: F.pad(x, (1, 2, 3)), "pad")
     rejected_like_torch("pad", lambda: TF.pad(tx, (1,) * 6), lambda: F.pad(x, (1,) * 6), "pad")
     rejected_like_torch("pad", lambda: TF.pad(tx, (-2, -2)), lambda: F.pad(x, (-2, -2)), "pad")
+
+
+# ----------------------------------------------------------------------------- declared batch splits
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Make every op that declares a batch axis split it into 3 parts, however small the arrays."""
+    from tinygraph import parallel
+    for name in ("MIN_ELEMENTS_PER_PART", "MIN_ELEMENTS_TO_SPLIT", "MIN_ELEMENTS_ONE_BLAS_THREAD"):
+        monkeypatch.setattr(parallel, name, 1)
+    monkeypatch.setattr(parallel, "workers", lambda: 3)
+    return parallel
+
+
+@pytest.mark.parametrize("call,shapes", [
+    (lambda x, w, b: F.conv2d(x, w, b, padding=1, dilation=2, groups=2), [(5, 4, 7, 7), (6, 2, 3, 3), (6,)]),
+    (lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True), [(5, 2, 7, 6)]),
+    (lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), [(5, 2, 7, 6)]),
+    (lambda x, w, b: F.linear(x, w, b), [(7, 4), (3, 4), (3,)]),
+    (lambda x, w, b: F.linear(x, w, b), [(4, 2, 4), (3, 4), (3,)]),
+    (lambda x, w, b: F.linear(x, w, b), [(4,), (3, 4), (3,)]),        # one vector: nothing to split
+], ids=["conv2d", "max_pool2d", "avg_pool2d", "linear", "linear 3-D", "linear 1-D"])
+def test_split_over_the_batch_gives_the_one_piece_results(split_everything, call, shapes):
+    def run(parts_expected: bool):
+        rng = np.random.default_rng(11)
+        inputs = [tg.tensor(rng.standard_normal(shape), requires_grad=True) for shape in shapes]
+        out = call(*inputs)
+        assert (out.grad_fn.ctx.parts is not None) == parts_expected
+        out.backward(np.random.default_rng(12).standard_normal(out.shape))
+        return [out.data] + [t.grad for t in inputs]
+    split = run(parts_expected=len(shapes[0]) > 1)
+    split_everything.MIN_ELEMENTS_TO_SPLIT = 1 << 62             # now one piece
+    for a, b in zip(split, run(parts_expected=False)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
