@@ -40,4 +40,16 @@ REGRESSIONS = [
         ],
         "backward": "plain",
     },
+    {
+        "id": "repeated-index-scatter-add",
+        "why": "x[[0, 2, 0, 0]] then cat with itself and a row max: backward must add the three copies of row 0 "
+               "(np.add.at), not assign them, and max(dim) must route to the index it returns",
+        "leaves": {"x": {"shape": (3, 2), "dtype": "float32", "values": [[0.5, -1.25], [2.0, 0.75], [-0.3, 1.5]]}},
+        "nodes": [
+            {"name": "rows", "op": "getitem", "args": ["x"], "attrs": {"index": [{"take": [0, 2, 0, 0]}]}},
+            {"name": "both", "op": "cat", "args": ["rows", "x"], "attrs": {"dim": 0}},
+            {"name": "top", "op": "max_dim", "args": ["both"], "attrs": {"dim": 1}},
+        ],
+        "backward": {"weights": [1.0, -0.5, 0.25, 2.0, 0.75, -1.0, 0.5]},
+    },
 ]

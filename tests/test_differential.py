@@ -1,7 +1,10 @@
 """Differential tests: tinygraph against PyTorch on random expression graphs that Hypothesis chooses.
 
 A generator builds DAGs over tinygraph's ops (add, sub, mul, div, neg, pow, exp, log, sum, mean,
-reshape, transpose, matmul, relu, conv2d, maxpool, softmax_xent, and base ** x): tensors reused by
+reshape, transpose, matmul, relu, conv2d, maxpool, softmax_xent, and base ** x; and PyTorch's tensor
+vocabulary: abs, sqrt, sigmoid, tanh, clamp, softmax, log_softmax, amax, amin, max(dim), logsumexp,
+var, std, indexing with repeated indices, cat, where, maximum, minimum, transpose(dim0, dim1),
+unsqueeze, flatten, expand): tensors reused by
 several ops (x*x*x, diamonds), broadcasting, ranks 0 to 4, size-1 and size-0 axes, transposed,
 strided, reversed, broadcast and read-only leaves, float32, float64 and mixed operands, integer and
 bool constants, Python and NumPy scalars. Values stay in safe domains (log of positives, divisors
@@ -40,7 +43,9 @@ from torch_compare import run_spec, torch_apply, torch_constant  # noqa: E402
 
 torch.set_num_threads(1)
 # PyTorch's own advice on an empty leaf's zero-stride gradient, not a finding.
-pytestmark = pytest.mark.filterwarnings("ignore:grad and param do not obey the gradient layout contract")
+pytestmark = [pytest.mark.filterwarnings("ignore:grad and param do not obey the gradient layout contract"),
+              # var/std over too few elements: NaN in both frameworks (the generator drops such nodes).
+              pytest.mark.filterwarnings("ignore:.*degrees of freedom is <= 0")]
 
 # ----------------------------------------------------------------------------- tolerances per dtype
 # |tinygraph − PyTorch| <= atol·max(1, max|PyTorch|) + rtol·|PyTorch|, both widened by 1/4 per op on
@@ -69,8 +74,13 @@ KINK_MARGIN = 1e-2       # relu only when every |x| >= this; maxpool only when e
 POW_EXPONENTS = (2, 3, 0, 1, -1, -2, 0.5, 1.5, -0.5, 2.5)
 OPS = (["add"] * 3 + ["sub"] * 2 + ["mul"] * 3 + ["div"] * 2 + ["neg", "exp", "log", "rpow"] + ["pow"] * 2
        + ["sum"] * 2 + ["mean"] * 2 + ["reshape"] * 2 + ["transpose"] * 2 + ["matmul"] * 2 + ["relu"] * 2
-       + ["conv2d"] * 2 + ["maxpool"] * 2 + ["softmax_xent"] * 2)
-NAN_SAFE_OPS = ("add", "sub", "neg", "sum", "mean", "reshape", "transpose")   # for NaN from an empty mean
+       + ["conv2d"] * 2 + ["maxpool"] * 2 + ["softmax_xent"] * 2
+       # PyTorch's tensor vocabulary (issue 11)
+       + ["abs", "sqrt", "sigmoid", "tanh", "clamp", "softmax", "log_softmax", "amax", "amin", "max_dim",
+          "logsumexp", "var", "std", "getitem", "getitem", "cat", "where", "maximum", "minimum", "swapdims",
+          "unsqueeze", "flatten", "expand"])
+NAN_SAFE_OPS = ("add", "sub", "neg", "sum", "mean", "reshape", "transpose", "swapdims", "unsqueeze", "flatten",
+                "expand", "getitem")   # for NaN from an empty mean
 
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("CI") == "true",
                     database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -265,8 +275,12 @@ class GraphBuilder:
             return op in NAN_SAFE_OPS
         if op == "log":
             return bool(np.all(v >= LOG_MIN))
-        if op == "relu":
+        if op in ("relu", "abs"):
             return bool(np.all(np.abs(v) >= KINK_MARGIN))
+        if op == "sqrt":
+            return bool(np.all(v >= LOG_MIN))
+        if op in ("amax", "amin", "max_dim"):
+            return _no_near_ties(v)
         if op == "matmul":
             return len(shape) >= 1
         if op in ("conv2d", "maxpool"):
@@ -285,7 +299,8 @@ class GraphBuilder:
             return self.choice(suitable)
         if op in ("conv2d", "maxpool", "softmax_xent") and self.flag(0.5):
             return self.choice(self.pool)        # as_4d / a reshape adapts it
-        style = {"log": "positive", "pow": "positive", "relu": "away_from_zero"}.get(op)
+        style = {"log": "positive", "pow": "positive", "sqrt": "positive", "relu": "away_from_zero",
+                 "abs": "away_from_zero"}.get(op)
         rank = self.integer(0, 4)
         return self.new_leaf(tuple(self.dim() for _ in range(rank)), style)
 
@@ -336,6 +351,123 @@ class GraphBuilder:
         if op == "relu" and not np.all(np.abs(v) >= KINK_MARGIN):
             return None
         return self.add_node(op, [a], style="function" if self.flag(0.3) else None)
+
+    def propose_abs(self, op: str, a: str) -> str | None:
+        if op == "abs" and not np.all(np.abs(self.value[a]) >= KINK_MARGIN):
+            return None
+        if op == "sqrt" and not np.all(self.value[a] >= LOG_MIN):
+            return None
+        return self.add_node(op, [a], style="function" if self.flag(0.3) else None)
+
+    propose_sqrt = propose_sigmoid = propose_tanh = propose_abs
+
+    def propose_clamp(self, op: str, a: str) -> str | None:
+        bounds = {"min": self.choice([None, -1.0, -0.25, 0.3]), "max": self.choice([None, 1.2, 0.45, -0.4])}
+        if bounds["min"] is None and bounds["max"] is None:
+            bounds["min"] = 0.0
+        v = self.value[a]
+        if any(b is not None and np.any(np.abs(v - b) < KINK_MARGIN) for b in bounds.values()):
+            return None          # a value on a bound: the gradient there is a convention, not a difference
+        return self.add_node("clamp", [a], {k: b for k, b in bounds.items() if b is not None})
+
+    def one_dim(self, ndim: int) -> int:
+        return self.integer(-max(ndim, 1), max(ndim, 1) - 1)
+
+    def propose_softmax(self, op: str, a: str) -> str | None:
+        return self.add_node(op, [a], {"dim": self.one_dim(len(self.shape[a]))},
+                             style="function" if self.flag(0.3) else None)
+
+    propose_log_softmax = propose_softmax
+
+    def propose_amax(self, op: str, a: str) -> str | None:
+        if op in ("amax", "amin", "max_dim") and (self.value[a].size == 0 or not _no_near_ties(self.value[a])):
+            return None           # no maximum of nothing; no ties to route
+        ndim = len(self.shape[a])
+        if op == "max_dim":
+            return self.add_node(op, [a], {"dim": self.one_dim(ndim), "keepdim": self.flag()})
+        attrs = {"dim": self.draw_axis(ndim), "keepdim": self.flag()}
+        if isinstance(attrs["dim"], tuple) and len(attrs["dim"]) == 0:
+            attrs["dim"] = None
+        if op in ("var", "std"):
+            attrs["correction"] = self.choice([1, 1, 0])
+            if op == "std" and not np.all(_reference_std(self.value[a], attrs) >= 0.05):
+                return None      # √ near 0: a huge, ill-conditioned gradient
+        return self.add_node(op, [a], attrs, style="function" if op != "max_dim" and self.flag(0.3) else None)
+
+    propose_amin = propose_max_dim = propose_logsumexp = propose_var = propose_std = propose_amax
+
+    def propose_getitem(self, op: str, a: str) -> str | None:
+        """A random index: per dim an int, a slice (negative steps too), a new axis, or one integer array with
+        repeats (so backward must accumulate), sometimes with an ellipsis."""
+        shape = self.shape[a]
+        index, advanced = [], False
+        for n in shape:
+            kind = self.choice(["slice", "slice", "int", "take", "none"] if n else ["slice"])
+            if kind == "int":
+                index.append(self.integer(-n, n - 1))
+            elif kind == "take" and not advanced:
+                advanced = True
+                index.append({"take": [self.integer(-n, n - 1) for _ in range(self.integer(1, 4))]})
+            elif kind == "none":
+                index += ["None", {"slice": [None, None, None]}]
+            else:
+                start, stop = sorted((self.integer(-n, n), self.integer(-n, n)))
+                step = self.choice([None, 1, 2])
+                index.append({"slice": [start, stop, step]})
+        cut = self.integer(0, len(index))
+        if self.flag(0.3):
+            index = index[:cut] + ["..."]
+        elif not index:
+            index = [self.choice(["None", "..."])]
+        return self.add_node("getitem", [a], {"index": index})
+
+    def propose_cat(self, op: str, a: str) -> str | None:
+        shape = self.shape[a]
+        if not shape:
+            return None
+        dim = self.one_dim(len(shape))
+        other_shape = list(shape)
+        other_shape[dim] = self.choice([0, 1, 2, 3] if self.allow_empty else [1, 2, 3])
+        other = a if self.flag(0.3) else self.new_leaf(tuple(other_shape))
+        return self.add_node("cat", [a, other], {"dim": dim})
+
+    def propose_where(self, op: str, a: str) -> str | None:
+        v = self.value[a]
+        threshold = self.choice([0.0, 0.5, -0.5])
+        if np.any(np.abs(v - threshold) < KINK_MARGIN):
+            return None
+        other = self.new_leaf(self.partner_shape(self.shape[a]))
+        return self.add_node("where", [a, other], {"threshold": threshold})
+
+    def propose_maximum(self, op: str, a: str) -> str | None:
+        other = self.new_leaf(self.partner_shape(self.shape[a]))
+        if np.any(np.abs(self.value[a] - self.value[other]) < KINK_MARGIN):
+            return None          # ties split the gradient in half: tested by hand, not generated
+        return self.add_node(op, [a, other], style="function")
+
+    propose_minimum = propose_maximum
+
+    def propose_swapdims(self, op: str, a: str) -> str | None:
+        ndim = len(self.shape[a])
+        return self.add_node("swapdims", [a], {"dims": [self.one_dim(ndim), self.one_dim(ndim)]})
+
+    def propose_unsqueeze(self, op: str, a: str) -> str | None:
+        ndim = len(self.shape[a])
+        return self.add_node("unsqueeze", [a], {"args": [self.integer(-ndim - 1, ndim)]})
+
+    def propose_flatten(self, op: str, a: str) -> str | None:
+        ndim = len(self.shape[a])
+        start, end = sorted((self.integer(0, max(ndim - 1, 0)), self.integer(0, max(ndim - 1, 0))))
+        return self.add_node("flatten", [a], {"args": [start, end - ndim if self.flag() and ndim else end]})
+
+    def propose_expand(self, op: str, a: str) -> str | None:
+        shape = self.shape[a]
+        size = [self.choice([2, 3]) if n == 1 and self.flag() else (-1 if self.flag() else n) for n in shape]
+        if len(shape) < 4 and self.flag(0.4):
+            size = [self.choice([1, 2])] + size
+        if not size:
+            return None
+        return self.add_node("expand", [a], {"args": size})
 
     def propose_pow(self, op: str, a: str) -> str | None:
         exponent = self.choice(POW_EXPONENTS)
@@ -521,6 +653,21 @@ def _matmul_shape(a: tuple, b: tuple):
     except ValueError:
         return None
     return shape if _size(shape) <= MAX_ELEMENTS else None
+
+
+def _no_near_ties(v: np.ndarray) -> bool:
+    """No two values within KINK_MARGIN of each other (so no max or min is shared)."""
+    flat = np.sort(v.ravel())
+    return bool(np.isfinite(flat).all() and np.all(np.diff(flat) >= KINK_MARGIN))
+
+
+def _reference_std(v: np.ndarray, attrs: dict) -> np.ndarray:
+    dim = attrs["dim"]
+    axes = None if dim is None or v.ndim == 0 else tuple(d % v.ndim for d in ((dim,) if isinstance(dim, int) else dim))
+    n = v.size if axes is None else int(np.prod([v.shape[d] for d in axes]))
+    if n - attrs["correction"] <= 0:
+        return np.zeros(1)
+    return np.sqrt(((v - v.mean(axis=axes, keepdims=True)) ** 2).sum(axis=axes) / (n - attrs["correction"]))
 
 
 def _has_clear_maxima(x: np.ndarray, size, stride) -> bool:

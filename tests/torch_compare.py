@@ -149,7 +149,94 @@ def tinygraph_apply(op: str, args: list, attrs: dict, style: str | None = None):
                           stride=None if stride is None else _pair_or_int(stride))
     if op == "softmax_xent":
         return tg.softmax_xent(x, rest[0], reduction=attrs.get("reduction", "mean"))
+    return _tinygraph_tensor_op(op, x, rest, attrs, function)
+
+
+# --------------------------------------------------------------------------- PyTorch's tensor vocabulary (issue 11)
+# The same method name in both frameworks unless noted; "max_dim" is x.max(dim).values, "swapdims"
+# x.transpose(dim0, dim1), "getitem" x[index] with an index spec (see make_index), "cat" tg.cat([x, y], dim).
+UNARY_METHODS = ("abs", "sqrt", "sigmoid", "tanh")
+DIM_REDUCTIONS = ("amax", "amin", "logsumexp", "var", "std")
+
+
+def make_index(spec: list, framework: str):
+    """An index from plain data: ints, {"slice": [start, stop, step]}, "None", "...", {"take": [ints]}."""
+    parts = []
+    for part in spec:
+        if part == "None":
+            parts.append(None)
+        elif part == "...":
+            parts.append(Ellipsis)
+        elif isinstance(part, dict) and "slice" in part:
+            parts.append(slice(*part["slice"]))
+        elif isinstance(part, dict) and "take" in part:
+            take = np.asarray(part["take"], dtype=np.int64)
+            parts.append(torch.from_numpy(take) if framework == "torch" else tg.tensor(take))
+        else:
+            parts.append(part)
+    return tuple(parts)
+
+
+def _tinygraph_tensor_op(op: str, x, rest: list, attrs: dict, function: bool):
+    if op in UNARY_METHODS:
+        return getattr(tg, op)(x) if function else getattr(x, op)()
+    if op == "clamp":
+        return x.clamp(attrs.get("min"), attrs.get("max"))
+    if op in ("softmax", "log_softmax"):
+        return getattr(tg, op)(x, dim=attrs["dim"]) if function else getattr(x, op)(attrs["dim"])
+    if op in DIM_REDUCTIONS:
+        options = {"dim": attrs.get("dim"), "keepdim": attrs.get("keepdim", False)}
+        if op in ("var", "std"):
+            options["correction"] = attrs.get("correction", 1)
+        return getattr(tg, op)(x, **options) if function else getattr(x, op)(**options)
+    if op == "max_dim":
+        return x.max(attrs["dim"], keepdim=attrs.get("keepdim", False)).values
+    if op == "swapdims":
+        return x.transpose(*attrs["dims"])
+    if op in ("unsqueeze", "flatten", "expand"):
+        return getattr(x, op)(*attrs["args"])
+    if op == "getitem":
+        return x[make_index(attrs["index"], "tinygraph")]
+    if op == "cat":
+        return tg.cat([x, *rest], dim=attrs["dim"])
+    if op in ("maximum", "minimum"):
+        return getattr(tg, op)(x, *rest)
+    if op == "where":
+        return tg.where(x > attrs["threshold"], x, rest[0])
     raise KeyError(f"no tinygraph rule for op {op!r} in torch_compare")
+
+
+def _torch_tensor_op(op: str, x, rest: list, attrs: dict, eval64: bool):
+    if op in UNARY_METHODS:
+        return getattr(torch, op)(x)
+    if op == "clamp":
+        return x.clamp(attrs.get("min"), attrs.get("max"))
+    if op in ("softmax", "log_softmax"):
+        return getattr(x, op)(attrs["dim"])
+    if op in DIM_REDUCTIONS:
+        dim, keepdim = attrs.get("dim"), attrs.get("keepdim", False)
+        dim = tuple(range(x.ndim)) if dim is None else dim
+        if op in ("var", "std"):
+            correction = attrs.get("correction", 1)
+            return getattr(x, op)(dim=None if dim == () else dim, correction=correction, keepdim=keepdim)
+        return getattr(x, op)(dim=dim, keepdim=keepdim)
+    if op == "max_dim":
+        return x.max(attrs["dim"], keepdim=attrs.get("keepdim", False)).values
+    if op == "swapdims":
+        return x.transpose(*attrs["dims"])
+    if op in ("unsqueeze", "flatten", "expand"):
+        return getattr(x, op)(*attrs["args"])
+    if op == "getitem":
+        return x[make_index(attrs["index"], "torch")]
+    if op in ("cat", "maximum", "minimum", "where"):
+        (other,) = rest
+        x, other = promote(x, other, eval64=eval64)
+        if op == "cat":
+            return torch.cat([x, other], dim=attrs["dim"])
+        if op == "where":
+            return torch.where(x > attrs["threshold"], x, other)
+        return getattr(torch, op)(x, other)
+    raise KeyError(f"no torch rule for op {op!r} in torch_compare")
 
 
 def torch_apply(op: str, args: list, attrs: dict, eval64: bool = False):
@@ -193,7 +280,7 @@ def torch_apply(op: str, args: list, attrs: dict, eval64: bool = False):
         else:
             target = target.to(torch.int64)     # PyTorch takes class indices only as int64
         return F.cross_entropy(x, target, reduction=attrs.get("reduction", "mean"))
-    raise KeyError(f"no torch rule for op {op!r} in torch_compare")
+    return _torch_tensor_op(op, x, rest, attrs, eval64)
 
 
 def _torch_reduce(op: str, x, axis, keepdims: bool):
