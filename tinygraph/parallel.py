@@ -170,6 +170,14 @@ if hasattr(os, "register_at_fork"):
 
 # ----------------------------------------------------------------- declared batch splits
 
+def _large(arrays) -> bool:
+    """Is any input big enough that splitting could pay (checked before anything costlier)?"""
+    for a in arrays:
+        if a is not None and a.size >= MIN_ELEMENTS_TO_SPLIT:
+            return True
+    return False
+
+
 def _split_plan(op, arrays) -> tuple[tuple[bool, ...], list[int]] | None:
     """(which inputs are sliced, part boundaries), or None to run the op in one piece."""
     sliced = op.split_over_batch(*arrays)
@@ -188,7 +196,9 @@ def _split_plan(op, arrays) -> tuple[tuple[bool, ...], list[int]] | None:
 
 def run_forward(op, ctx, arrays: list, attrs: dict) -> np.ndarray:
     """op.forward(ctx, *arrays, **attrs), in parts over the batch when the op declares one."""
-    plan = _split_plan(op, arrays) if op.batched else None
+    if not op.batched or not _large(arrays):
+        return op.forward(ctx, *arrays, **attrs)
+    plan = _split_plan(op, arrays)
     if plan is None:
         return op.forward(ctx, *arrays, **attrs)
     sliced, bounds = plan
