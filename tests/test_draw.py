@@ -247,3 +247,17 @@ def test_unnamed_tensors_are_named_after_the_module_that_made_them_and_the_input
     out = model(tg.tensor(np.ones((2, 4), np.float32))).sum()
     symbols = {item.symbol for item in tg.drawing.graph.build_graph(out).tensors.values()}
     assert "X" in symbols and "1" in symbols and "0" in symbols, symbols
+
+
+def test_the_fused_linear_op_is_one_node_with_its_formula_and_rules():
+    from tinygraph import functional as F
+
+    p = tg.tensor(np.ones((1, 3)), requires_grad=True, name="p")
+    U = tg.tensor(np.ones((2, 3)), requires_grad=True, name="U")
+    c = tg.tensor(np.zeros(2), requires_grad=True, name="c")
+    L = F.linear(p, U, c).named("s").sum().named("L")
+    dot = tg.draw(L, recording=recorded(L)).source
+    assert counts(tg.draw(L, view="forward").source)[0] == 2 + 5       # linear, sum; p, U, c, s, L
+    words = text(dot)
+    for shown in ["s = U p + c", "δp = Uᵀ δs (§3.2)", "∂L/∂U = δs pᵀ (§3.2)", "∂L/∂c = δs (§3.2)"]:
+        assert shown in words, shown
