@@ -44,7 +44,7 @@ class Labels:
         shown = f"{unit}s 1–{len(maps)}" if len(maps) > 1 else f"{unit} 1"
         sample = "" if item.kind == PARAMETER or array.shape[0] == 1 else f" of sample 1 of {array.shape[0]}"
         rows = [S.small(f"{what}: {shown}{sample}" + (f" (+{more} more)" if more else ""), S.MUTED, 9),
-                S.image_grid(files, maps[0].shape, more)]
+                S.image_grid(files, maps[0].shape, more, side=64 if len(maps) <= 2 else 34)]
         rows.append(S.colour_bar(I.image_file(I.colour_bar_rgb()), scale))
         return rows
 
@@ -190,7 +190,9 @@ class Labels:
         if self.frame is not None and op.id not in self.frame.ran:
             contribution = None                    # a step-through frame shows no future gradient
         if contribution is not None and self.grads:
-            detail += f"  ‖·‖ = {S.num(contribution.added.norm)}"
+            added = contribution.added
+            detail += f"  adds {S.entries_inline(added)}" if added.values is not None else f"  ‖·‖ = {S.num(added.norm)}"
+        detail = detail.replace(" () ", " ").removeprefix("() ").strip()    # a scalar's shape says nothing
         rows.append(S.small(detail, S.INK))
         uses = self.grad_uses.get(parent.id, [])
         if len(uses) > 1 and (op.id, index) in uses:
@@ -199,6 +201,7 @@ class Labels:
         if axes:
             rows.append(S.small(f"summed over broadcast axes {tuple(axes)}", S.GRADIENT))
         if self.frame is not None and op.id == self.frame.current and (op.id, index) in self.frame.added:
-            rows.insert(0, f'<FONT COLOR="{S.HIGHLIGHT}"><B>now: {escape(delta)} += a term of norm '
-                           f'{S.num(self.frame.added[(op.id, index)].norm)}</B></FONT>')
+            added = self.frame.added[(op.id, index)]
+            term = S.entries_inline(added) if added.values is not None else f"a term of norm {S.num(added.norm)}"
+            rows.insert(0, f'<FONT COLOR="{S.HIGHLIGHT}"><B>now: {escape(delta)} += {escape(term)}</B></FONT>')
         return S.table(rows)
