@@ -7,7 +7,8 @@ from tinygraph.op import Op
 from tinygraph.registry import register_op
 
 
-@register_op("expand", forward="{out} = {x} repeated to a larger shape", backward="δ{x} = δ{out} summed over the copies")
+@register_op("expand", forward="{out} = {x} repeated to a larger shape",
+             backward="δ{x} = δ{out} summed over the copies")
 class Expand(Op):
     """out = x broadcast to `size` (-1 keeps a dim); each copy's gradient adds into the one element it copied."""
 

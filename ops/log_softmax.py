@@ -6,7 +6,8 @@ from tinygraph.ops._axes import one_axis
 from tinygraph.registry import register_op
 
 
-@register_op("log_softmax", forward="{out} = {x} − log Σ e^{x}", backward="δ{x} = δ{out} − e^{out} ⊙ Σ δ{out}")
+@register_op("log_softmax", forward="{out} = {x} − log Σ e^{x}",
+             backward="δ{x} = δ{out} − e^{out} ⊙ Σ δ{out}")
 class LogSoftmax(Op):
     """out = x − m − log Σ e^(x − m) along `dim` (m the max); δx = δout − softmax(x) ⊙ Σ δout."""
 
