@@ -14,6 +14,8 @@ from tinygraph.drawing import style as S
 from tinygraph.drawing.graph import INPUT, PARAMETER, TensorItem, broadcast_axes, formula, summarize_values
 from tinygraph.drawing.record import SMALL, saved_arrays
 
+EDGE_ENTRIES = 4     # a gradient edge writes out what it adds when that has at most this many entries
+
 
 class Labels:
     """Label and style of every tensor, op, group and gradient edge (methods of the renderer)."""
@@ -191,7 +193,8 @@ class Labels:
             contribution = None                    # a step-through frame shows no future gradient
         if contribution is not None and self.grads:
             added = contribution.added
-            detail += f"  adds {S.entries_inline(added)}" if added.values is not None else f"  ‖·‖ = {S.num(added.norm)}"
+            few = added.values is not None and len(added.values) <= EDGE_ENTRIES
+            detail += f"  adds {S.entries_inline(added)}" if few else f"  ‖·‖ = {S.num(added.norm)}"
         detail = detail.replace(" () ", " ").removeprefix("() ").strip()    # a scalar's shape says nothing
         rows.append(S.small(detail, S.INK))
         uses = self.grad_uses.get(parent.id, [])
@@ -202,6 +205,7 @@ class Labels:
             rows.append(S.small(f"summed over broadcast axes {tuple(axes)}", S.GRADIENT))
         if self.frame is not None and op.id == self.frame.current and (op.id, index) in self.frame.added:
             added = self.frame.added[(op.id, index)]
-            term = S.entries_inline(added) if added.values is not None else f"a term of norm {S.num(added.norm)}"
+            few = added.values is not None and len(added.values) <= EDGE_ENTRIES
+            term = S.entries_inline(added) if few else f"a term of norm {S.num(added.norm)}"
             rows.insert(0, f'<FONT COLOR="{S.HIGHLIGHT}"><B>now: {escape(delta)} += {escape(term)}</B></FONT>')
         return S.table(rows)

@@ -83,7 +83,8 @@ def draw_steps(root: Tensor, path: str | Path | None = None, *, recording: Backw
                          rankdir=rankdir, recording=recording, frame=frame, images=images, lecture=lecture)
         svg = _inline_svg(digraph.pipe(format="svg").decode("utf-8"))
         op = graph.ops[frame.current]
-        focus = " ".join([op.id, op.output] + [t for t in op.inputs if t is not None])
+        receivers = [t for t in op.inputs if t is not None and graph.tensors[t].tensor.requires_grad]
+        focus = " ".join([op.id, op.output] + receivers)
         pages.append(f'<section class="frame" id="frame{number}" data-focus="{focus}"'
                      f'{" hidden" if number else ""}><p class="caption">{caption}</p>'
                      f'<div class="view">{svg}</div></section>')
