@@ -12,6 +12,8 @@ from tinygraph.registry import register_op
 class Amax(Op):
     """out = max x over `dim` (all dims when None); δout goes to the largest element, split evenly among ties."""
 
+    aliases = {"axis": "dim", "keepdims": "keepdim"}     # NumPy's names work too
+
     @staticmethod
     def forward(ctx, x: np.ndarray, *, dim=None, keepdim: bool = False) -> np.ndarray:
         axes = reduction_axes("amax", dim, x.shape)

@@ -10,6 +10,8 @@ from tinygraph.registry import register_op
 class LogSumExp(Op):
     """out = m + log Σ e^(x − m) with m = max x, so e^ never overflows; δx = δout ⊙ softmax(x)."""
 
+    aliases = {"axis": "dim", "keepdims": "keepdim"}     # NumPy's names work too
+
     @staticmethod
     def forward(ctx, x: np.ndarray, *, dim=None, keepdim: bool = False) -> np.ndarray:
         axes = reduction_axes("logsumexp", dim, x.shape)

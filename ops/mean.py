@@ -14,6 +14,8 @@ class Mean(Op):
     Averaging over an empty axis gives NaN and an empty gradient, as in PyTorch.
     """
 
+    aliases = {"axis": "dim", "keepdims": "keepdim"}     # NumPy's names work too
+
     @staticmethod
     def forward(ctx, x: np.ndarray, *, dim=None, keepdim: bool = False) -> np.ndarray:
         axes = reduction_axes("mean", dim, x.shape)

@@ -14,6 +14,8 @@ class Std(Op):
     Its own op rather than sqrt(var): at out = 0 the composition would give 0 · ∞ = NaN.
     """
 
+    aliases = {"axis": "dim", "keepdims": "keepdim"}     # NumPy's names work too
+
     @staticmethod
     def forward(ctx, x: np.ndarray, *, dim=None, correction: float = 1, keepdim: bool = False) -> np.ndarray:
         axes = reduction_axes("std", dim, x.shape)

@@ -10,6 +10,8 @@ from tinygraph.registry import register_op
 class Sum(Op):
     """out = Σ x over `dim` (all dims when None); every summed element gets the same gradient."""
 
+    aliases = {"axis": "dim", "keepdims": "keepdim"}     # NumPy's names work too
+
     @staticmethod
     def forward(ctx, x: np.ndarray, *, dim=None, keepdim: bool = False) -> np.ndarray:
         axes = reduction_axes("sum", dim, x.shape)

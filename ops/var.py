@@ -13,6 +13,8 @@ class Var(Op):
     (The path through x̄ adds Σ 2(x − x̄) = 0, so it is left out.) n ≤ correction gives inf or NaN, as in PyTorch.
     """
 
+    aliases = {"axis": "dim", "keepdims": "keepdim"}     # NumPy's names work too
+
     @staticmethod
     def forward(ctx, x: np.ndarray, *, dim=None, correction: float = 1, keepdim: bool = False) -> np.ndarray:
         axes = reduction_axes("var", dim, x.shape)

@@ -85,7 +85,16 @@ def test_wrong_arguments_name_the_op():
         tg.matmul(x)
     with pytest.raises(TypeError, match=r"relu\(\): input 'x' of type str is not a tensor, an array or a number"):
         tg.relu("abc")
-    with pytest.raises(TypeError, match=r"sum\(\) got an unexpected argument 'axis'"):
-        tg.sum(x, axis=0)          # PyTorch's name is the op's: tg.sum(x, dim=0); x.sum(axis=0) is an alias
+    with pytest.raises(TypeError, match=r"sum\(\) got an unexpected argument 'axes'"):
+        tg.sum(x, axes=0)
+    with pytest.raises(TypeError, match=r"sum\(\) got 'dim' under two names"):
+        tg.sum(x, axis=0, dim=0)
+
+
+def test_reductions_take_numpys_argument_names_as_aliases():
+    x = tg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    for name in ("sum", "mean", "amax", "amin", "logsumexp", "var", "std"):
+        op = getattr(tg, name)
+        np.testing.assert_array_equal(op(x, axis=1, keepdims=True).data, op(x, dim=1, keepdim=True).data)
     with pytest.raises(tg.OpError, match=r"matmul: inner dimensions differ: a has shape \(2, 3\).*b has shape \(2, 3\)"):
         tg.tensor(np.ones((2, 3))) @ tg.tensor(np.ones((2, 3)))

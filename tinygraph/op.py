@@ -98,6 +98,8 @@ class Op:
     # Inputs whose axis 0 is a batch axis that the output shares: the op machinery may then run
     # forward and backward on slices of the batch in parallel (tinygraph/parallel.py).
     batched: tuple[str, ...] = ()
+    # Other names a caller may use for a hyperparameter, e.g. NumPy's {"axis": "dim", "keepdims": "keepdim"}.
+    aliases: dict[str, str] = {}
 
     @classmethod
     def split_over_batch(cls, *arrays: np.ndarray) -> tuple[bool, ...] | None:
@@ -150,6 +152,10 @@ def _bind(op: type[Op], args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         raise TypeError(f"{op.name}() takes at most {n + len(op.attr_names)} positional arguments "
                         f"({', '.join(names + op.attr_names)}), got {len(args)}")
     for key, value in kwargs.items():
+        if key in op.aliases:
+            key = op.aliases[key]
+            if key in kwargs:
+                raise TypeError(f"{op.name}() got {key!r} under two names")
         if key in names:
             index = names.index(key)
             if index < len(inputs):
