@@ -115,3 +115,22 @@ def test_python_m_tinygraph_draw_runs_and_tg_draw_stays_a_function(tmp_path):
     with pytest.raises(ImportError, match="tinygraph.draw is the function tg.draw"):
         import tinygraph.draw  # noqa: F401
     assert callable(tg.draw) and not isinstance(tg.draw, type(sys))
+
+
+@pytest.mark.parametrize("model, layers", [("lenet5", ["features.0.weight", "avg_pool2d", "tanh"]),
+                                           ("smallcnn", ["features.1.weight", "batch_norm", "dropout"])])
+def test_lenet5_and_smallcnn_are_drawn_on_a_digit(tmp_path, capsys, model, layers):
+    status, out, err = command(["--model", model, "--out", str(tmp_path / "g.dot")], capsys)
+    assert status == 0, err
+    source = (tmp_path / "g.dot").read_text()
+    for name in layers:
+        assert name in source, name
+
+
+def test_a_lenet5_checkpoint_is_drawn_on_32x32_digits(tmp_path, capsys):
+    path = tmp_path / "lenet5.npz"
+    assert train_tool.main(["--model", "lenet5", "--epochs", "0", "--out", str(path)]) == 0
+    capsys.readouterr()
+    status, out, err = command(["--checkpoint", str(path), "--out", str(tmp_path / "g.dot")], capsys)
+    assert status == 0, err
+    assert "1, 1, 32, 32" in (tmp_path / "g.dot").read_text()      # the input X as LeNet-5 reads it

@@ -82,6 +82,40 @@ def test_resume_continues_the_same_run(tmp_path, optimizer):
     assert saved["model_config"]["filters"] == 16
 
 
+def test_smallcnn_resume_continues_the_same_run_batchnorm_and_dropout_included(tmp_path):
+    """Running statistics come back from the checkpoint, dropout masks from (seed, epoch)."""
+    straight, _ = run_quietly(["--model", "smallcnn", "--epochs", "2", "--seed", "1"])
+    run_quietly(["--model", "smallcnn", "--epochs", "1", "--seed", "1", "--out", str(tmp_path / "first.npz")])
+    resumed, _ = run_quietly(["--resume", str(tmp_path / "first.npz"), "--epochs", "1"])
+    for (name, p), (_, q) in zip(straight["model"].state_dict().items(), resumed["model"].state_dict().items()):
+        np.testing.assert_allclose(q, p, rtol=1e-5, atol=1e-6, err_msg=name)
+    assert resumed["history"]["train_loss"] == pytest.approx(straight["history"]["train_loss"], rel=1e-5)
+    assert resumed["settings"]["lr"] == train_tool.MODEL_DEFAULTS["smallcnn"]["lr"]
+
+
+def test_lenet5_trains_on_digits_brought_to_32x32_with_its_own_defaults(tmp_path):
+    results, stdout = run_quietly(["--model", "lenet5", "--epochs", "1", "--out", str(tmp_path / "l.npz")])
+    assert stdout.startswith("lenet5 (61,706 parameters) on digits")
+    defaults = train_tool.MODEL_DEFAULTS["lenet5"]
+    assert results["settings"]["lr"] == defaults["lr"] and results["settings"]["optimizer"] == defaults["optimizer"]
+    assert tg.load(tmp_path / "l.npz")["model_config"] == {"in_channels": 1, "image_size": 32, "classes": 10}
+    assert results["test_accuracy"] > 0.5           # one epoch is far from the target, but it learns
+    assert results["model"].training                # left in training mode after the last evaluation
+
+
+def test_evaluation_runs_in_eval_mode_and_restores_the_mode():
+    from tinygraph import models
+    model = models.SmallCNN(rng=np.random.default_rng(0))
+    split = data.load_digits()
+    before = int(model.features[1].num_batches_tracked)
+    first = train_tool.evaluate(model, split.x_test, split.y_test)
+    assert train_tool.evaluate(model, split.x_test, split.y_test) == first     # no dropout, no stats moved
+    assert int(model.features[1].num_batches_tracked) == before and model.training
+    model.eval()
+    train_tool.evaluate(model, split.x_test, split.y_test)
+    assert not model.training
+
+
 def test_resume_refuses_a_conflicting_flag(tmp_path):
     run_quietly(["--epochs", "0", "--out", str(tmp_path / "c.npz")])
     with pytest.raises(train_tool.CommandError, match="--lr 0.5 conflicts with the checkpoint"):

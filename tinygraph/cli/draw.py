@@ -112,22 +112,26 @@ def read_checkpoint(path: str, model_flag: str | None) -> tuple[str, dict, dict]
 
 
 def model_loss(args: argparse.Namespace) -> tg.Tensor:
-    """The model's loss L on test digit K, with labels named y, not yet backpropagated."""
-    from tinygraph import data, models
+    """The model's loss L on test digit K, with labels named y, not yet backpropagated.
 
-    split = data.load_digits(seed=0)
+    LeNet-5 sees the digits as tinygraph-train gives them to it, brought to 32×32.
+    """
+    from tinygraph import data, models
+    from tinygraph.cli.train import IMAGE_SIZE
+
+    if args.checkpoint:
+        name, config, weights = read_checkpoint(args.checkpoint, args.model)
+    else:
+        name, config, weights = args.model or "two_layer_cnn", None, None
+    split = data.load_digits(seed=0, size=IMAGE_SIZE.get(name))
     if not 0 <= args.sample < len(split.x_test):
         raise CommandError(f"--sample {args.sample} is out of range; the digits test set "
                            f"has {len(split.x_test)} images (0..{len(split.x_test) - 1})")
     _, channels, height, width = split.x_test.shape
-    if args.checkpoint:
-        name, config, weights = read_checkpoint(args.checkpoint, args.model)
-    else:
-        name = args.model or "two_layer_cnn"
+    if config is None:
         config = {"in_channels": channels, "image_size": height, "classes": 10}
-        if name != "two_layer_cnn":
+        if name == "mlp":
             config = {"in_features": channels * height * width, "classes": 10}
-        weights = None
     if config.get("image_size", height) != height or config.get("in_features", channels * height * width) \
             != channels * height * width or config.get("in_channels", channels) != channels:
         raise CommandError(f"--checkpoint {args.checkpoint} holds a {name} for other images ({config}); "
@@ -144,7 +148,7 @@ def model_loss(args: argparse.Namespace) -> tg.Tensor:
     x = split.x_test[args.sample:args.sample + 1]
     args.title = f"{name} on test image {args.sample} (label y = {int(split.y_test[args.sample])})"
     y = tg.tensor(split.y_test[args.sample:args.sample + 1], name="y")
-    if name == "two_layer_cnn":
+    if name != "mlp":
         return model.loss(tg.tensor(x, name="X"), y)
     return tg.softmax_xent(model(tg.tensor(x.reshape(1, -1), name="X")), y).named("L")
 
