@@ -60,3 +60,12 @@ def test_plot_writes_an_image(tmp_path):
     train(model, flow)
     flow.plot(str(tmp_path / "flow.png"))
     assert (tmp_path / "flow.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_command_writes_the_gradient_flow_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from tinygraph.cli import train
+
+    assert train.main(["--epochs", "1", "--grad-flow", str(tmp_path / "flow.png")]) == 0
+    assert "gradient flow written to" in capsys.readouterr().out
+    assert (tmp_path / "flow.png").read_bytes()[:4] == b"\x89PNG"

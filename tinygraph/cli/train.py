@@ -27,6 +27,7 @@ import tinygraph as tg
 from tinygraph import checkpoint as checkpoints
 from tinygraph import data, models, optim
 from tinygraph.cli import CommandError, need_extra, run_command
+from tinygraph.drawing.flow import GradientFlow
 
 PROG = "tinygraph-train"
 # The defaults reach the README's accuracy on digits in a few seconds (measured there).
@@ -65,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", help="continue the run saved in this checkpoint")
     parser.add_argument("--plot", help="write loss and accuracy curves to this image (e.g. curves.png; "
                         "needs tinygraph[tools])")
+    parser.add_argument("--grad-flow", metavar="PATH.png", help="plot each layer's gradient norm, update-to-weight "
+                        "ratio and dead ReLUs per epoch here, flagging vanishing/exploding layers (needs tinygraph[tools])")
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 0:
         parser.error(f"--epochs must be >= 0, got {args.epochs}")
@@ -306,6 +309,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.plot:
         need_extra("matplotlib", "tools", "--plot")
         check_output(args.plot, "--plot")
+    if args.grad_flow:
+        need_extra("matplotlib", "tools", "--grad-flow")
+        check_output(args.grad_flow, "--grad-flow")
     settings = resolve_settings(args, checkpoint)
     split = load_dataset(settings)
     if checkpoint is not None:
@@ -314,6 +320,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         config = model_config(settings["model"], split)
     model = build_model(settings["model"], config, settings["seed"], args.resume or "the data")
     optimizer = make_optimizer(settings["optimizer"], model.parameters(), settings["lr"])
+    flow = GradientFlow(model) if args.grad_flow else None
+    if flow is not None:
+        flow.watch(optimizer)                   # its step() now notes each layer's gradient and update
     history = {key: [] for key in HISTORY_KEYS}
     start_epoch = 0
     if checkpoint is not None:
@@ -340,6 +349,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             test_loss, test_acc = evaluate(model, split.x_test, split.y_test)
             for key, value in zip(HISTORY_KEYS, (train_loss, train_acc, test_loss, test_acc)):
                 history[key].append(value)
+            if flow is not None:
+                flow.end_epoch()
             print(f"epoch {epoch + 1:>3}/{end_epoch}  loss {train_loss:.4f}  train acc {100 * train_acc:5.1f}%  "
                   f"test loss {test_loss:.4f}  test acc {100 * test_acc:5.1f}%", flush=True)
             if args.out:
@@ -357,6 +368,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"curves written to {args.plot}")
         else:
             print("no epochs trained, so no curves to plot", file=sys.stderr)
+    if flow is not None and flow.epochs:
+        flow.plot(args.grad_flow)
+        print(f"gradient flow written to {args.grad_flow}" + "".join(f"\n  ⚠ {w}" for w in flow.warnings()))
+    elif flow is not None:
+        flow.close()
+        print("no epochs trained, so no gradient flow to plot", file=sys.stderr)
     return {"model": model, "optimizer": optimizer, "test_accuracy": test_acc, "test_loss": test_loss,
             "train_seconds": train_seconds, "history": history, "settings": settings}
 
