@@ -73,10 +73,10 @@ def test_step_frames_show_running_sums_of_a_fanned_out_gradient(tmp_path):
     y = (x * x + x).sum().named("y")
     recording = recorded(y)
     page = tg.draw_steps(y, tmp_path / "fan.html", recording=recording).read_text(encoding="utf-8")
-    # add's rule runs before mul's: add passes δx += (1, 1), norm √2 = 1.41; then mul adds
-    # δ(x ⊙ x) ⊙ x = (1, 2) once per slot: running δx = (2, 3), norm 3.61, then (3, 5), norm 5.83.
-    assert "so far ‖δx‖ = 1.41" in page
-    assert "so far ‖δx‖ = 3.61" in page and "so far ‖δx‖ = 5.83" in page
+    # add's rule runs before mul's: add passes δx += (1, 1); then mul adds δ(x ⊙ x) ⊙ x = (1, 2)
+    # once per slot: running δx = (2, 3), then (3, 5) — two entries, so written out, signed.
+    assert "δx += [1, 1], so far δx = [1, 1]" in page
+    assert "so far δx = [2, 3]" in page and "so far δx = [3, 5]" in page
     # In the drawn frames, x's node shows its partial sum after add's frame, its total after mul's.
     assert re.findall(r"δx so far[^<]*", page) == ["δx so far: [1, 1] (1 of 3 added)"]
     assert "δx = [3, 5]" in page

@@ -163,8 +163,13 @@ def _caption(graph, op, step, number: int, total: int) -> str:
     for c in step.contributions:
         parent = graph.tensors[op.inputs[c.index]].symbol
         rule = formula(op.node.op.backward_formulas[c.index], op.symbols)
-        parts.append(f"<br><code>{escape(rule)}</code> &nbsp;→&nbsp; δ{escape(parent)} += a term of norm "
-                     f"{S.num(c.added.norm)}, so far ‖δ{escape(parent)}‖ = {S.num(c.running.norm)}")
+        if c.added.values is not None and len(c.added.values) <= 4:    # a few entries: each, signed
+            so_far = f"so far δ{escape(parent)} = {escape(S.entries_inline(c.running))}"
+            term = escape(S.entries_inline(c.added))
+        else:
+            so_far = f"so far ‖δ{escape(parent)}‖ = {S.num(c.running.norm)}"
+            term = f"a term of norm {S.num(c.added.norm)}"
+        parts.append(f"<br><code>{escape(rule)}</code> &nbsp;→&nbsp; δ{escape(parent)} += {term}, {so_far}")
     if not step.contributions:
         parts.append("<br>none of its inputs needs a gradient")
     return "".join(parts)
@@ -244,7 +249,7 @@ have not run yet. Keys ← →; link to a frame with <code>#step=N</code>.</smal
     counter.textContent = "frame " + (current + 1) + " of " + frames.length;
     document.body.className = mode.value;
     frameView(frames[current]);
-    if (history.replaceState) history.replaceState(null, "", "#step=" + (current + 1));
+    try {{ history.replaceState(null, "", "#step=" + (current + 1)); }} catch (e) {{}}   // not in every frame
   }}
   function fromHash() {{
     var m = /step=(\\d+)/.exec(location.hash);
