@@ -333,3 +333,12 @@ def test_mnist_sized_images_pad_28_to_32_as_lenet5s_paper(tmp_path):
     plain, framed = data.load_mnist(tmp_path), data.load_mnist(tmp_path, size=32)
     assert framed.x_train.shape == (6, 1, 32, 32) and framed.x_test.shape == (4, 1, 32, 32)
     np.testing.assert_array_equal(framed.x_test[:, :, 2:30, 2:30], plain.x_test)
+
+
+def test_a_margin_frames_the_resized_digit_in_zeros():
+    framed = data.load_digits(seed=0, size=32, margin=4)
+    inner = data.fit_images(data.load_digits(seed=0).x_test, 24)
+    np.testing.assert_array_equal(framed.x_test[:, :, 4:28, 4:28], inner)
+    assert framed.x_test.sum() == pytest.approx(inner.sum(), rel=1e-6)
+    with pytest.raises(ValueError, match="load_digits: margin"):
+        data.load_digits(size=8, margin=4)

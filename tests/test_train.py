@@ -101,6 +101,8 @@ def test_lenet5_trains_on_digits_brought_to_32x32_with_its_own_defaults(tmp_path
     assert tg.load(tmp_path / "l.npz")["model_config"] == {"in_channels": 1, "image_size": 32, "classes": 10}
     assert results["test_accuracy"] > 0.5           # one epoch is far from the target, but it learns
     assert results["model"].training                # left in training mode after the last evaluation
+    framed = train_tool.load_dataset({"model": "lenet5", "dataset": "digits"})
+    assert framed.x_train.shape[1:] == (1, 32, 32) and not framed.x_train[:, :, :6].any()   # the paper's border
 
 
 def test_evaluation_runs_in_eval_mode_and_restores_the_mode():

@@ -29,24 +29,25 @@ class Split(NamedTuple):
 
 # ------------------------------------------------------------------------ digits
 def load_digits(test_size: float = 0.25, seed: int = 0, *, size: int | None = None,
-                fit: str = "resize") -> Split:
+                fit: str = "resize", margin: int = 0) -> Split:
     """The 1,797 8×8 handwritten digits (UCI, as copied by scikit-learn), split stratified by class.
 
     Pixel values 0..16 become 0..1; images have shape (N, 1, 8, 8). The same seed gives the same
     split, identical to scikit-learn's `train_test_split(..., stratify=labels, random_state=seed)`.
     size=32 gives (N, 1, 32, 32) images for LeNet-5: fit="resize" (default) scales each digit up
-    bilinearly to fill the frame, fit="pad" centres the 8×8 digit in zeros (see `fit_images`).
+    bilinearly, to fill the frame or, with margin=6, a 20×20 square inside a zero border as LeNet-5's
+    paper frames its digits; fit="pad" centres the 8×8 digit in zeros (see `fit_images`).
     """
     if not 0 < test_size < 1:
         raise ValueError(f"load_digits: test_size must be a fraction in (0, 1), got {test_size!r}")
-    _check_fit("load_digits", size, fit)
+    _check_fit("load_digits", size, fit, margin)
     with resources.files("tinygraph.datasets").joinpath("digits.npz").open("rb") as f:
         with np.load(f, allow_pickle=False) as stored:
             pixels, labels = stored["images"], stored["labels"].astype(np.int64)
     images = (pixels / np.float32(16)).astype(np.float32)[:, np.newaxis]
     train, test = stratified_split(labels, test_size, seed)
     if size is not None:
-        images = fit_images(images, size, fit)
+        images = fit_images(images, size, fit, margin)
     return Split(images[train], labels[train], images[test], labels[test])
 
 
@@ -54,23 +55,28 @@ def load_digits(test_size: float = 0.25, seed: int = 0, *, size: int | None = No
 FITS = ("resize", "pad")
 
 
-def _check_fit(caller: str, size, fit: str) -> None:
+def _check_fit(caller: str, size, fit: str, margin: int = 0) -> None:
     if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1):
         raise ValueError(f"{caller}: size must be a positive integer (the side of the square images) or None, "
                          f"got {size!r}")
     if fit not in FITS:
         raise ValueError(f"{caller}: fit must be one of {FITS}, got {fit!r}")
+    if isinstance(margin, bool) or not isinstance(margin, (int, np.integer)) or margin < 0 \
+            or (size is not None and 2 * margin >= size):
+        raise ValueError(f"{caller}: margin must be a non-negative integer leaving room for the image "
+                         f"(2·margin < size {size}), got {margin!r}")
 
 
-def fit_images(images: np.ndarray, size: int, fit: str = "resize") -> np.ndarray:
+def fit_images(images: np.ndarray, size: int, fit: str = "resize", margin: int = 0) -> np.ndarray:
     """Square images (N, C, H, W) brought to (N, C, size, size).
 
     fit="pad": centred in zeros (LeNet-5's 32×32 frame around MNIST's 28×28 digits; an odd margin
     puts the extra row and column after the image); the image must not be larger than `size`.
     fit="resize": bilinear interpolation with PyTorch's `F.interpolate(mode="bilinear",
-    align_corners=False)` sampling, so each output pixel is read at the input position it covers.
+    align_corners=False)` sampling, so each output pixel is read at the input position it covers;
+    with a margin, the image is resized to size − 2·margin and then padded with `margin` zeros.
     """
-    _check_fit("fit_images", size, fit)
+    _check_fit("fit_images", size, fit, margin)
     height, width = images.shape[-2:]
     if fit == "pad":
         if height > size or width > size:
@@ -79,6 +85,8 @@ def fit_images(images: np.ndarray, size: int, fit: str = "resize") -> np.ndarray
         top, left = (size - height) // 2, (size - width) // 2
         margins = [(0, 0)] * (images.ndim - 2) + [(top, size - height - top), (left, size - width - left)]
         return np.pad(images, margins)
+    if margin:
+        return fit_images(fit_images(images, size - 2 * margin, "resize"), size, "pad")
     rows, cols = _bilinear_weights(height, size), _bilinear_weights(width, size)
     return (rows.astype(images.dtype) @ images @ cols.T.astype(images.dtype)).astype(images.dtype, copy=False)
 

@@ -114,16 +114,16 @@ def read_checkpoint(path: str, model_flag: str | None) -> tuple[str, dict, dict]
 def model_loss(args: argparse.Namespace) -> tg.Tensor:
     """The model's loss L on test digit K, with labels named y, not yet backpropagated.
 
-    LeNet-5 sees the digits as tinygraph-train gives them to it, brought to 32×32.
+    The digits come as tinygraph-train gives them to the model (LeNet-5's brought to 32×32).
     """
-    from tinygraph import data, models
-    from tinygraph.cli.train import IMAGE_SIZE
+    from tinygraph import models
+    from tinygraph.cli.train import load_dataset
 
     if args.checkpoint:
         name, config, weights = read_checkpoint(args.checkpoint, args.model)
     else:
         name, config, weights = args.model or "two_layer_cnn", None, None
-    split = data.load_digits(seed=0, size=IMAGE_SIZE.get(name))
+    split = load_dataset({"model": name, "dataset": "digits"})
     if not 0 <= args.sample < len(split.x_test):
         raise CommandError(f"--sample {args.sample} is out of range; the digits test set "
                            f"has {len(split.x_test)} images (0..{len(split.x_test) - 1})")
