@@ -16,14 +16,53 @@ class GetItem(Op):
 
     @staticmethod
     def forward(ctx, x: np.ndarray, *, index) -> np.ndarray:
-        ctx.shape, ctx.index = x.shape, index
+        ctx.shape = x.shape
+        ctx.steps = steps = _as_pytorch_reads_it(index, x.ndim)
+        ctx.step_shapes, out = [], x
         try:
-            return x[index]
+            for step in steps:
+                ctx.step_shapes.append(out.shape)
+                out = out[step]
+            return out
         except IndexError as error:
             raise IndexOpError("getitem", "index", f"{error} (index {index!r}, input of shape {x.shape})") from None
 
     @staticmethod
     def backward(ctx, grad_out):
-        grad_x = np.zeros(ctx.shape, dtype=grad_out.dtype)
-        np.add.at(grad_x, ctx.index, grad_out)
-        return (grad_x,)
+        grad = grad_out
+        for step, shape in zip(reversed(ctx.steps), reversed(ctx.step_shapes)):
+            grad_in = np.zeros(shape, dtype=grad_out.dtype)
+            np.add.at(grad_in, step, grad)          # δx[i] += δout[...]: repeated indices add up
+            grad = grad_in
+        return (grad,)
+
+
+def _as_pytorch_reads_it(index, ndim: int) -> tuple:
+    """The index as one or two NumPy indexing steps that give PyTorch's result.
+
+    NumPy and PyTorch agree except when integers and index arrays meet: PyTorch selects with the
+    integers first (they are basic indexing there) and only then applies the arrays, while NumPy
+    treats the integers as arrays too, which can move the arrays' axes to the front.
+    """
+    parts = index if isinstance(index, tuple) else (index,)
+    arrays = [p for p in parts if isinstance(p, np.ndarray) and p.ndim > 0]
+    integers = [p for p in parts if isinstance(p, (int, np.integer)) and not isinstance(p, bool)]
+    if not arrays or not integers:
+        return (index,)
+    consumed = sum(1 if isinstance(p, (slice, int, np.integer)) or (isinstance(p, np.ndarray) and p.ndim == 0)
+                   else p.ndim if isinstance(p, np.ndarray) and p.dtype == bool
+                   else 1 if isinstance(p, np.ndarray) else 0 for p in parts)
+    first, second = [], []                        # integers and slices, then the arrays on what is left
+    for p in parts:
+        if p is None or isinstance(p, slice):
+            first.append(p)
+            second.append(slice(None))
+        elif p is Ellipsis:
+            first.append(p)
+            second.extend([slice(None)] * (ndim - consumed))
+        elif isinstance(p, np.ndarray) and p.ndim > 0:
+            first.extend([slice(None)] * (p.ndim if p.dtype == bool else 1))
+            second.append(p)
+        else:                                     # an integer: PyTorch selects it away now
+            first.append(p)
+    return tuple(first), tuple(second)

@@ -5,6 +5,10 @@ a failing case, Hypothesis prints the shrunk spec: paste it here with an id and 
 it runs every time, whatever the generator draws.
 """
 
+# 0.0, 0.1, ..., 11.9 laid out as a (2, 3, 4, 5) nest
+ARANGE_2345 = [[[[(((a * 3 + b) * 4 + c) * 5 + d) / 10 for d in range(5)] for c in range(4)]
+                for b in range(3)] for a in range(2)]
+
 REGRESSIONS = [
     {
         "id": "cube-0d",
@@ -51,5 +55,16 @@ REGRESSIONS = [
             {"name": "top", "op": "max_dim", "args": ["both"], "attrs": {"dim": 1}},
         ],
         "backward": {"weights": [1.0, -0.5, 0.25, 2.0, 0.75, -1.0, 0.5]},
+    },
+    {
+        "id": "integer-and-index-array-placement",
+        "why": "x[0:1, 0, None, :, [0, 2]]: NumPy counts the 0 as an index array, moving "
+               "the array axes to the front; PyTorch selects with the 0 first, keeping them in place (found by the generator)",
+        "leaves": {"x": {"shape": (2, 3, 4, 5), "dtype": "float64", "values": ARANGE_2345}},
+        "nodes": [
+            {"name": "y", "op": "getitem", "args": ["x"],
+             "attrs": {"index": [{"slice": [0, 1, None]}, 0, "None", {"slice": [None, None, None]}, {"take": [0, 2]}]}},
+        ],
+        "backward": {"weights": [1.0, -2.0, 0.5, 3.0, -1.0, 0.25, 2.0, -0.5]},
     },
 ]

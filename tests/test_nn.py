@@ -135,7 +135,7 @@ def test_two_layer_cnn_uses_the_documents_symbols():
     assert L.name == "L" and x.name == "X"
     names = {t.name: t for t in tg.topological_order(L) if t.name}
     assert {"W", "b", "U", "c", "Z", "A", "P", "p", "s", "L"} <= set(names)
-    assert [names[k].op.name for k in "ZAPps"] == ["conv2d", "relu", "maxpool", "reshape", "add"]
+    assert [names[k].op.name for k in "ZAPps"] == ["conv2d", "relu", "maxpool", "reshape", "linear"]   # s = U p + c, one node
     assert names["Z"].shape == (2, 4, 6, 6) and names["P"].shape == (2, 4, 3, 3)
     assert names["p"].shape == (2, 36) and names["s"].shape == (2, 10)
 
@@ -153,15 +153,14 @@ def test_ops_are_tagged_with_the_path_of_the_module_that_ran_them():
     L = model.loss(np.zeros((1, 1, 8, 8), np.float32), np.array([0]))
     modules = {t.name: nn.module_path(t) for t in tg.topological_order(L) if t._node is not None and t.name}
     assert modules == {"Z": "conv", "A": "relu", "P": "pool", "p": "flatten", "s": "fc", "L": None}
-    transposes = [t for t in tg.topological_order(L) if t.op is not None and t.op.name == "transpose"]
-    assert [nn.module_path(t) for t in transposes] == ["fc"]       # Uᵀ inside Linear belongs to fc too
+    linears = [t for t in tg.topological_order(L) if t.op is not None and t.op.name == "linear"]
+    assert [nn.module_path(t) for t in linears] == ["fc"]          # s = U p + c, one node, in fc
 
     mlp = MLP(in_features=4, hidden=[3], classes=2, rng=rng())
     s = mlp(np.zeros((1, 4), np.float32))
     tags = sorted((nn.module_path(t), t.op.name) for t in tg.topological_order(s) if t._node is not None)
     # (the flatten of a constant input records no node, so layers.0 has none)
-    assert tags == [("layers.1", "add"), ("layers.1", "matmul"), ("layers.1", "transpose"), ("layers.2", "relu"),
-                    ("layers.3", "add"), ("layers.3", "matmul"), ("layers.3", "transpose")]
+    assert tags == [("layers.1", "linear"), ("layers.2", "relu"), ("layers.3", "linear")]
     with tg.no_grad():                        # no graph recorded, nothing to tag, no error
         assert model(np.zeros((1, 1, 8, 8), np.float32))._node is None
 

@@ -78,7 +78,8 @@ def test_a_view_shares_the_version_of_its_base():
 
 def test_load_state_dict_before_backward_raises():
     layer = nn.Linear(2, 2, rng=np.random.default_rng(0))
-    loss = layer(np.ones((1, 2))).sum()
+    x = tg.tensor(np.ones((1, 2), np.float32), requires_grad=True)   # so δx needs W: linear saves it
+    loss = layer(x).sum()
     layer.load_state_dict({k: v + 1 for k, v in layer.state_dict().items()})
     with pytest.raises(RuntimeError, match="modified in place"):
         loss.backward()

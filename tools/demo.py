@@ -22,7 +22,7 @@ def main() -> int:
     print(f"checkpoint saved to {checkpoint}")
     drawing = os.path.join(OUT_DIR, "backprop.svg")
     steps = os.path.join(OUT_DIR, "backprop_steps.html")
-    print("== Drawing backpropagation through the trained CNN on test digit 0")
+    print("== Drawing backpropagation through the trained CNN on test image 0 (its label is on the drawing)")
     status = draw.main(["--checkpoint", checkpoint, "--out", drawing, "--steps", steps])
     if status == 0:
         print(f"open {drawing} to see every gradient and the rule that made it, and {steps} "

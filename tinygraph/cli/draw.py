@@ -112,7 +112,7 @@ def read_checkpoint(path: str, model_flag: str | None) -> tuple[str, dict, dict]
 
 
 def model_loss(args: argparse.Namespace) -> tg.Tensor:
-    """The model's loss L on test digit K, with labels named y, not yet backpropagated.
+    """The model's loss L on test image K, with labels named y, not yet backpropagated.
 
     The digits come as tinygraph-train gives them to the model (LeNet-5's brought to 32×32).
     """

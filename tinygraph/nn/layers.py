@@ -63,8 +63,7 @@ class Linear(Module):
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"nn.Linear: input has shape {x.shape}, but the layer expects "
                              f"{self.in_features} features on the last axis")
-        out = x @ self.weight.T
-        return out if self.bias is None else out + self.bias
+        return F.linear(x, self.weight, self.bias)      # s = U p + c as one node (§2.4, §3.2)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"
