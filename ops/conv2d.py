@@ -21,6 +21,10 @@ class Conv2d(Op):
 
     batched = ("x",)          # sample n's Z depends on its own X only: the batch may be split
 
+    @classmethod
+    def batch_work(cls, x, w, b=None):
+        return x.size * w.shape[-2] * w.shape[-1] if x.ndim == 4 and w.ndim == 4 else x.size   # ~ im2col's size
+
     @staticmethod
     def forward(ctx, x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, stride=1, padding=0,
                 dilation=1, groups=1) -> np.ndarray:
@@ -36,8 +40,8 @@ class Conv2d(Op):
         W = w.reshape(G, F // G, K)                   # group g's filters, one per row
         Z = W @ windows                               # (N, G, F/G, Ho·Wo): §2.1's Σ_c Σ_ij W · X-window
         Z = Z.reshape(len(x), F, Ho * Wo)
-        if b is not None:
-            Z = Z + b[:, np.newaxis]                  # + b_f (NumPy's promotion: a float64 b gives float64 Z)
+        if b is not None:                             # + b_f, in place unless b's dtype promotes Z's
+            Z = np.add(Z, b[:, np.newaxis], out=Z if np.result_type(Z, b) == Z.dtype else None)
         need_x, need_w, _ = ctx.needs_input_grad
         ctx.save_for_backward(windows if need_w else None, W if need_x else None)
         ctx.x_shape, ctx.w_shape, ctx.padded_shape = x.shape, w.shape, X.shape

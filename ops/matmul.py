@@ -14,6 +14,10 @@ class MatMul(Op):
     batched = ("a",)          # for 2-D operands each row of a makes its own row of out
 
     @classmethod
+    def batch_work(cls, a, b):
+        return max(a.size, a.shape[0] * b.shape[-1]) if a.ndim == 2 and b.ndim == 2 else a.size
+
+    @classmethod
     def split_over_batch(cls, a, b):
         return (True, False) if a.ndim == 2 and b.ndim == 2 else None
 

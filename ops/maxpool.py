@@ -61,23 +61,28 @@ class MaxPool(Op):
 def _pool_2x2(ctx, A: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     A = A[:, :, :2 * out_h, :2 * out_w]                      # a trailing odd row or column is dropped
     left, right = A[..., 0::2], A[..., 1::2]
-    right_wins = (right > left) | np.isnan(right)            # j* = 1, per row of each block
+    right_wins = right > left                                # j* = 1, per row of each block
     row_max = np.maximum(left, right)
     top, bottom = row_max[:, :, 0::2], row_max[:, :, 1::2]
-    bottom_wins = (bottom > top) | np.isnan(bottom)          # i* = 1, per block
+    bottom_wins = bottom > top                               # i* = 1, per block
+    P = np.maximum(top, bottom)
+    if np.isnan(P).any():                                    # NaN reaches P: route to the NaN
+        right_wins |= np.isnan(right)
+        bottom_wins |= np.isnan(bottom)
     ctx.save_for_backward(right_wins, bottom_wins)
-    return np.maximum(top, bottom)
+    return P
 
 
 def _unpool_2x2(ctx, grad_P: np.ndarray) -> np.ndarray:
     """§3.3 for 2×2 blocks: δP goes to row i* of its block, then to column j* of that row, 0 elsewhere."""
     right_wins, bottom_wins = ctx.saved
     out_h, out_w = grad_P.shape[2:]
-    grad_rows = np.empty(right_wins.shape, dtype=grad_P.dtype)     # δ of each row's winner
-    grad_rows[:, :, 1::2] = grad_P * bottom_wins
-    grad_rows[:, :, 0::2] = grad_P - grad_rows[:, :, 1::2]         # the other row: δP where the top won, else 0
-    grad_A = np.zeros(ctx.x_shape, dtype=grad_P.dtype)
+    grad_rows = np.empty(right_wins.shape, dtype=grad_P.dtype)          # δ reaching each row of a block
+    np.multiply(grad_P, bottom_wins, out=grad_rows[:, :, 1::2])         # the bottom row, where it won
+    np.subtract(grad_P, grad_rows[:, :, 1::2], out=grad_rows[:, :, 0::2])   # the top row: the rest
+    dropped = ctx.x_shape[2] % 2 or ctx.x_shape[3] % 2                  # an odd side's last row/column
+    grad_A = (np.zeros if dropped else np.empty)(ctx.x_shape, dtype=grad_P.dtype)
     blocks = grad_A[:, :, :2 * out_h, :2 * out_w]
-    blocks[..., 1::2] = grad_rows * right_wins
-    blocks[..., 0::2] = grad_rows - blocks[..., 1::2]
+    np.multiply(grad_rows, right_wins, out=blocks[..., 1::2])           # the right column, where it won
+    np.subtract(grad_rows, blocks[..., 1::2], out=blocks[..., 0::2])    # the left column: the rest
     return grad_A

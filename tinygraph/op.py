@@ -102,6 +102,11 @@ class Op:
     aliases: dict[str, str] = {}
 
     @classmethod
+    def batch_work(cls, *arrays: np.ndarray) -> int:
+        """How much work these inputs make, in elements touched (decides how many parts pay off)."""
+        return sum(a.size for name, a in zip(cls.arg_names, arrays) if name in cls.batched and a is not None)
+
+    @classmethod
     def split_over_batch(cls, *arrays: np.ndarray) -> tuple[bool, ...] | None:
         """Which inputs to slice along the batch axis for these arrays (None: run in one piece)."""
         return tuple(name in cls.batched and a is not None and a.ndim > 0

@@ -33,8 +33,8 @@ MIN_ELEMENTS_PER_PART = 1 << 18
 # for OpenBLAS to use its threads leaves them spinning for a while afterwards, and they would then
 # compete with the parts of the next parallel op for the cores (measured; see docs/performance.md).
 MIN_ELEMENTS_ONE_BLAS_THREAD = 1 << 14
-# A declared op is split when its batched inputs hold at least this many elements.
-MIN_ELEMENTS_TO_SPLIT = 1 << 15
+# A declared op is split into parts of at least this much work each (Op.batch_work: elements).
+MIN_ELEMENTS_TO_SPLIT = 1 << 18
 
 _lock = threading.Lock()
 _section = threading.Lock()        # one parallel section at a time, so the BLAS limit nests cleanly
@@ -170,68 +170,94 @@ if hasattr(os, "register_at_fork"):
 
 # ----------------------------------------------------------------- declared batch splits
 
-def _large(arrays) -> bool:
-    """Is any input big enough that splitting could pay (checked before anything costlier)?"""
-    for a in arrays:
-        if a is not None and a.size >= MIN_ELEMENTS_TO_SPLIT:
-            return True
-    return False
-
-
-def _split_plan(op, arrays) -> tuple[tuple[bool, ...], list[int]] | None:
-    """(which inputs are sliced, part boundaries), or None to run the op in one piece."""
+def _split_plan(op, arrays) -> tuple[tuple[bool, ...], list[int]] | None | bool:
+    """(which inputs are sliced, part boundaries); else True to run in one piece with BLAS held to one
+    thread (work big enough to wake OpenBLAS's threads), False to just run it."""
+    work = op.batch_work(*arrays)
+    if work < 2 * MIN_ELEMENTS_TO_SPLIT or workers() < 2:      # cheap arithmetic first: most ops are small
+        return work >= MIN_ELEMENTS_ONE_BLAS_THREAD
     sliced = op.split_over_batch(*arrays)
-    if not sliced or not any(sliced) or workers() < 2:
-        return None
+    if not sliced or not any(sliced):
+        return True
     lengths = {arrays[i].shape[0] for i, s in enumerate(sliced) if s}
     if len(lengths) != 1:
-        return None
+        return True
     (n,) = lengths
-    elements = sum(arrays[i].size for i, s in enumerate(sliced) if s)
-    parts = min(workers(), n, elements // MIN_ELEMENTS_TO_SPLIT)
+    parts = min(workers(), n, work // MIN_ELEMENTS_TO_SPLIT)
     if parts < 2:
-        return None
+        return True
     return sliced, [n * i // parts for i in range(parts + 1)]
 
 
 def run_forward(op, ctx, arrays: list, attrs: dict) -> np.ndarray:
     """op.forward(ctx, *arrays, **attrs), in parts over the batch when the op declares one."""
-    if not op.batched or not _large(arrays):
+    plan = _split_plan(op, arrays) if op.batched else False
+    if plan is False:
         return op.forward(ctx, *arrays, **attrs)
-    plan = _split_plan(op, arrays)
-    if plan is None:
-        return op.forward(ctx, *arrays, **attrs)
+    if plan is True:
+        ctx.one_blas_thread = True
+        with _one_blas_thread():
+            return op.forward(ctx, *arrays, **attrs)
     sliced, bounds = plan
     contexts = [type(ctx)(ctx.needs_input_grad) for _ in bounds[1:]]
 
-    def part(i: int) -> np.ndarray:
+    joined = _Joined(bounds)
+
+    def part(i: int) -> None:
         rows = slice(bounds[i], bounds[i + 1])
         inputs = [a[rows] if s else a for a, s in zip(arrays, sliced)]
-        return op.forward(contexts[i], *inputs, **attrs)
+        joined.put(i, op.forward(contexts[i], *inputs, **attrs))
 
-    outputs = _in_parallel(part, len(contexts))
+    _in_parallel(part, len(contexts))
     ctx.parts, ctx.part_bounds, ctx.part_sliced = contexts, bounds, sliced
     ctx.saved = tuple(value for c in contexts for value in (c.saved or ()))
-    return np.concatenate(outputs)
+    return joined.array
 
 
 def run_backward(op, ctx, grad_out: np.ndarray) -> tuple:
     """op.backward(ctx, grad_out), part by part when forward ran in parts."""
-    contexts = getattr(ctx, "parts", None)
+    contexts = ctx.parts
     if contexts is None:
+        if getattr(ctx, "one_blas_thread", False):
+            with _one_blas_thread():
+                return op.backward(ctx, grad_out)
         return op.backward(ctx, grad_out)
     bounds, sliced = ctx.part_bounds, ctx.part_sliced
-    results = _in_parallel(lambda i: op.backward(contexts[i], grad_out[bounds[i]:bounds[i + 1]]), len(contexts))
+    joined = [_Joined(bounds) if batched else None for batched in sliced]
+
+    def part(i: int) -> tuple:
+        grads = op.backward(contexts[i], grad_out[bounds[i]:bounds[i + 1]])
+        for j, grad in zip(joined, grads):
+            if j is not None and grad is not None:
+                j.put(i, np.asarray(grad))          # each part's rows of δx, copied in this thread
+        return grads
+
+    results = _in_parallel(part, len(contexts))
     grads = []
     for index, batched in enumerate(sliced):
         pieces = [r[index] for r in results]
         if any(p is None for p in pieces):
             grads.append(None)
-        elif batched:                 # each part's rows of δx
-            grads.append(np.concatenate(pieces))
+        elif batched:
+            grads.append(joined[index].array)
         else:                         # a weight shared by the whole batch: Σ over the parts
             grads.append(sum(pieces[1:], pieces[0]))
     return tuple(grads)
+
+
+class _Joined:
+    """The parts' results joined along axis 0, each part copying its rows in its own thread."""
+
+    def __init__(self, bounds: list[int]):
+        self.bounds = bounds
+        self.array: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def put(self, i: int, part: np.ndarray) -> None:
+        with self._lock:              # the first part to finish allocates the whole array
+            if self.array is None:
+                self.array = np.empty((self.bounds[-1],) + part.shape[1:], dtype=part.dtype)
+        self.array[self.bounds[i]:self.bounds[i + 1]] = part
 
 
 def release_parts(ctx) -> None:

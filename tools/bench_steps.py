@@ -12,6 +12,7 @@ import numpy as np
 import tinygraph as tg
 from tinygraph.broadcast import unbroadcast
 from tinygraph.op import Context
+from tinygraph.parallel import run_backward, run_forward
 
 try:
     import torch
@@ -88,22 +89,24 @@ class NumpyStep:
         W, b, U, c = self.params
         conv_ctx, relu_ctx, pool_ctx = Context((False, True, True)), Context((True,)), Context((True,))
         flat_ctx, mm_ctx, add_ctx, xent_ctx = (Context((True,)), Context((True, True)),
-                                               Context((True, True)), Context((True, False)))
-        Z = self.conv.forward(conv_ctx, self.X, W, b)
-        A = self.relu.forward(relu_ctx, Z)
-        P = self.pool.forward(pool_ctx, A, size=2)
-        p = self.reshape.forward(flat_ctx, P, shape=(P.shape[0], -1))
-        pU = self.matmul.forward(mm_ctx, p, U)
-        s = self.add.forward(add_ctx, pU, c)
-        loss = self.xent.forward(xent_ctx, s, self.y)
-        grad_s, _ = self.xent.backward(xent_ctx, np.ones_like(loss))
-        grad_pU, grad_c = self.add.backward(add_ctx, grad_s)
+                                               Context((True, True)), Context((True, False, False)))
+        # The rules through the op machinery (run_forward/run_backward split declared ops over the
+        # batch, as apply and the engine do), without Tensors, Nodes or the engine's walk.
+        Z = run_forward(self.conv, conv_ctx, [self.X, W, b], {})
+        A = run_forward(self.relu, relu_ctx, [Z], {})
+        P = run_forward(self.pool, pool_ctx, [A], {"size": 2})
+        p = run_forward(self.reshape, flat_ctx, [P], {"shape": (P.shape[0], -1)})
+        pU = run_forward(self.matmul, mm_ctx, [p, U], {})
+        s = run_forward(self.add, add_ctx, [pU, c], {})
+        loss = run_forward(self.xent, xent_ctx, [s, self.y], {})
+        grad_s = run_backward(self.xent, xent_ctx, np.ones_like(loss))[0]   # δs; the target and weight get none
+        grad_pU, grad_c = run_backward(self.add, add_ctx, grad_s)
         grad_c = unbroadcast(grad_c, c.shape)[0]
-        grad_p, grad_U = self.matmul.backward(mm_ctx, grad_pU)
-        (grad_P,) = self.reshape.backward(flat_ctx, grad_p)
-        (grad_A,) = self.pool.backward(pool_ctx, grad_P)
-        (grad_Z,) = self.relu.backward(relu_ctx, grad_A)
-        _, grad_W, grad_b = self.conv.backward(conv_ctx, grad_Z)
+        grad_p, grad_U = run_backward(self.matmul, mm_ctx, grad_pU)
+        (grad_P,) = run_backward(self.reshape, flat_ctx, grad_p)
+        (grad_A,) = run_backward(self.pool, pool_ctx, grad_P)
+        (grad_Z,) = run_backward(self.relu, relu_ctx, grad_A)
+        _, grad_W, grad_b = run_backward(self.conv, conv_ctx, grad_Z)
         return loss, [grad_W, grad_b, grad_U, grad_c]
 
     def step(self):
