@@ -80,8 +80,11 @@ def _unpool_2x2(ctx, grad_P: np.ndarray) -> np.ndarray:
     grad_rows = np.empty(right_wins.shape, dtype=grad_P.dtype)          # δ reaching each row of a block
     np.multiply(grad_P, bottom_wins, out=grad_rows[:, :, 1::2])         # the bottom row, where it won
     np.subtract(grad_P, grad_rows[:, :, 1::2], out=grad_rows[:, :, 0::2])   # the top row: the rest
-    dropped = ctx.x_shape[2] % 2 or ctx.x_shape[3] % 2                  # an odd side's last row/column
-    grad_A = (np.zeros if dropped else np.empty)(ctx.x_shape, dtype=grad_P.dtype)
+    grad_A = ctx.grad_buffer(0)                                         # the machinery's rows, if split
+    if grad_A is None:
+        grad_A = np.empty(ctx.x_shape, dtype=grad_P.dtype)
+    if ctx.x_shape[2] % 2 or ctx.x_shape[3] % 2:                        # an odd side's last row/column
+        grad_A[...] = 0
     blocks = grad_A[:, :, :2 * out_h, :2 * out_w]
     np.multiply(grad_rows, right_wins, out=blocks[..., 1::2])           # the right column, where it won
     np.subtract(grad_rows, blocks[..., 1::2], out=blocks[..., 0::2])    # the left column: the rest

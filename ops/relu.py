@@ -9,15 +9,17 @@ from tinygraph.registry import register_op
 class ReLU(Op):
     """A = max(0, Z);  δZ = δA ⊙ 1[Z > 0], so exactly 0 at Z = 0 (§3.4)."""
 
+    batched, output_like = ("x",), "x"     # elementwise: slices of the batch, each written in place
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x > 0)  # 1[Z > 0]: a quarter of Z's bytes in float32
-        return np.maximum(x, 0)       # NaN stays NaN, as in PyTorch, so detect_anomaly can see it
+        return np.maximum(x, 0, out=ctx.out)   # NaN stays NaN, as in PyTorch (out: see Op.output_like)
 
     @staticmethod
     def backward(ctx, grad_out):
         (positive,) = ctx.saved
-        return (grad_out * positive,)
+        return (np.multiply(grad_out, positive, out=ctx.grad_buffer(0)),)
 
     @staticmethod
     def backward_note(x):

@@ -40,6 +40,14 @@ class Context:
         self.needs_input_grad = needs_input_grad
         self.saved: tuple | None = ()
         self.parts: list | None = None    # one Context per part when the op ran split over its batch
+        # Set by the op machinery on a part of a split op: where forward may write its output
+        # (out=ctx.out), and where backward may write each batched input's gradient.
+        self.out: np.ndarray | None = None
+        self.grad_buffers: list | None = None
+
+    def grad_buffer(self, index: int) -> np.ndarray | None:
+        """The array backward may write input `index`'s gradient into (out=...), or None: allocate."""
+        return None if self.grad_buffers is None else self.grad_buffers[index]
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep arrays (or anything) for backward; released after backward unless retain_graph."""
@@ -98,6 +106,9 @@ class Op:
     # Inputs whose axis 0 is a batch axis that the output shares: the op machinery may then run
     # forward and backward on slices of the batch in parallel (tinygraph/parallel.py).
     batched: tuple[str, ...] = ()
+    # The input whose shape and dtype the output has (relu: "x"): a split op's parts then write
+    # straight into one output array through `out=ctx.out`.
+    output_like: str | None = None
     # Other names a caller may use for a hyperparameter, e.g. NumPy's {"axis": "dim", "keepdims": "keepdim"}.
     aliases: dict[str, str] = {}
 

@@ -200,8 +200,12 @@ def run_forward(op, ctx, arrays: list, attrs: dict) -> np.ndarray:
             return op.forward(ctx, *arrays, **attrs)
     sliced, bounds = plan
     contexts = [type(ctx)(ctx.needs_input_grad) for _ in bounds[1:]]
-
     joined = _Joined(bounds)
+    if op.output_like is not None:            # the output has that input's shape: one array, parts write in
+        like = arrays[op.arg_names.index(op.output_like)]
+        joined.array = np.empty(like.shape, dtype=like.dtype)
+        for i, c in enumerate(contexts):
+            c.out = joined.array[bounds[i]:bounds[i + 1]]
 
     def part(i: int) -> None:
         rows = slice(bounds[i], bounds[i + 1])
@@ -210,6 +214,7 @@ def run_forward(op, ctx, arrays: list, attrs: dict) -> np.ndarray:
 
     _in_parallel(part, len(contexts))
     ctx.parts, ctx.part_bounds, ctx.part_sliced = contexts, bounds, sliced
+    ctx.part_inputs = [(a.shape, a.dtype) if s else None for a, s in zip(arrays, sliced)]
     ctx.saved = tuple(value for c in contexts for value in (c.saved or ()))
     return joined.array
 
@@ -223,13 +228,17 @@ def run_backward(op, ctx, grad_out: np.ndarray) -> tuple:
                 return op.backward(ctx, grad_out)
         return op.backward(ctx, grad_out)
     bounds, sliced = ctx.part_bounds, ctx.part_sliced
-    joined = [_Joined(bounds) if batched else None for batched in sliced]
+    # δ of each batched input: one array of the input's shape and dtype, each part writing its rows
+    # (a rule may write straight into ctx.grad_buffer(i); otherwise its result is copied in).
+    joined = [None if like is None else _Joined(bounds, np.empty(*like)) for like in ctx.part_inputs]
+    for i, c in enumerate(contexts):
+        c.grad_buffers = [None if j is None else j.array[bounds[i]:bounds[i + 1]] for j in joined]
 
     def part(i: int) -> tuple:
         grads = op.backward(contexts[i], grad_out[bounds[i]:bounds[i + 1]])
         for j, grad in zip(joined, grads):
             if j is not None and grad is not None:
-                j.put(i, np.asarray(grad))          # each part's rows of δx, copied in this thread
+                j.put(i, grad)
         return grads
 
     results = _in_parallel(part, len(contexts))
@@ -246,24 +255,22 @@ def run_backward(op, ctx, grad_out: np.ndarray) -> tuple:
 
 
 class _Joined:
-    """The parts' results joined along axis 0, each part copying its rows in its own thread."""
+    """The parts' results joined along axis 0: each part's rows copied in by its own thread, or
+    written there already by the rule (ctx.out / ctx.grad_buffer)."""
 
-    def __init__(self, bounds: list[int]):
+    def __init__(self, bounds: list[int], array: np.ndarray | None = None):
         self.bounds = bounds
-        self.array: np.ndarray | None = None
+        self.array = array
         self._lock = threading.Lock()
 
-    def put(self, i: int, part: np.ndarray) -> None:
-        with self._lock:              # the first part to finish allocates the whole array
+    def put(self, i: int, part) -> None:
+        part = np.asarray(part)
+        with self._lock:              # without a preallocated array, the first part to finish makes it
             if self.array is None:
                 self.array = np.empty((self.bounds[-1],) + part.shape[1:], dtype=part.dtype)
-        self.array[self.bounds[i]:self.bounds[i + 1]] = part
-
-
-def release_parts(ctx) -> None:
-    """Free what every part saved (the engine calls this through Context.release)."""
-    for c in getattr(ctx, "parts", None) or ():
-        c.saved = None
+        rows = self.array[self.bounds[i]:self.bounds[i + 1]]
+        if part.ctypes.data != rows.ctypes.data or part.shape != rows.shape:   # not written in place
+            rows[...] = part
 
 
 def _in_parallel(work: Callable[[int], object], count: int) -> list:
