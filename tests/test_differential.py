@@ -25,15 +25,9 @@ import os
 
 import numpy as np
 import pytest
+from torch_required import require_torch
 
-if os.environ.get("CI") == "true":
-    try:
-        import torch
-    except ImportError as error:     # CI must never skip the differential suite silently
-        raise RuntimeError("CI=true but PyTorch is not installed: the differential suite needs torch "
-                           "(pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu)") from error
-else:
-    torch = pytest.importorskip("torch")
+torch = require_torch(__file__)
 
 from hypothesis import HealthCheck, event, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402

@@ -8,19 +8,12 @@ torch is a test-only dependency: without it this file is skipped, except under C
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
+from torch_required import require_torch
 
-if os.environ.get("CI") == "true":
-    try:
-        import torch
-    except ImportError as error:     # CI must never skip the comparison with PyTorch silently
-        raise RuntimeError("CI=true but PyTorch is not installed: tests/test_models_torch.py needs torch "
-                           "(pip install -e '.[crosscheck]')") from error
-else:
-    torch = pytest.importorskip("torch")
+torch = require_torch(__file__)
 
 import torch.nn as tnn  # noqa: E402
 import torch.nn.functional as TF  # noqa: E402

@@ -11,19 +11,12 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 
 import numpy as np
 import pytest
+from torch_required import require_torch
 
-if os.environ.get("CI") == "true":
-    try:
-        import torch
-    except ImportError as error:     # CI must never skip the comparison with PyTorch silently
-        raise RuntimeError("CI=true but PyTorch is not installed: tests/test_optim_torch.py needs torch "
-                           "(pip install -e '.[crosscheck]')") from error
-else:
-    torch = pytest.importorskip("torch")
+torch = require_torch(__file__)
 
 import tinygraph as tg  # noqa: E402
 from tinygraph import nn, optim  # noqa: E402

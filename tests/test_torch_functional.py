@@ -12,14 +12,9 @@ import warnings
 
 import numpy as np
 import pytest
+from torch_required import require_torch
 
-if os.environ.get("CI") == "true":
-    try:
-        import torch
-    except ImportError as error:     # CI must never skip the comparison with PyTorch silently
-        raise RuntimeError("CI=true but PyTorch is not installed: tests/test_torch_functional.py needs torch") from error
-else:
-    torch = pytest.importorskip("torch")
+torch = require_torch(__file__)
 
 import torch.nn.functional as TF  # noqa: E402
 

@@ -13,18 +13,12 @@ torch is a test-only dependency: without it this file is skipped, except under C
 from __future__ import annotations
 
 import itertools
-import os
 
 import numpy as np
 import pytest
+from torch_required import require_torch
 
-if os.environ.get("CI") == "true":
-    try:
-        import torch
-    except ImportError as error:     # CI must never skip the comparison with PyTorch silently
-        raise RuntimeError("CI=true but PyTorch is not installed: tests/test_torch_tensor_ops.py needs torch") from error
-else:
-    torch = pytest.importorskip("torch")
+torch = require_torch(__file__)
 
 import tinygraph as tg  # noqa: E402
 from torch_compare import assert_close, assert_gradient_contract, to_numpy  # noqa: E402
