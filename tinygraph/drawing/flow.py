@@ -38,10 +38,10 @@ class GradientFlow:
         self.layers: dict[str, list] = defaultdict(list)       # layer -> its parameters
         for name, parameter in model.named_parameters():
             self.layers[name.rpartition(".")[0] or name].append(parameter)
-        self.relus = {path: module for path, module in model.named_modules() if isinstance(module, ReLU)}
+        self.rectifiers = {path: module for path, module in model.named_modules() if isinstance(module, ReLU)}
         self.grad_norm: dict[str, list[float]] = {layer: [] for layer in self.layers}
         self.update_ratio: dict[str, list[float]] = {layer: [] for layer in self.layers}
-        self.dead: dict[str, list[float]] = {path: [] for path in self.relus}
+        self.dead: dict[str, list[float]] = {path: [] for path in self.rectifiers}
         self._steps: dict[str, list[tuple[float, float]]] = defaultdict(list)
         self._dead_now: dict[str, list[float]] = defaultdict(list)
         self._hook = None
@@ -72,7 +72,7 @@ class GradientFlow:
 
     def _on_forward(self, out) -> None:
         path = STATE.module_path        # the module running now (the node is tagged just after this hook)
-        if path in self.relus and self.relus[path].training and out.values_available and out.size:
+        if path in self.rectifiers and self.rectifiers[path].training and out.values_available and out.size:
             self._dead_now[path].append(float(np.mean(out.data <= 0)))
 
     def end_epoch(self) -> None:
@@ -81,7 +81,7 @@ class GradientFlow:
             steps = self._steps.pop(layer, [])
             self.grad_norm[layer].append(float(np.mean([g for g, _ in steps])) if steps else float("nan"))
             self.update_ratio[layer].append(float(np.nanmean([r for _, r in steps])) if steps else float("nan"))
-        for path in self.relus:
+        for path in self.rectifiers:
             seen = self._dead_now.pop(path, [])
             self.dead[path].append(float(np.mean(seen)) if seen else float("nan"))
 
@@ -141,11 +141,11 @@ class GradientFlow:
         ratios.text(epochs[0] if len(epochs) else 1, RATIO_GUIDE, " 1e−3: rule of thumb", va="bottom",
                     color="#666666", fontsize=8)
         ratios.set(yscale="log", xlabel="epoch", ylabel="‖Δθ‖ / ‖θ‖ per step", title="Update-to-weight ratio")
-        for relu in self.relus:
-            dead.plot(epochs, [100 * d for d in self.dead[relu]], marker="o", ms=3, label=relu)
+        for name in self.rectifiers:
+            dead.plot(epochs, [100 * d for d in self.dead[name]], marker="o", ms=3, label=name)
         dead.set(ylim=(0, 100), xlabel="epoch", ylabel="% of ReLU outputs that are 0",
                  title="Dead ReLU units (pass no gradient)")
-        if not self.relus:
+        if not self.rectifiers:
             dead.text(0.5, 0.5, "no nn.ReLU module", ha="center", transform=dead.transAxes, color="#666666")
         warnings = self.warnings()
         figure.suptitle("⚠ " + "; ".join(warnings) if warnings else
