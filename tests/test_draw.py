@@ -261,3 +261,13 @@ def test_the_fused_linear_op_is_one_node_with_its_formula_and_rules():
     words = text(dot)
     for shown in ["s = U p + c", "δp = Uᵀ δs (§3.2)", "∂L/∂U = δs pᵀ (§3.2)", "∂L/∂c = δs (§3.2)"]:
         assert shown in words, shown
+
+
+def test_unnamed_parameters_are_called_by_their_name_in_the_model():
+    from tinygraph.models import MLP
+    model = MLP(in_features=4, hidden=[3], classes=2, rng=np.random.default_rng(0))
+    text = str(tg.trace(model(np.zeros((1, 4), np.float32))))
+    for name in ("layers.1.weight", "layers.1.bias", "layers.3.weight", "layers.3.bias"):
+        assert name in text, name
+    assert tg.nn.parameter_name(model.layers[1].weight) == "layers.1.weight"
+    assert tg.nn.parameter_name(tg.tensor(np.ones(2), requires_grad=True)) is None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinygraph.broadcast import unbroadcast_axes
-from tinygraph.nn import node_module_path
+from tinygraph.nn import node_module_path, parameter_name
 from tinygraph.op import Op
 from tinygraph.tensor import Tensor
 
@@ -140,8 +140,8 @@ def _module_names(order: list[Tensor], root: Tensor) -> dict[int, tuple[str, boo
     """Names for unnamed tensors from the module that made them: (name, is the module's output).
 
     A module's output (used outside it, or the root) is called by the module's path (`fc1`); a
-    tensor used only inside its module by path and op (`fc1.matmul`); the unnamed input that
-    feeds the first module, `X`.
+    tensor used only inside its module by path and op (`fc1.matmul`); a parameter by its name in
+    the model (`fc1.weight`); the unnamed input that feeds the first module, `X`.
     """
     users: dict[int, set] = {}
     for t in order:
@@ -156,7 +156,9 @@ def _module_names(order: list[Tensor], root: Tensor) -> dict[int, tuple[str, boo
             continue
         if t.grad_fn is None:
             modules = users.get(id(t), set())
-            if not input_named and not t.requires_grad and t.ndim >= 2 and modules - {None}:
+            if parameter_name(t):                            # a model's parameter: fc.weight
+                names[id(t)] = (parameter_name(t), True)
+            elif not input_named and not t.requires_grad and t.ndim >= 2 and modules - {None}:
                 names[id(t)], input_named = ("X", True), True
             continue
         path = node_module_path(t.grad_fn)

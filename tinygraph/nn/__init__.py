@@ -19,7 +19,7 @@ from tinygraph.nn.layers import (AvgPool2d, Conv2d, Flatten, Identity, Linear, L
                                   ModuleList, ReLU, Sequential, Sigmoid, Softmax, Tanh, as_tensor)
 from tinygraph.nn.normalization import BatchNorm1d, BatchNorm2d, Dropout
 from tinygraph.nn.loss import CrossEntropyLoss, MSELoss
-from tinygraph.nn.module import IncompatibleKeys, Module, Parameter, StateDictError, module_path, node_module_path
+from tinygraph.nn.module import IncompatibleKeys, Module, Parameter, StateDictError, module_path, node_module_path, parameter_name
 from tinygraph.nn import utils
 
 __all__ = ["Module", "Parameter", "module_path", "IncompatibleKeys", "StateDictError",

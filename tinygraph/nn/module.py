@@ -330,10 +330,29 @@ def _child_path(module: Module) -> str:
 _MODULE_OF: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
+# id(parameter) -> (weak reference, its dotted name in the model that used it, "fc.weight"), for
+# drawings of unnamed parameters. Keyed by identity: a tensor's == compares elements.
+_PARAMETER_NAME: dict[int, tuple] = {}
+
+
 def _tag_with_module_path(out: Tensor) -> None:
     path = STATE.module_path
     if path is not None:
         _MODULE_OF[out.grad_fn] = path
+    module = STATE.module_stack[-1][0]
+    for parent in out.grad_fn.inputs:
+        if isinstance(parent, Parameter) and parameter_name(parent) is None:
+            for attribute, own in module._parameters.items():
+                if own is parent:
+                    key = id(parent)
+                    _PARAMETER_NAME[key] = (weakref.ref(parent, lambda _, key=key: _PARAMETER_NAME.pop(key, None)),
+                                            f"{path}.{attribute}" if path else attribute)
+
+
+def parameter_name(t: Tensor) -> str | None:
+    """The dotted name ("fc.weight") of a parameter that a module's call used, or None."""
+    entry = _PARAMETER_NAME.get(id(t))
+    return entry[1] if entry is not None and entry[0]() is t else None
 
 
 def node_module_path(node) -> str | None:
