@@ -69,3 +69,17 @@ def test_train_command_writes_the_gradient_flow_plot(tmp_path, capsys):
     assert train.main(["--epochs", "1", "--grad-flow", str(tmp_path / "flow.png")]) == 0
     assert "gradient flow written to" in capsys.readouterr().out
     assert (tmp_path / "flow.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_failed_training_run_stops_watching_forward_passes(tmp_path, monkeypatch):
+    from tinygraph.cli import train as train_command
+    from tinygraph.grad_mode import STATE
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(train_command, "train_epoch", fail)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        train_command.run(train_command.parse_args(["--model", "mlp", "--epochs", "1",
+                                                    "--grad-flow", str(tmp_path / "flow.png")]))
+    assert STATE.forward_hooks == []

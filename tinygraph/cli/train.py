@@ -359,6 +359,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 save_checkpoint(args.out, model, optimizer, settings, config, epoch + 1, history)
     except KeyboardInterrupt:
         raise CommandError(f"interrupted in epoch {epoch + 1}{saved_epoch(args.out)}", status=130) from None
+    finally:
+        if flow is not None:
+            flow.close()                        # stop watching forward passes, also when training fails
     if args.out and epochs == 0:
         save_checkpoint(args.out, model, optimizer, settings, config, end_epoch, history)
     test_loss, test_acc = evaluate(model, split.x_test, split.y_test)
