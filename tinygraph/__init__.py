@@ -34,7 +34,7 @@ from tinygraph import data, nn, optim  # tg.nn.Linear, tg.optim.Adam, tg.data.lo
 from tinygraph.checkpoint import load, save  # tg.save(path, state) / tg.load(path)
 from tinygraph.drawing import draw, draw_steps, record_backward, trace  # see backprop
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def __getattr__(name: str):
