@@ -54,3 +54,11 @@ def dim_alias(op: str, dim, keepdim, axis, keepdims) -> tuple:
             raise TypeError(f"{op}(): got both keepdim={keepdim!r} and its alias keepdims={keepdims!r}")
         keepdim = keepdims
     return dim, bool(keepdim)
+
+
+def share_among_extremes(grad_out: np.ndarray, x: np.ndarray, extreme: np.ndarray, axes, keepdim: bool,
+                         ) -> np.ndarray:
+    """δx for a max or min over `axes`: δout goes to the elements equal to the extreme, split evenly among ties."""
+    winners = x == restore_axes(extreme, axes, keepdim, x.shape)
+    ties = winners.sum(axis=axes, keepdims=True)
+    return restore_axes(grad_out, axes, keepdim, x.shape) * winners / ties.astype(grad_out.dtype)

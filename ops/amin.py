@@ -3,7 +3,7 @@ import numpy as np
 
 from tinygraph.errors import OpError
 from tinygraph.op import Op
-from tinygraph.ops._axes import reduction_axes, restore_axes
+from tinygraph.ops._axes import reduction_axes, share_among_extremes
 from tinygraph.registry import register_op
 
 
@@ -28,7 +28,4 @@ class Amin(Op):
     @staticmethod
     def backward(ctx, grad_out):
         x, out = ctx.saved
-        out = restore_axes(out, ctx.axes, ctx.keepdim, x.shape)
-        is_min = x == out
-        ties = is_min.sum(axis=ctx.axes, keepdims=True)
-        return (restore_axes(grad_out, ctx.axes, ctx.keepdim, x.shape) * is_min / ties.astype(grad_out.dtype),)
+        return (share_among_extremes(grad_out, x, out, ctx.axes, ctx.keepdim),)
