@@ -25,7 +25,6 @@ def cnn_step(rng_seed=0, odd=False):
 @pytest.fixture
 def split_everything(monkeypatch):
     """Make every op split its batch into 3 parts, however small the arrays."""
-    monkeypatch.setattr(_parallel, "MIN_ELEMENTS_PER_PART", 1)
     monkeypatch.setattr(_parallel, "MIN_ELEMENTS_TO_SPLIT", 1)
     monkeypatch.setattr(_parallel, "MIN_ELEMENTS_ONE_BLAS_THREAD", 1)
     monkeypatch.setattr(_parallel, "workers", lambda: 3)
@@ -38,6 +37,21 @@ def split_everything(monkeypatch):
 
     monkeypatch.setattr(_parallel, "_pool", counting_pool)
     return calls
+
+
+class Rows(tg.Op):
+    """A stand-in op with one batched input, to drive the machinery's planning directly."""
+
+    name, arg_names, batched = "rows", ("x",), ("x",)
+
+
+def in_parts(work, batch):
+    """work(rows) for each part the machinery makes of `batch` (_split_plan, then _in_parallel)."""
+    plan = _parallel._split_plan(Rows, [batch])
+    if not isinstance(plan, tuple):
+        return [work(slice(None))]
+    _, bounds = plan
+    return _parallel._in_parallel(lambda i: work(slice(bounds[i], bounds[i + 1])), len(bounds) - 1)
 
 
 @pytest.mark.parametrize("odd", [False, True])
@@ -66,15 +80,15 @@ def test_split_matmul_matches_one_thread(split_everything):
 
 
 def test_parts_cover_the_batch_once_in_order(split_everything):
-    seen = _parallel.over_rows(lambda rows: np.arange(10)[rows].tolist(), np.zeros((10, 4)))
+    seen = in_parts(lambda rows: np.arange(10)[rows].tolist(), np.zeros((10, 4)))
     assert seen == [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9]]
-    assert _parallel.over_rows(lambda rows: rows, np.zeros(())) == [...]    # 0-d: one part, index ...
+    assert in_parts(lambda rows: rows, np.zeros(())) == [slice(None)]      # 0-d: no batch axis, one piece
 
 
 def test_a_second_thread_mid_section_runs_its_parts_in_the_calling_thread(split_everything):
     import threading
     with _parallel._section:        # as if another thread were inside a parallel op
-        parts = _parallel.over_rows(lambda rows: (rows, threading.get_ident()), np.zeros((6, 2)))
+        parts = in_parts(lambda rows: (rows, threading.get_ident()), np.zeros((6, 2)))
     assert [rows for rows, _ in parts] == [slice(0, 2), slice(2, 4), slice(4, 6)]
     assert {thread for _, thread in parts} == {threading.get_ident()}
     assert not split_everything      # no pool was asked for
@@ -85,7 +99,7 @@ def test_errors_inside_a_part_reach_the_caller(split_everything):
         raise ValueError(f"bad rows {rows}")
 
     with pytest.raises(ValueError, match="bad rows"):
-        _parallel.over_rows(fail, np.zeros((6, 2)))
+        in_parts(fail, np.zeros((6, 2)))
     assert not _parallel._section.locked()
 
 
@@ -99,7 +113,7 @@ def test_when_the_calling_threads_part_fails_the_other_parts_still_finish_first(
         finished.append(rows.start)
 
     with pytest.raises(ValueError, match="first part failed"):
-        _parallel.over_rows(work, np.zeros((6, 2)))
+        in_parts(work, np.zeros((6, 2)))
     assert sorted(finished) == [2, 4]
 
 
@@ -110,10 +124,10 @@ def test_blas_runs_one_thread_inside_parts_and_is_restored_after(split_everythin
     if not blas:
         pytest.skip("no BLAS library visible to threadpoolctl")
     before = blas[0].get_num_threads()
-    inside = _parallel.over_rows(lambda rows: blas[0].get_num_threads(), np.zeros((6, 2)))
+    inside = in_parts(lambda rows: blas[0].get_num_threads(), np.zeros((6, 2)))
     assert inside == [1, 1, 1]
     with pytest.raises(ZeroDivisionError):
-        _parallel.over_rows(lambda rows: 1 / 0, np.zeros((6, 2)))
+        in_parts(lambda rows: 1 / 0, np.zeros((6, 2)))
     assert blas[0].get_num_threads() == before
 
 
@@ -134,13 +148,13 @@ def test_a_forked_child_gets_its_own_threads(split_everything):
 
 def test_set_num_threads_bounds_the_parts(monkeypatch):
     monkeypatch.setattr(_parallel, "_workers", None)          # restored after the test
-    monkeypatch.setattr(_parallel, "MIN_ELEMENTS_PER_PART", 1)
+    monkeypatch.setattr(_parallel, "MIN_ELEMENTS_TO_SPLIT", 1)
     monkeypatch.setattr(_parallel, "MIN_ELEMENTS_ONE_BLAS_THREAD", 1)
     tg.set_num_threads(1)
     assert tg.get_num_threads() == 1
-    assert _parallel.over_rows(lambda rows: rows, np.zeros((6, 2))) == [slice(None)]
+    assert in_parts(lambda rows: rows, np.zeros((6, 2))) == [slice(None)]
     tg.set_num_threads(4)
-    parts = _parallel.over_rows(lambda rows: (rows.start, rows.stop), np.zeros((8, 2)))
+    parts = in_parts(lambda rows: (rows.start, rows.stop), np.zeros((8, 2)))
     assert parts == [(0, 2), (2, 4), (4, 6), (6, 8)]
     with pytest.raises(ValueError, match="set_num_threads: count must be an int >= 1, got 0"):
         tg.set_num_threads(0)

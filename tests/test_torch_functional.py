@@ -557,7 +557,7 @@ def test_batch_norm_dropout_and_pad_refusals_like_torch():
 def split_everything(monkeypatch):
     """Make every op that declares a batch axis split it into 3 parts, however small the arrays."""
     from tinygraph import parallel
-    for name in ("MIN_ELEMENTS_PER_PART", "MIN_ELEMENTS_TO_SPLIT", "MIN_ELEMENTS_ONE_BLAS_THREAD"):
+    for name in ("MIN_ELEMENTS_TO_SPLIT", "MIN_ELEMENTS_ONE_BLAS_THREAD"):
         monkeypatch.setattr(parallel, name, 1)
     monkeypatch.setattr(parallel, "workers", lambda: 3)
     return parallel

@@ -27,8 +27,6 @@ from typing import Callable
 
 import numpy as np
 
-# Below this many elements in the op's largest array, one thread does everything.
-MIN_ELEMENTS_PER_PART = 1 << 18
 # From this many elements on, even one part runs with BLAS held to one thread: a product big enough
 # for OpenBLAS to use its threads leaves them spinning for a while afterwards, and they would then
 # compete with the parts of the next parallel op for the cores (measured; see docs/performance.md).
@@ -72,28 +70,6 @@ def set_num_threads(count: int) -> None:
 def get_num_threads() -> int:
     """How many threads large ops are split over (see `set_num_threads`)."""
     return workers()
-
-
-def over_rows(work: Callable[[object], object], *arrays: np.ndarray) -> list:
-    """Call work(rows) on consecutive slices `rows` of axis 0 of `arrays`; return the results in order.
-
-    Every array must have the same length along axis 0 (the batch). The largest array decides
-    how many parts are worth a thread each: at most one per CPU and one per row. With one part,
-    `rows` is `slice(None)` (`...` for 0-d arrays), so work indexes the whole arrays.
-    """
-    elements = 0
-    for a in arrays:
-        if a.size > elements:
-            elements = a.size
-    if elements < MIN_ELEMENTS_ONE_BLAS_THREAD:            # small: no thread, no BLAS limit
-        return [work(slice(None) if arrays[0].ndim else ...)]
-    n = arrays[0].shape[0] if arrays[0].ndim else 1
-    parts = min(workers(), n, elements // MIN_ELEMENTS_PER_PART)
-    if parts <= 1:
-        with _one_blas_thread():
-            return [work(slice(None) if arrays[0].ndim else ...)]
-    bounds = [n * i // parts for i in range(parts + 1)]
-    return _in_parallel(lambda i: work(slice(bounds[i], bounds[i + 1])), parts)
 
 
 def _pool() -> ThreadPoolExecutor:
