@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from tinygraph import buffers
 from tinygraph.errors import OpError
 
 
@@ -78,7 +79,7 @@ def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
     kh, kw = kernel
     view = windows(x, kernel, stride, dilation)             # (N, C, Ho, Wo, KH, KW), no copy
     out_h, out_w = view.shape[2:4]
-    cols = np.empty((n, channels, kh, kw, out_h, out_w), dtype=x.dtype)
+    cols = buffers.empty((n, channels, kh, kw, out_h, out_w), x.dtype)
     np.copyto(cols, view.transpose(0, 1, 4, 5, 2, 3))
     return cols.reshape(n, channels * kh * kw, out_h * out_w)
 
@@ -103,7 +104,7 @@ def add_windows(grad_windows: np.ndarray, shape: tuple[int, ...], stride: tuple[
     """
     _, _, out_h, out_w, kh, kw = grad_windows.shape
     (sh, sw), (dh, dw) = stride, dilation
-    grad = np.zeros(shape, dtype=grad_windows.dtype)
+    grad = buffers.zeros(shape, grad_windows.dtype)
     for i in range(kh):
         for j in range(kw):
             top, left = i * dh, j * dw                    # where offset (i, j) of window (0, 0) sits

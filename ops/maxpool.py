@@ -1,6 +1,7 @@
 """Max-pooling, section 2.3, with the argmax kept so backward routes each gradient to one element."""
 import numpy as np
 
+from tinygraph import buffers
 from tinygraph.op import Op
 from tinygraph.ops._windows import add_windows, crop, pad_to, pool_options, pooled_size, windows
 from tinygraph.registry import register_op
@@ -77,12 +78,12 @@ def _unpool_2x2(ctx, grad_P: np.ndarray) -> np.ndarray:
     """§3.3 for 2×2 blocks: δP goes to row i* of its block, then to column j* of that row, 0 elsewhere."""
     right_wins, bottom_wins = ctx.saved
     out_h, out_w = grad_P.shape[2:]
-    grad_rows = np.empty(right_wins.shape, dtype=grad_P.dtype)          # δ reaching each row of a block
+    grad_rows = buffers.empty(right_wins.shape, grad_P.dtype)          # δ reaching each row of a block
     np.multiply(grad_P, bottom_wins, out=grad_rows[:, :, 1::2])         # the bottom row, where it won
     np.subtract(grad_P, grad_rows[:, :, 1::2], out=grad_rows[:, :, 0::2])   # the top row: the rest
     grad_A = ctx.grad_buffer(0)                                         # the machinery's rows, if split
     if grad_A is None:
-        grad_A = np.empty(ctx.x_shape, dtype=grad_P.dtype)
+        grad_A = buffers.empty(ctx.x_shape, grad_P.dtype)
     if ctx.x_shape[2] % 2 or ctx.x_shape[3] % 2:                        # an odd side's last row/column
         grad_A[...] = 0
     blocks = grad_A[:, :, :2 * out_h, :2 * out_w]

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tinygraph import buffers
 from tinygraph.broadcast import unbroadcast, unbroadcast_axes
 from tinygraph.parallel import run_backward
 from tinygraph.grad_mode import STATE
@@ -57,6 +58,7 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
     released = _run_backward(root, _initial_grad(root, grad), retain_graph)
     if released:
         free_intermediates(released)
+    buffers.end_step()
 
 
 # tensor.py imports nothing above it, so the engine gives Tensor its backward method: the same

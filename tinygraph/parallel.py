@@ -27,6 +27,8 @@ from typing import Callable
 
 import numpy as np
 
+from tinygraph import buffers
+
 # From this many elements on, even one part runs with BLAS held to one thread: a product big enough
 # for OpenBLAS to use its threads leaves them spinning for a while afterwards, and they would then
 # compete with the parts of the next parallel op for the cores (measured; see docs/performance.md).
@@ -172,14 +174,23 @@ def run_forward(op, ctx, arrays: list, attrs: dict) -> np.ndarray:
         return op.forward(ctx, *arrays, **attrs)
     if plan is True:
         ctx.one_blas_thread = True
-        with _one_blas_thread():
-            return op.forward(ctx, *arrays, **attrs)
+        # A large op's output and its inputs' gradients come from the buffer pool (tinygraph/buffers.py).
+        ctx.grad_likes = [(a.shape, a.dtype) if name in op.batched and a is not None else None
+                          for name, a in zip(op.arg_names, arrays)]
+        if op.output_like is not None:
+            like = arrays[op.arg_names.index(op.output_like)]
+            ctx.out = buffers.empty(like.shape, like.dtype)
+        try:
+            with _one_blas_thread():
+                return op.forward(ctx, *arrays, **attrs)
+        finally:
+            ctx.out = None        # the output tensor holds the array; the context must not keep it alive
     sliced, bounds = plan
     contexts = [type(ctx)(ctx.needs_input_grad) for _ in bounds[1:]]
     joined = _Joined(bounds)
     if op.output_like is not None:            # the output has that input's shape: one array, parts write in
         like = arrays[op.arg_names.index(op.output_like)]
-        joined.array = np.empty(like.shape, dtype=like.dtype)
+        joined.array = buffers.empty(like.shape, like.dtype)
         for i, c in enumerate(contexts):
             c.out = joined.array[bounds[i]:bounds[i + 1]]
 
@@ -189,6 +200,8 @@ def run_forward(op, ctx, arrays: list, attrs: dict) -> np.ndarray:
         joined.put(i, op.forward(contexts[i], *inputs, **attrs))
 
     _in_parallel(part, len(contexts))
+    for c in contexts:
+        c.out = None
     ctx.parts, ctx.part_bounds, ctx.part_sliced = contexts, bounds, sliced
     ctx.part_inputs = [(a.shape, a.dtype) if s else None for a, s in zip(arrays, sliced)]
     ctx.saved = tuple(value for c in contexts for value in (c.saved or ()))
@@ -200,13 +213,17 @@ def run_backward(op, ctx, grad_out: np.ndarray) -> tuple:
     contexts = ctx.parts
     if contexts is None:
         if getattr(ctx, "one_blas_thread", False):
-            with _one_blas_thread():
-                return op.backward(ctx, grad_out)
+            ctx.grad_buffers = [None if like is None else buffers.empty(*like) for like in ctx.grad_likes]
+            try:
+                with _one_blas_thread():
+                    return op.backward(ctx, grad_out)
+            finally:
+                ctx.grad_buffers = None     # an unused buffer goes back to the pool
         return op.backward(ctx, grad_out)
     bounds, sliced = ctx.part_bounds, ctx.part_sliced
     # δ of each batched input: one array of the input's shape and dtype, each part writing its rows
     # (a rule may write straight into ctx.grad_buffer(i); otherwise its result is copied in).
-    joined = [None if like is None else _Joined(bounds, np.empty(*like)) for like in ctx.part_inputs]
+    joined = [None if like is None else _Joined(bounds, buffers.empty(*like)) for like in ctx.part_inputs]
     for i, c in enumerate(contexts):
         c.grad_buffers = [None if j is None else j.array[bounds[i]:bounds[i + 1]] for j in joined]
 
@@ -218,6 +235,8 @@ def run_backward(op, ctx, grad_out: np.ndarray) -> tuple:
         return grads
 
     results = _in_parallel(part, len(contexts))
+    for c in contexts:
+        c.grad_buffers = None
     grads = []
     for index, batched in enumerate(sliced):
         pieces = [r[index] for r in results]
@@ -243,7 +262,7 @@ class _Joined:
         part = np.asarray(part)
         with self._lock:              # without a preallocated array, the first part to finish makes it
             if self.array is None:
-                self.array = np.empty((self.bounds[-1],) + part.shape[1:], dtype=part.dtype)
+                self.array = buffers.empty((self.bounds[-1],) + part.shape[1:], part.dtype)
         rows = self.array[self.bounds[i]:self.bounds[i + 1]]
         if part.ctypes.data != rows.ctypes.data or part.shape != rows.shape:   # not written in place
             rows[...] = part
