@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+import math
+
 import numpy as np
 
 from tinygraph.errors import OpError
@@ -161,7 +163,7 @@ class TensorMethods:
         if start > end:
             raise OpError("flatten", "start_dim", f"start_dim={start_dim} comes after end_dim={end_dim} "
                           f"for a tensor of shape {shape}")
-        merged = int(np.prod(shape[start:end + 1]))          # not -1: a size-0 dim elsewhere leaves it ambiguous
+        merged = math.prod(shape[start:end + 1])             # not -1: a size-0 dim elsewhere leaves it ambiguous
         return apply(Reshape, self, shape=shape[:start] + (merged,) + shape[end + 1:])
 
     def squeeze(self, dim=None) -> Tensor:

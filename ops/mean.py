@@ -1,4 +1,6 @@
 """Mean over some dims (or all)."""
+import math
+
 import numpy as np
 
 from tinygraph.op import Op
@@ -21,7 +23,7 @@ class Mean(Op):
         axes = reduction_axes("mean", dim, x.shape)
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-        count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+        count = x.size if axes is None else math.prod([x.shape[a] for a in axes])
         ctx.count, ctx.dtype = count, dtype
         accumulate = np.float32 if dtype == np.float16 else dtype.type
         with np.errstate(invalid="ignore", divide="ignore"):        # 0 / 0 = NaN for an empty axis

@@ -30,7 +30,7 @@ class SoftmaxCrossEntropy(Op):
         exp_shifted = np.exp(shifted)
         total = exp_shifted.sum(axis=1, keepdims=True)
         log_probs = shifted - np.log(total)                                      # log ŷ
-        plain = labels is not None and weight is None and label_smoothing == 0 and (labels != ignore_index).all()
+        plain = labels is not None and weight is None and label_smoothing == 0 and ignore_index not in labels
         if plain:                                                                # the derivation's case
             losses = -log_probs[np.arange(len(labels)), labels]
             divisor = len(losses)
@@ -42,8 +42,10 @@ class SoftmaxCrossEntropy(Op):
         ctx.save_for_backward(exp_shifted / total, labels, y)                    # ŷ and the target
         ctx.reduction, ctx.divisor = reduction, divisor
         if reduction == "mean":
-            with np.errstate(invalid="ignore", divide="ignore"):    # every row ignored: NaN, as in PyTorch
+            if divisor:
                 return losses.sum() / divisor      # what .mean() computes when the divisor is N
+            with np.errstate(invalid="ignore", divide="ignore"):    # every row ignored: NaN, as in PyTorch
+                return losses.sum() / divisor
         return losses.sum() if reduction == "sum" else losses
 
     @staticmethod
@@ -112,8 +114,11 @@ def _read_target(target: np.ndarray, shape: tuple[int, int], dtype, ignore_index
                           f"target labels have shape {target.shape} but logits have shape "
                           f"{shape}: need one label per row, shape ({n},)")
         labels = target.astype(np.intp)
-        bad = ((labels < 0) | (labels >= classes)) & (labels != ignore_index)
-        if bad.any():
+        if n and (labels.min() < 0 or labels.max() >= classes):    # the slower exact test only then
+            bad = ((labels < 0) | (labels >= classes)) & (labels != ignore_index)
+        else:
+            bad = None
+        if bad is not None and bad.any():
             raise OpError("softmax_xent", "target",
                           f"target labels must lie in [0, {classes}) (or be ignore_index={ignore_index}) "
                           f"for logits of shape {shape}, got {labels[bad][:3].tolist()} (target shape {target.shape})")

@@ -1,4 +1,6 @@
 """Standard deviation over some dims, with Bessel's correction by default (as PyTorch)."""
+import math
+
 import numpy as np
 
 from tinygraph.op import Op
@@ -19,7 +21,7 @@ class Std(Op):
     @staticmethod
     def forward(ctx, x: np.ndarray, *, dim=None, correction: float = 1, keepdim: bool = False) -> np.ndarray:
         axes = reduction_axes("std", dim, x.shape)
-        n = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+        n = x.size if axes is None else math.prod([x.shape[a] for a in axes])
         dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
             centred = x - np.mean(x, axis=axes, keepdims=True, dtype=dtype)

@@ -15,6 +15,7 @@ C allocator's settings stay as they are (compare `tg.keep_freed_memory()`, opt-i
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -44,10 +45,7 @@ _FREE = _references_when_free()
 def empty(shape, dtype) -> np.ndarray:
     """An uninitialised C-ordered array, like np.empty; large ones reuse a buffer no array uses."""
     dtype = np.dtype(dtype)
-    count = 1
-    for length in (shape if isinstance(shape, tuple) else (shape,)):
-        count *= length
-    nbytes = count * dtype.itemsize
+    nbytes = (shape if isinstance(shape, (int, np.integer)) else math.prod(shape)) * dtype.itemsize
     if nbytes < MIN_BYTES or not _enabled:
         return np.empty(shape, dtype)
     size = -(-nbytes // _GRAIN) * _GRAIN

@@ -106,18 +106,31 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> list:
             start = time.perf_counter()
             rule_grads = run_backward(node.op, node.ctx, grad_out)
             timer(node.op, time.perf_counter() - start)
-        input_grads = _checked(node, rule_grads, check_finite)
-        for parent, parent_grad in zip(node.inputs, input_grads):
-            if parent_grad is not None:
-                key = id(parent)
-                earlier = pending.get(key)
-                if earlier is None:
-                    pending[key] = parent_grad
-                elif key in summed:
-                    np.add(earlier, parent_grad, out=earlier)
-                else:
-                    pending[key] = _sum(earlier, parent_grad)
-                    summed.add(key)
+        inputs = node.inputs
+        if type(rule_grads) is not tuple or len(rule_grads) != len(inputs):
+            rule_grads = _checked_count(node, rule_grads)
+        input_grads = []
+        for i, parent in enumerate(inputs):
+            parent_grad = rule_grads[i]
+            if parent_grad is None or parent is None or not parent.requires_grad:
+                input_grads.append(None)
+                continue
+            data = parent.data
+            # The contract: an array of the input's shape and dtype passes as it is; anything else
+            # is converted (scalars, broadcasting undone, dtype cast) or refused, naming the op.
+            if (type(parent_grad) is not np.ndarray or parent_grad.shape != data.shape
+                    or (parent_grad.dtype is not data.dtype and parent_grad.dtype != data.dtype) or check_finite):
+                parent_grad = _checked_gradient(node, i, parent_grad, parent, check_finite)
+            input_grads.append(parent_grad)
+            key = id(parent)
+            earlier = pending.get(key)
+            if earlier is None:
+                pending[key] = parent_grad
+            elif key in summed:
+                np.add(earlier, parent_grad, out=earlier)
+            else:
+                pending[key] = _sum(earlier, parent_grad)
+                summed.add(key)
         if hooks:
             step = BackwardStep(tensor, node, grad_out, tuple(input_grads), tuple(rule_grads))
             for hook in hooks:
@@ -225,32 +238,16 @@ class BackwardStep(NamedTuple):
         return unbroadcast_axes(np.shape(raw), given.shape)
 
 
-def _checked(node, grads, check_finite: bool) -> list:
-    """Enforce the rule's contract: one gradient per input, right shape and dtype.
-
-    Returns the gradients to pass on (None for inputs that need none), broadcasting undone.
-    """
+def _checked_count(node, grads) -> tuple:
+    """The first part of the rule's contract: a tuple (or list) with one gradient per input."""
     op = node.op
     if not isinstance(grads, (tuple, list)):
         raise TypeError(f"{op.name}.backward must return a tuple with one gradient per input "
                         f"{op.arg_names}, got {type(grads).__name__}")
-    inputs = node.inputs
-    if len(grads) != len(inputs):
+    if len(grads) != len(node.inputs):
         raise TypeError(f"{op.name}.backward returned {len(grads)} gradients for "
-                        f"{len(inputs)} inputs {op.arg_names}; return None for inputs with no gradient")
-    result = []
-    for i, g in enumerate(grads):
-        parent = inputs[i]
-        if g is None or parent is None or not parent.requires_grad:
-            result.append(None)
-            continue
-        data = parent.data
-        # Fast path: an array of the input's shape and dtype passes the contract as it is.
-        if (type(g) is not np.ndarray or g.shape != data.shape
-                or (g.dtype is not data.dtype and g.dtype != data.dtype) or check_finite):
-            g = _checked_gradient(node, i, g, parent, check_finite)
-        result.append(g)
-    return result
+                        f"{len(node.inputs)} inputs {op.arg_names}; return None for inputs with no gradient")
+    return tuple(grads)
 
 
 def _checked_gradient(node, i: int, g: Any, parent: Tensor, check_finite: bool) -> np.ndarray:

@@ -35,15 +35,19 @@ from tinygraph.tensor import Tensor
 class Context:
     """What one application of an op keeps for its backward rule."""
 
+    # Set by the op machinery (tinygraph/parallel.py) where it applies; class defaults otherwise,
+    # so a small op's context costs two attribute writes.
+    saved: tuple | None = ()
+    parts: list | None = None          # one Context per part when the op ran split over its batch
+    # Where forward may write its output (out=ctx.out), and where backward may write each batched
+    # input's gradient (ctx.grad_buffer(i)): given to a large or split op, None otherwise.
+    out: np.ndarray | None = None
+    grad_buffers: list | None = None
+    one_blas_thread = False            # the op ran with BLAS held to one thread; backward does too
+
     def __init__(self, needs_input_grad: tuple[bool, ...]):
         # needs_input_grad[i] is False when input i needs no gradient: backward may skip it.
         self.needs_input_grad = needs_input_grad
-        self.saved: tuple | None = ()
-        self.parts: list | None = None    # one Context per part when the op ran split over its batch
-        # Set by the op machinery on a part of a split op: where forward may write its output
-        # (out=ctx.out), and where backward may write each batched input's gradient.
-        self.out: np.ndarray | None = None
-        self.grad_buffers: list | None = None
 
     def grad_buffer(self, index: int) -> np.ndarray | None:
         """The array backward may write input `index`'s gradient into (out=...), or None: allocate."""
@@ -115,7 +119,11 @@ class Op:
     @classmethod
     def batch_work(cls, *arrays: np.ndarray) -> int:
         """How much work these inputs make, in elements touched (decides how many parts pay off)."""
-        return sum(a.size for name, a in zip(cls.arg_names, arrays) if name in cls.batched and a is not None)
+        work = 0
+        for name, a in zip(cls.arg_names, arrays):     # a loop: this runs for every declared op
+            if a is not None and name in cls.batched:
+                work += a.size
+        return work
 
     @classmethod
     def split_over_batch(cls, *arrays: np.ndarray) -> tuple[bool, ...] | None:
@@ -209,20 +217,24 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
     """
     if len(args) != len(op.arg_names) or kwargs:
         args, kwargs = _bind(op, args, kwargs)
-    inputs = list(args)
-    arrays = [None] * len(args)
-    needs = [False] * len(args)
+    arrays = []
+    needs = []
     raw = None                       # indices of inputs that were not tensors
-    for i, a in enumerate(args):
+    for a in args:
         if isinstance(a, Tensor):
-            arrays[i] = a.data
-            needs[i] = a.requires_grad
-        elif a is not None:
-            raw = [] if raw is None else raw
-            raw.append(i)
+            arrays.append(a.data)
+            needs.append(a.requires_grad)
+        else:
+            if a is not None:
+                raw = [] if raw is None else raw
+                raw.append(len(arrays))
+            arrays.append(None)
+            needs.append(False)
+    inputs = args
     if raw is not None:
+        inputs = list(args)
         _wrap_constants(op, args, inputs, arrays, raw)
-    record = STATE.grad_enabled and any(needs)
+    record = STATE.grad_enabled and True in needs
     ctx = Context(tuple(needs))
     timer = STATE.forward_timer
     try:
@@ -242,7 +254,7 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
         described = ", ".join(_describe(t) for t in inputs if t is not None)
         raise FloatingPointError(f"detect_anomaly: {op.name} produced NaN/Inf in its forward "
                                  f"(output {data.shape}); inputs: {described}")
-    out = Tensor._wrap(data, _shared_counter(data, inputs, arrays))
+    out = Tensor._wrap(data, None if data.base is None else _shared_counter(data, inputs, arrays))
     if record:
         out.requires_grad = True
         node = out._node = Node(op, ctx, tuple(inputs), kwargs)
@@ -284,9 +296,7 @@ def _owner(array: np.ndarray):
 
 def _shared_counter(data: np.ndarray, inputs: list, arrays: list) -> list | None:
     """A view of an input (reshape, transpose, ...) shares that input's version counter, as in PyTorch."""
-    if data.base is None:
-        return None
-    owner = _owner(data)
+    owner = data.base
     for t, a in zip(inputs, arrays):
         if a is not None and (a is owner or _owner(a) is owner):
             return t._version_counter

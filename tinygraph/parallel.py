@@ -212,7 +212,7 @@ def run_backward(op, ctx, grad_out: np.ndarray) -> tuple:
     """op.backward(ctx, grad_out), part by part when forward ran in parts."""
     contexts = ctx.parts
     if contexts is None:
-        if getattr(ctx, "one_blas_thread", False):
+        if ctx.one_blas_thread:
             ctx.grad_buffers = [None if like is None else buffers.empty(*like) for like in ctx.grad_likes]
             try:
                 with _one_blas_thread():
