@@ -20,6 +20,9 @@ class Conv2d(Op):
     """
 
     batched = ("x",)          # sample n's Z depends on its own X only: the batch may be split
+    # Parts of at most ~2 MB of float32 windows: backward rebuilds them from X instead of keeping
+    # them all (KH·KW times the input's size) from forward to backward (docs/performance.md).
+    part_work_limit = 1 << 19
 
     @classmethod
     def batch_work(cls, x, w, b=None):
@@ -38,12 +41,15 @@ class Conv2d(Op):
         # (N, G, K, Ho·Wo): window (u, v) of group g's channels as a column (G = 1: all of X)
         windows = im2col(X, (KH, KW), stride, dilation).reshape(len(x), G, K, Ho * Wo)
         W = w.reshape(G, F // G, K)                   # group g's filters, one per row
-        Z = W @ windows                               # (N, G, F/G, Ho·Wo): §2.1's Σ_c Σ_ij W · X-window
+        # A part of a split batch may be handed its rows of the joined output (ctx.out): write there.
+        out = None if ctx.out is None else ctx.out.reshape(len(x), G, F // G, Ho * Wo)
+        Z = np.matmul(W, windows, out=out)            # (N, G, F/G, Ho·Wo): §2.1's Σ_c Σ_ij W · X-window
         Z = Z.reshape(len(x), F, Ho * Wo)
         if b is not None:                             # + b_f, in place unless b's dtype promotes Z's
             Z = np.add(Z, b[:, np.newaxis], out=Z if np.result_type(Z, b) == Z.dtype else None)
         need_x, need_w, _ = ctx.needs_input_grad
-        ctx.save_for_backward(windows if need_w else None, W if need_x else None)
+        # X rather than its windows: backward rebuilds them, which costs a copy, not KH·KW times X's memory.
+        ctx.save_for_backward(X if need_w else None, W if need_x else None)
         ctx.x_shape, ctx.w_shape, ctx.padded_shape = x.shape, w.shape, X.shape
         ctx.stride, ctx.padding, ctx.dilation, ctx.groups = stride, padding, dilation, G
         return Z.reshape(len(x), F, Ho, Wo)
@@ -51,19 +57,19 @@ class Conv2d(Op):
     @staticmethod
     def backward(ctx, grad_out):
         """Eqs. (1)-(3) per group, with stride, padding and dilation; weight sharing sums dW and db over positions and batch."""
-        windows, W = ctx.saved
+        X, W = ctx.saved
         need_x, need_w, need_b = ctx.needs_input_grad
         N, F, Ho, Wo = grad_out.shape
-        G = ctx.groups
+        G, (_, C_group, KH, KW) = ctx.groups, ctx.w_shape
         grad_Z = grad_out.reshape(N, G, F // G, Ho * Wo)                 # δZ, one row per filter of each group
         grad_b = grad_Z.sum(axis=(0, 3)).reshape(F) if need_b else None  # eq. (1): Σ_n Σ_uv δZ
         grad_w = None
         if need_w:                                                       # eq. (2): Σ_n Σ_uv δZ · X-window
+            windows = im2col(X, (KH, KW), ctx.stride, ctx.dilation).reshape(N, G, C_group * KH * KW, Ho * Wo)
             # Σ_n windows[n] δZ[n]ᵀ, transposed at the end: BLAS runs this operand order faster.
             grad_w = (windows @ grad_Z.swapaxes(-1, -2)).sum(axis=0).swapaxes(-1, -2).reshape(ctx.w_shape)
         grad_x = None
         if need_x:                                                       # eq. (3): Σ_f Σ_ij δZ · W, ...
-            _, C_group, KH, KW = ctx.w_shape
             grad_windows = W.swapaxes(-1, -2) @ grad_Z                   # (N, G, C/G·KH·KW, Ho·Wo)
             grad_X = col2im(grad_windows.reshape(N, G * C_group * KH * KW, Ho * Wo), ctx.padded_shape, (KH, KW),
                             ctx.stride, ctx.dilation)                    # ... onto X

@@ -113,6 +113,10 @@ class Op:
     # The input whose shape and dtype the output has (relu: "x"): a split op's parts then write
     # straight into one output array through `out=ctx.out`.
     output_like: str | None = None
+    # At most this much batch_work per part (None: no limit). An op whose rule makes scratch arrays in
+    # proportion to its batch (conv2d's im2col) then runs as more parts than threads, each thread
+    # taking its share in turn, so the scratch stays small and warm in cache.
+    part_work_limit: int | None = None
     # Other names a caller may use for a hyperparameter, e.g. NumPy's {"axis": "dim", "keepdims": "keepdim"}.
     aliases: dict[str, str] = {}
 

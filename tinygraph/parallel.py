@@ -152,8 +152,9 @@ def _split_plan(op, arrays) -> tuple[tuple[bool, ...], list[int]] | None | bool:
     """(which inputs are sliced, part boundaries); else True to run in one piece with BLAS held to one
     thread (work big enough to wake OpenBLAS's threads), False to just run it."""
     work = op.batch_work(*arrays)
-    if work < 2 * MIN_ELEMENTS_TO_SPLIT or workers() < 2:      # cheap arithmetic first: most ops are small
-        return work >= MIN_ELEMENTS_ONE_BLAS_THREAD
+    limit = op.part_work_limit
+    if (work < 2 * MIN_ELEMENTS_TO_SPLIT or workers() < 2) and (limit is None or work <= limit):
+        return work >= MIN_ELEMENTS_ONE_BLAS_THREAD            # cheap arithmetic first: most ops are small
     sliced = op.split_over_batch(*arrays)
     if not sliced or not any(sliced):
         return True
@@ -161,7 +162,10 @@ def _split_plan(op, arrays) -> tuple[tuple[bool, ...], list[int]] | None | bool:
     if len(lengths) != 1:
         return True
     (n,) = lengths
-    parts = min(workers(), n, work // MIN_ELEMENTS_TO_SPLIT)
+    parts = min(workers(), work // MIN_ELEMENTS_TO_SPLIT)
+    if limit is not None:                  # more parts than threads: each thread takes its share in turn
+        parts = max(parts, -(-work // limit))
+    parts = min(parts, n)
     if parts < 2:
         return True
     return sliced, [n * i // parts for i in range(parts + 1)]
@@ -197,6 +201,9 @@ def run_forward(op, ctx, arrays: list, attrs: dict) -> np.ndarray:
     def part(i: int) -> None:
         rows = slice(bounds[i], bounds[i + 1])
         inputs = [a[rows] if s else a for a, s in zip(arrays, sliced)]
+        if joined.array is not None and contexts[i].out is None:
+            # The first part to finish made the joined output: later parts may write into it (out=ctx.out).
+            contexts[i].out = joined.array[rows]
         joined.put(i, op.forward(contexts[i], *inputs, **attrs))
 
     _in_parallel(part, len(contexts))
@@ -269,17 +276,29 @@ class _Joined:
 
 
 def _in_parallel(work: Callable[[int], object], count: int) -> list:
-    """[work(0), ..., work(count - 1)], on the pool's threads and this one, BLAS at one thread each."""
-    if not _section.acquire(blocking=False):       # another thread is mid-way: stay serial
+    """[work(0), ..., work(count - 1)], on the pool's threads and this one, BLAS at one thread each.
+
+    With more parts than threads, thread t runs parts t, t + threads, ... in turn.
+    """
+    threads = min(workers(), count)
+    if threads < 2 or not _section.acquire(blocking=False):     # one thread, or another thread is mid-way
         with _one_blas_thread():
             return [work(i) for i in range(count)]
     try:
+        results = [None] * count
+
+        def share(first: int) -> None:
+            for i in range(first, count, threads):
+                results[i] = work(i)
+
         with _one_blas_thread():
-            futures = [_pool().submit(work, i) for i in range(1, count)]
+            futures = [_pool().submit(share, t) for t in range(1, threads)]
             try:
-                first = work(0)                        # the calling thread does a part too
+                share(0)                               # the calling thread does its share too
             finally:
                 wait(futures)                          # no part outlives the call, even on error
-            return [first] + [f.result() for f in futures]
+            for future in futures:
+                future.result()                        # a part's exception, raised here
+        return results
     finally:
         _section.release()
