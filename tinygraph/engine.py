@@ -115,11 +115,15 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> list:
             if parent_grad is None or parent is None or not parent.requires_grad:
                 input_grads.append(None)
                 continue
-            data = parent.data
             # The contract: an array of the input's shape and dtype passes as it is; anything else
             # is converted (scalars, broadcasting undone, dtype cast) or refused, naming the op.
-            if (type(parent_grad) is not np.ndarray or parent_grad.shape != data.shape
-                    or (parent_grad.dtype is not data.dtype and parent_grad.dtype != data.dtype) or check_finite):
+            if type(parent) is Tensor:
+                data = parent.data
+                shape, dtype = data.shape, data.dtype
+            else:                         # a stand-in (its values may be gone) or a Parameter
+                shape, dtype = parent.shape, parent.dtype
+            if (type(parent_grad) is not np.ndarray or parent_grad.shape != shape
+                    or (parent_grad.dtype is not dtype and parent_grad.dtype != dtype) or check_finite):
                 parent_grad = _checked_gradient(node, i, parent_grad, parent, check_finite)
             input_grads.append(parent_grad)
             key = id(parent)
@@ -177,7 +181,7 @@ def free_intermediates(nodes: list) -> None:
     sites: dict[int, list] = {}       # id(tensor) -> [tensor, [(node, index), ...]]
     for node in nodes:
         for index, t in enumerate(node.inputs):
-            if t is None or (t._node is None and t.requires_grad) or not t.values_available \
+            if t is None or (t._node is None and t.requires_grad) or isinstance(t, ReleasedTensor) \
                     or t.data.nbytes <= KEEP_BYTES:
                 continue
             entry = sites.get(id(t))
@@ -257,8 +261,8 @@ def _checked_gradient(node, i: int, g: Any, parent: Tensor, check_finite: bool) 
         if not isinstance(g, (np.ndarray, np.generic, float, int)):
             raise TypeError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) is a "
                             f"{type(g).__name__}, not a NumPy array")
-        g = np.asarray(g, dtype=parent.data.dtype) if np.ndim(g) == 0 else np.asarray(g)
-    expected = parent.data.shape
+        g = np.asarray(g, dtype=parent.dtype) if np.ndim(g) == 0 else np.asarray(g)
+    expected = parent.shape
     if g.shape != expected:
         if not op.broadcasting:
             raise ValueError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has shape "
@@ -268,13 +272,13 @@ def _checked_gradient(node, i: int, g: Any, parent: Tensor, check_finite: bool) 
         except ValueError:
             raise ValueError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has shape "
                              f"{g.shape}, which does not broadcast from the input's shape {expected}") from None
-    if g.dtype != parent.data.dtype:
+    if g.dtype != parent.dtype:
         if g.dtype.kind not in "biuf":
             raise TypeError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has dtype "
-                            f"{g.dtype}, but the input has dtype {parent.data.dtype} (shape {expected})")
+                            f"{g.dtype}, but the input has dtype {parent.dtype} (shape {expected})")
         # Each input's gradient comes back in that input's own dtype, as in PyTorch: a float32
         # weight used with float64 data gets a float32 gradient.
-        g = g.astype(parent.data.dtype)
+        g = g.astype(parent.dtype)
     if check_finite and not np.isfinite(g).all():
         label = f" '{parent.name}'" if parent.name else ""
         raise FloatingPointError(f"detect_anomaly: {op.name}.backward produced NaN/Inf in the gradient "

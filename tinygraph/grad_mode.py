@@ -17,6 +17,9 @@ class _State(threading.local):
     def __init__(self) -> None:
         self.grad_enabled = True
         self.detect_anomaly = False
+        # True inside tg.record_backward(): the graph keeps every intermediate tensor's values, even
+        # the large ones it otherwise lets go as soon as nothing needs them (tensor.LET_GO_BYTES).
+        self.keep_values = False
         # Called as hook(step) with an engine.BackwardStep at every step of backward(); used by the
         # drawing tools. Empty in normal runs, so it costs one truth test.
         self.backward_hooks: list[Callable] = []

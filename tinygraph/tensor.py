@@ -14,6 +14,8 @@ Importing any part of tinygraph imports the whole package first, so they are alw
 """
 from __future__ import annotations
 
+import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -32,7 +34,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "_node", "_retain_grad", "_version_counter",
-                 "__weakref__")
+                 "_stand_in", "__weakref__")
     # Make NumPy hand `ndarray + Tensor` back to Tensor.__radd__ instead of looping over elements.
     __array_ufunc__ = None
     # False only for the stand-ins that keep a graph's structure after backward() freed the values.
@@ -48,6 +50,7 @@ class Tensor:
         self._node = None
         self._retain_grad = False
         self._version_counter = [0]
+        self._stand_in = None
         if requires_grad:
             self.requires_grad_()
 
@@ -62,6 +65,7 @@ class Tensor:
         t._node = None
         t._retain_grad = False
         t._version_counter = [0] if version_counter is None else version_counter
+        t._stand_in = None
         return t
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
@@ -277,32 +281,87 @@ def _checked_array(array: np.ndarray, original: Any, where: str) -> np.ndarray:
 
 
 class ReleasedTensor(Tensor):
-    """Stands in the recorded graph for an intermediate tensor whose values backward() freed.
+    """Stands in the recorded graph for an intermediate tensor whose values the graph does not keep.
 
-    After a plain `backward()` the graph keeps its structure (ops, names, shapes, dtypes) but not
-    the intermediate arrays nobody else holds, so a kept loss costs bytes per node, not per
-    activation. Reading `.data` says what happened instead of handing back stale numbers.
+    Two kinds, one class: after a plain `backward()` the graph keeps its structure (ops, names,
+    shapes, dtypes) but not the intermediate arrays nobody else holds (`ReleasedTensor.of`); and
+    from the forward pass on, a large intermediate (`standing_for`) is referenced by the ops that
+    used it only through its stand-in, which follows the tensor while something else holds it
+    (values, name, `.grad` of a `retain_grad()` tensor) and keeps only its shape once it is gone.
+    Either way a kept graph costs bytes per node, not per activation, and reading `.data` of a
+    freed one says what happened instead of handing back stale numbers.
     """
 
-    __slots__ = ("_shape", "_dtype")
-    values_available = False
+    __slots__ = ("_shape", "_dtype", "_live")
+    _label_name = None
 
     @classmethod
     def of(cls, t: Tensor) -> "ReleasedTensor":
         stand_in = cls.__new__(cls)
-        stand_in.grad = None
+        Tensor.grad.__set__(stand_in, None)
         stand_in.requires_grad = t.requires_grad
-        stand_in.name = t.name
+        Tensor.name.__set__(stand_in, t.name)
         stand_in._node = t._node
-        stand_in._retain_grad = False
+        Tensor._retain_grad.__set__(stand_in, False)
         stand_in._version_counter = t._version_counter
         stand_in._shape, stand_in._dtype = t.data.shape, t.data.dtype
+        stand_in._live = None
+        stand_in._stand_in = None
         return stand_in
+
+    @classmethod
+    def standing_for(cls, t: Tensor) -> "ReleasedTensor":
+        """The one stand-in of `t` that every op using it records (made on first use): it holds t weakly."""
+        stand_in = t._stand_in
+        if stand_in is None:
+            stand_in = t._stand_in = cls.of(t)
+            stand_in._live = weakref.ref(t)
+        return stand_in
+
+    def _tensor(self) -> Tensor | None:
+        """The tensor this stands for, while something holds it."""
+        return None if self._live is None else self._live()
+
+    @property
+    def values_available(self) -> bool:
+        return self._tensor() is not None
 
     @property
     def data(self):
-        raise RuntimeError(f"the values of {self._label()} were freed after backward(); keep a reference "
-                           "to the tensor, call backward(retain_graph=True), or draw before backward()")
+        t = self._tensor()
+        if t is None and self._live is None:
+            raise RuntimeError(f"the values of {self._label()} were freed after backward(); keep a reference "
+                               "to the tensor, call backward(retain_graph=True), or draw before backward()")
+        if t is None:
+            raise RuntimeError(f"the values of {self._label()} were freed once nothing held the tensor: the graph "
+                               f"keeps no intermediate array of {LET_GO_BYTES // 1024} kB or more for its own sake; "
+                               "keep a reference to the tensor, or run the forward pass inside tg.record_backward()")
+        return t.data
+
+    # A stand-in that follows a live tensor reads and writes that tensor's name, grad and retain flag.
+    @property
+    def name(self):
+        t = self._tensor()
+        return Tensor.name.__get__(self) if t is None else t.name
+
+    @name.setter
+    def name(self, value):
+        Tensor.name.__set__(self, value)
+
+    @property
+    def grad(self):
+        t = self._tensor()
+        return Tensor.grad.__get__(self) if t is None else t.grad
+
+    @grad.setter
+    def grad(self, value):
+        t = self._tensor()
+        Tensor.grad.__set__(self if t is None else t, value)
+
+    @property
+    def _retain_grad(self):
+        t = self._tensor()
+        return t is not None and t._retain_grad
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -318,9 +377,18 @@ class ReleasedTensor(Tensor):
 
     @property
     def size(self) -> int:
-        return int(np.prod(self._shape))
+        return math.prod(self._shape)
 
     def __repr__(self) -> str:
+        t = self._tensor()
+        if t is not None:
+            return repr(t)
         name = f", name={self.name!r}" if self.name else ""
-        return f"Tensor(<values freed after backward>, shape={self._shape}, dtype={self._dtype}{name})"
+        return f"Tensor(<values freed>, shape={self._shape}, dtype={self._dtype}{name})"
 
+
+# An intermediate array of at least this many bytes is referenced by the ops that use it only
+# through its stand-in (ReleasedTensor.standing_for): it is freed as soon as nothing else needs it,
+# as PyTorch frees an activation no rule saved. Smaller ones stay in the graph until backward(), so a
+# drawing of a small graph has every value.
+LET_GO_BYTES = 1 << 18

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
-from tinygraph.grad_mode import backward_hook
+from tinygraph.grad_mode import STATE, backward_hook
 from tinygraph.tensor import Tensor
 
 VANISHING = 1e-8     # a gradient norm below this is flagged as vanishing
@@ -157,8 +157,16 @@ class Frame:
 
 @contextlib.contextmanager
 def record_backward() -> Iterator[BackwardRecording]:
-    """Record every backward() run inside, for `draw(..., recording=)` and `draw_steps`."""
+    """Record every backward() run inside, for `draw(..., recording=)` and `draw_steps`.
+
+    A forward pass run inside keeps every intermediate value for the drawing, even the large ones
+    the graph otherwise lets go of as soon as nothing needs them (tinygraph.tensor.LET_GO_BYTES).
+    """
     recording = BackwardRecording()
-    with backward_hook(recording._hook):
-        yield recording
+    kept_before, STATE.keep_values = STATE.keep_values, True
+    try:
+        with backward_hook(recording._hook):
+            yield recording
+    finally:
+        STATE.keep_values = kept_before
     recording._running.clear()
