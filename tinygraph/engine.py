@@ -153,7 +153,8 @@ def _sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _check_versions(node, output: Tensor) -> None:
     """Raise if a tensor whose array the rule saved was changed in place since the forward pass."""
-    for counter, version, index in node.saved_versions:
+    watched = node.saved_versions              # flat: counter, version at forward, input index (−1: output)
+    for counter, version, index in zip(watched[0::3], watched[1::3], watched[2::3]):
         if counter[0] != version:
             op = node.op
             what = (f"its output ({output._label()})" if index < 0

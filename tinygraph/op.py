@@ -85,8 +85,9 @@ class Node:
         self.inputs = inputs            # one Tensor (or None) per array input
         self.attrs = attrs              # the hyperparameters it was called with
         self.released = False           # True once backward freed ctx.saved
-        # (version counter, its value at forward, input index or -1 for the output) for every
-        # tensor whose array the rule saved: backward checks nothing changed them in place since.
+        # Version counter, its value at forward, input index (-1 for the output), one such three after
+        # another in one flat tuple, for every tensor whose array the rule saved: backward checks that
+        # nothing changed them in place since.
         self.saved_versions: tuple = ()
 
     def release(self) -> None:
@@ -208,6 +209,8 @@ def _bind(op: type[Op], args: tuple, kwargs: dict) -> tuple[tuple, dict]:
 
 
 _MISSING = object()
+# The version counter every constant tensor apply makes shares: nothing updates a constant in place.
+_CONSTANT_VERSION = [0]
 _PYTHON_SCALARS = (int, float, bool)
 
 
@@ -298,7 +301,7 @@ def _wrap_constants(op: type[Op], args: tuple, inputs: list, arrays: list, raw: 
                 raise TypeError(f"{op.name}(): input {op.arg_names[i]!r} of type {type(a).__name__} "
                                 "is not a tensor, an array or a number")
         arrays[i] = array
-        inputs[i] = Tensor._wrap(array)
+        inputs[i] = Tensor._wrap(array, _CONSTANT_VERSION)
 
 
 def _owner(array: np.ndarray):
@@ -323,18 +326,22 @@ def _watch_saved(ctx: Context, args: tuple, inputs: list, arrays: list, raw: lis
     saved_owners = {id(_owner(v)) for v in ctx.saved if type(v) is np.ndarray}
     if not saved_owners:
         return ()
+    # Flat (counter, version, index, counter, ...): one tuple per node, not one per entry, since every
+    # tuple that holds a list is one more object for the cyclic garbage collector to walk.
     watched = []
     for i, (t, a) in enumerate(zip(inputs, arrays)):
         if a is None or id(_owner(a)) not in saved_owners:
             continue
-        if raw is not None and i in raw and a is args[i] and a.flags.writeable:
-            # The caller's own array (a data-loader buffer): keep a copy, so refilling it is safe.
-            owner = _owner(a)
-            ctx.map_saved(lambda v: np.array(v) if type(v) is np.ndarray and _owner(v) is owner else v)
+        if raw is not None and i in raw:
+            # A constant: nothing can update its tensor in place. The caller's own array (a
+            # data-loader buffer) is copied, so refilling it is safe.
+            if a is args[i] and a.flags.writeable:
+                owner = _owner(a)
+                ctx.map_saved(lambda v: np.array(v) if type(v) is np.ndarray and _owner(v) is owner else v)
         else:
-            watched.append((t._version_counter, t._version_counter[0], i))
-    if id(_owner(data)) in saved_owners and all(entry[0] is not out._version_counter for entry in watched):
-        watched.append((out._version_counter, out._version_counter[0], -1))
+            watched += (t._version_counter, t._version_counter[0], i)
+    if id(_owner(data)) in saved_owners and all(counter is not out._version_counter for counter in watched[::3]):
+        watched += (out._version_counter, out._version_counter[0], -1)
     return tuple(watched)
 
 
