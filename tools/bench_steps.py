@@ -1,4 +1,4 @@
-"""The training step of tools/bench.py, written three ways from the same weights and data.
+"""The config rows of tools/bench.py: one training step written three ways from the same weights and data.
 
 TinygraphStep is what a tinygraph user writes; NumpyStep calls the same registered op rules by
 hand with no graph or engine (their difference is the engine's overhead); TorchStep is what a
@@ -152,3 +152,32 @@ class TorchStep:
 
 def frameworks(use_torch: bool) -> list[type]:
     return [TinygraphStep, NumpyStep] + ([TorchStep] if use_torch else [])
+
+
+def check_agreement(problem, use_torch: bool) -> dict:
+    """Step-0 loss and gradients of each framework against tinygraph, and float32 against float64."""
+    reference_loss, reference_grads = TinygraphStep(problem).loss_and_grads()
+    loss64, grads64 = TinygraphStep(problem, np.float64).loss_and_grads()
+    result = {"loss": reference_loss,
+              "float64_loss_diff": abs(reference_loss - loss64),
+              "float64_grad_rel_diff": max_relative_difference(reference_grads, grads64)}
+    for cls in frameworks(use_torch)[1:]:
+        loss, grads = cls(problem).loss_and_grads()
+        result[f"{cls.name}_loss_diff"] = abs(float(loss) - reference_loss)
+        result[f"{cls.name}_grad_rel_diff"] = max_relative_difference(reference_grads, grads)
+    return result
+
+
+def max_relative_difference(grads, others) -> float:
+    """The largest |g − o| of any pair, relative to the largest |o| of that pair."""
+    return max(float(np.max(np.abs(g - o)) / max(np.max(np.abs(o)), 1e-30)) for g, o in zip(grads, others))
+
+
+def limit_threads(count: int):
+    """Hold tinygraph, BLAS (and OpenMP) and PyTorch to `count` threads; keep the returned limiter alive."""
+    from threadpoolctl import threadpool_limits
+    limiter = threadpool_limits(limits=count)
+    tg.set_num_threads(count)
+    if torch is not None:
+        torch.set_num_threads(count)
+    return limiter
