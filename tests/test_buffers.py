@@ -138,3 +138,11 @@ def test_the_pool_does_not_grow_step_after_step():
         sizes.append(sum(buffers.pooled_bytes()))
     assert sizes[2] > 0
     assert sizes[-1] == sizes[2]
+
+
+def test_a_loop_that_never_calls_backward_and_keeps_changing_shapes_stays_bounded(monkeypatch):
+    monkeypatch.setattr(buffers, "MAX_FREE_BYTES", 4 << 20)
+    for rows in range(128, 128 + 40 * 32, 32):    # 40 sizes from 256 kB up, 64 kB apart: none reused
+        buffers.empty((rows, 512), np.float32)
+    used, free = buffers.pooled_bytes()
+    assert used == 0 and free <= (4 << 20) + (3 << 20)   # the cap, and the last buffer made past it

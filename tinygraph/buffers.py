@@ -26,6 +26,10 @@ import numpy as np
 MIN_BYTES = 1 << 18
 # Sizes are rounded up to this, so the parts of a split op (one row more or less) share buffers.
 _GRAIN = 1 << 16
+# At most this much may lie free in the pool when a new buffer is needed; past it every free buffer
+# is let go first. Training steps reuse what they free, so this only bounds loops that never call
+# backward() and keep changing shapes (inference on batches of many sizes).
+MAX_FREE_BYTES = 1 << 28
 
 _lock = threading.Lock()
 _buffers: dict[int, list[list]] = {}     # rounded size -> [[buffer, step last handed out], ...]
@@ -57,9 +61,24 @@ def empty(shape, dtype) -> np.ndarray:
                 buffer = entry[0]
                 break
         else:
+            if _free_bytes() > MAX_FREE_BYTES:
+                _drop_free()
+                entries = _buffers.setdefault(size, [])
             buffer = np.empty(size, np.uint8)
             entries.append([buffer, _step])
     return buffer[:nbytes].view(dtype).reshape(shape)
+
+
+def _free_bytes() -> int:
+    return sum(size for size, entries in _buffers.items() for entry in entries
+               if sys.getrefcount(entry[0]) == _FREE)
+
+
+def _drop_free() -> None:
+    for size in list(_buffers):
+        _buffers[size] = [entry for entry in _buffers[size] if sys.getrefcount(entry[0]) != _FREE]
+        if not _buffers[size]:
+            del _buffers[size]
 
 
 def zeros(shape, dtype) -> np.ndarray:
@@ -86,10 +105,7 @@ def end_step() -> None:
 def clear() -> None:
     """Let go of every free buffer now (those still in use stay until their arrays die)."""
     with _lock:
-        for size in list(_buffers):
-            _buffers[size] = [entry for entry in _buffers[size] if sys.getrefcount(entry[0]) != _FREE]
-            if not _buffers[size]:
-                del _buffers[size]
+        _drop_free()
 
 
 def pooled_bytes() -> tuple[int, int]:
