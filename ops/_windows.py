@@ -1,9 +1,10 @@
-"""Sliding windows, shared by conv2d and maxpool: `windows` (a strided view), `im2col`, and their adjoints.
+"""Sliding windows, shared by conv2d and the pools: `windows` (a strided view) and its adjoint `add_windows`.
 
 A window op reads, for every output position (u, v) and kernel offset (i, j), the input element
 X[u·stride + i·dilation, v·stride + j·dilation] (dilation 1: a dense window). `windows` exposes all
-of them at once without copying; `col2im` is its adjoint: it adds each window's gradient back onto
-the elements that window was read from.
+of them at once without copying; `add_windows` is its adjoint: it adds each window's gradient back
+onto the elements that window was read from. conv2d's window matrices (im2col and the others) are
+in _im2col.py.
 """
 from __future__ import annotations
 
@@ -20,8 +21,11 @@ def pair(value, op: str, arg: str, *, minimum: int, shapes: Callable[[], str]) -
 
     `shapes()` describes the inputs for the error message; it is only called when raising.
     """
-    if type(value) is int and value >= minimum:      # the common case, without building a message
+    if type(value) is int and value >= minimum:      # the common cases, without building a message
         return value, value
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is type(value[1]) is int \
+            and min(value) >= minimum:                 # as nn.Conv2d passes them
+        return value
     values = (value, value) if np.ndim(value) == 0 else tuple(value)
     if len(values) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
         raise OpError(op, arg, f"{arg} must be an int or a pair of ints, got {value!r} ({shapes()})")
@@ -60,7 +64,11 @@ def windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
     span_h, span_w = span(kernel, dilation)
     shape = (n, channels, (height - span_h) // sh + 1, (width - span_w) // sw + 1, kh, kw)
     step_n, step_c, step_h, step_w = x.strides
-    strides = (step_n, step_c, step_h * sh, step_w * sw, step_h * dh, step_w * dw)
+    return strided_view(x, shape, (step_n, step_c, step_h * sh, step_w * sw, step_h * dh, step_w * dw))
+
+
+def strided_view(x: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:
+    """A read-only view of x's memory with these shape and strides (as_strided, cheaper on a contiguous x)."""
     if x.flags.c_contiguous:
         view = np.ndarray(shape, x.dtype, buffer=x, strides=strides)
         view.flags.writeable = False
@@ -68,43 +76,22 @@ def windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
     return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
 
 
-def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-           dilation: tuple[int, int] = (1, 1)) -> np.ndarray:
-    """(N, C·KH·KW, Ho·Wo): column (u, v) of sample n is the window x[n, :, u·sh + i·dh, v·sw + j·dw] over (i, j).
-
-    Ordered so that W (F, C·KH·KW) @ im2col(x)[n] is the convolution of sample n, already in
-    (F, Ho·Wo) order. A copy: the windows overlap, and the product needs them side by side.
-    """
-    n, channels = x.shape[:2]
-    kh, kw = kernel
-    view = windows(x, kernel, stride, dilation)             # (N, C, Ho, Wo, KH, KW), no copy
-    out_h, out_w = view.shape[2:4]
-    cols = buffers.empty((n, channels, kh, kw, out_h, out_w), x.dtype)
-    np.copyto(cols, view.transpose(0, 1, 4, 5, 2, 3))
-    return cols.reshape(n, channels * kh * kw, out_h * out_w)
-
-
-def col2im(grad_cols: np.ndarray, shape: tuple[int, ...], kernel: tuple[int, int],
-           stride: tuple[int, int], dilation: tuple[int, int] = (1, 1)) -> np.ndarray:
-    """The adjoint of `im2col`: add each column's gradient back onto the window it was read from."""
-    n, channels = shape[:2]
-    kh, kw = kernel
-    span_h, span_w = span(kernel, dilation)
-    out_h, out_w = (shape[2] - span_h) // stride[0] + 1, (shape[3] - span_w) // stride[1] + 1
-    grad_windows = grad_cols.reshape(n, channels, kh, kw, out_h, out_w).transpose(0, 1, 4, 5, 2, 3)
-    return add_windows(grad_windows, shape, stride, dilation)
-
-
 def add_windows(grad_windows: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int],
                 dilation: tuple[int, int] = (1, 1)) -> np.ndarray:
     """The adjoint of `windows`: sum grad_windows (N, C, Ho, Wo, KH, KW) back onto an input of `shape`.
 
     Loops over the KH·KW kernel offsets only; each step adds a whole (N, C, Ho, Wo) block, so
-    overlapping windows accumulate and rows no window reached stay zero.
+    overlapping windows accumulate and rows no window reached stay zero. The sums are laid out as
+    grad_windows is: where its channels are innermost in memory (conv2d's rows: _im2col.row2im), an
+    (N, C, H, W) view of (N, H, W, C) memory, so that each addition runs along C, not along rows of Wo.
     """
-    _, _, out_h, out_w, kh, kw = grad_windows.shape
+    _, channels, out_h, out_w, kh, kw = grad_windows.shape
     (sh, sw), (dh, dw) = stride, dilation
-    grad = buffers.zeros(shape, grad_windows.dtype)
+    if channels > 1 and abs(grad_windows.strides[1]) < abs(grad_windows.strides[3]):
+        n, _, height, width = shape
+        grad = buffers.zeros((n, height, width, channels), grad_windows.dtype).transpose(0, 3, 1, 2)
+    else:
+        grad = buffers.zeros(shape, grad_windows.dtype)
     for i in range(kh):
         for j in range(kw):
             top, left = i * dh, j * dw                    # where offset (i, j) of window (0, 0) sits
@@ -168,3 +155,35 @@ def crop(grad: np.ndarray, padding: tuple[int, int], shape: tuple[int, ...]) -> 
     """The adjoint of `pad_to`: the rows and columns of the unpadded input."""
     (ph, pw), (height, width) = padding, shape[2:]
     return grad[:, :, ph:ph + height, pw:pw + width]
+
+
+# ----------------------------------------------------------------- rows of non-overlapping blocks
+
+# The rows of a block are w values apart in a row-major (N, C, k·h, w) array, and NumPy runs one
+# inner loop per row of w values when it pairs rows of different blocks' (w is 2 or 4 on a small
+# CNN's maps: many loops of almost no work). Viewing each row as one opaque element of w·itemsize
+# bytes, the copies that set a block's rows apart (and back together) are one long loop each, and
+# the arithmetic then runs on contiguous arrays.
+def rows_apart(a: np.ndarray, size: int) -> list[np.ndarray]:
+    """[a[:, :, r::size] for r < size] as contiguous arrays, for a C-contiguous a of shape (N, C, size·h, w)."""
+    n, channels, height, width = a.shape
+    row = np.dtype((np.void, width * a.itemsize))
+    rows = a.view(row)
+    parts = []
+    for r in range(size):
+        part = buffers.empty((n, channels, height // size, width), a.dtype)
+        part.view(row)[...] = rows[:, :, r::size]
+        parts.append(part)
+    return parts
+
+
+def rows_together(parts: list[np.ndarray]) -> np.ndarray:
+    """The adjoint of `rows_apart`: (N, C, size·h, w) with parts[r]'s rows at rows r, r + size, ..."""
+    n, channels, height, width = parts[0].shape
+    dtype = np.result_type(*parts)
+    row = np.dtype((np.void, width * dtype.itemsize))
+    a = buffers.empty((n, channels, len(parts) * height, width), dtype)
+    rows = a.view(row)
+    for r, part in enumerate(parts):
+        rows[:, :, r::len(parts)] = np.ascontiguousarray(part, dtype).view(row)
+    return a

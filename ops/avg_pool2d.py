@@ -1,8 +1,10 @@
 """Average pooling (LeNet-5's subsampling): each output is the mean of its window, so backward shares δ evenly."""
 import numpy as np
 
+from tinygraph import buffers
 from tinygraph.op import Op
-from tinygraph.ops._windows import add_windows, crop, pad_to, pool_options, pooled_size, windows
+from tinygraph.ops._windows import (add_windows, crop, pad_to, pool_options, pooled_size, rows_apart,
+                                     rows_together, windows)
 from tinygraph.registry import register_op
 
 
@@ -22,16 +24,21 @@ class AvgPool2d(Op):
                 count_include_pad=True) -> np.ndarray:
         kernel, stride, padding, _ = pool_options("avg_pool2d", x, size, stride, padding)
         (out_h, out_w), padded = pooled_size("avg_pool2d", x.shape, kernel, stride, padding, (1, 1), ceil_mode)
+        ctx.x_shape, ctx.kernel, ctx.tiles = x.shape, kernel, stride == kernel and padded == x.shape
+        if ctx.tiles:                 # windows that tile x, as LeNet-5's subsampling: D is the window size
+            return _pool_tiles(x, kernel, out_h, out_w)
         X = pad_to(x, padding, padded, 0)
         sums = windows(X, kernel, stride).sum(axis=(-2, -1))          # Σ_ij X-window, (N, C, Ho, Wo)
         D = _divisors(x.shape, kernel, stride, padding, padded, count_include_pad)
-        ctx.x_shape, ctx.padded_shape, ctx.kernel, ctx.stride, ctx.padding = x.shape, padded, kernel, stride, padding
+        ctx.padded_shape, ctx.stride, ctx.padding = padded, stride, padding
         ctx.save_for_backward(D)
         return (sums / D).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad_out):
         """Each element of window (u, v) gets δP[u, v] / D[u, v]; overlapping windows add up."""
+        if ctx.tiles:
+            return (_unpool_tiles(ctx, grad_out),)
         (D,) = ctx.saved
         share = (grad_out / D).astype(grad_out.dtype, copy=False)     # (N, C, Ho, Wo)
         kh, kw = ctx.kernel
@@ -49,3 +56,38 @@ def _divisors(x_shape, kernel, stride, padding, padded, count_include_pad) -> np
     else:
         counted[:, :, ph:ph + height, pw:pw + width] = 1
     return windows(counted, kernel, stride).sum(axis=(-2, -1))[0, 0]
+
+
+# Windows that tile the input (stride = size, no padding) are each element's only window, and
+# summed separably: the columns of each window's rows first (strided views that NumPy runs as one
+# loop), then the rows, set apart as contiguous arrays (rows_apart). A trailing row or column that
+# fills no window is dropped, as in the general case.
+def _pool_tiles(x: np.ndarray, kernel: tuple[int, int], out_h: int, out_w: int) -> np.ndarray:
+    (kh, kw), X = kernel, x[:, :, :kernel[0] * out_h, :kernel[1] * out_w]
+    row_sums = buffers.empty((len(x), x.shape[1], kh * out_h, out_w), x.dtype)     # Σ_j X[.., u·kh + i, v·kw + j]
+    np.copyto(row_sums, X[..., 0::kw])
+    for j in range(1, kw):
+        row_sums += X[..., j::kw]
+    rows = rows_apart(row_sums, kh)
+    sums = rows[0]                                                                 # Σ_i of those
+    for part in rows[1:]:
+        sums += part
+    if sums.dtype.kind != "f":
+        return (sums / (kh * kw)).astype(x.dtype)
+    sums /= kh * kw
+    return sums
+
+
+def _unpool_tiles(ctx, grad_P: np.ndarray) -> np.ndarray:
+    """δX = δP / D at every element of its window, 0 on rows and columns that fill no window."""
+    (kh, kw), (out_h, out_w) = ctx.kernel, grad_P.shape[2:]
+    share = (grad_P / (kh * kw)).astype(grad_P.dtype, copy=False)
+    grad_rows = rows_together([share] * kh)                                        # each window row's share
+    grad_x = ctx.grad_buffer(0)                                                    # the machinery's rows, if split
+    if grad_x is None:
+        grad_x = buffers.empty(ctx.x_shape, grad_P.dtype)
+    if ctx.x_shape[2] != kh * out_h or ctx.x_shape[3] != kw * out_w:
+        grad_x[...] = 0
+    for j in range(kw):
+        np.copyto(grad_x[:, :, :kh * out_h, j:kw * out_w:kw], grad_rows)
+    return grad_x

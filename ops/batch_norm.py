@@ -1,6 +1,9 @@
 """Batch normalisation: each channel standardised by its batch statistics (training) or running ones (eval)."""
+import math
+
 import numpy as np
 
+from tinygraph import buffers
 from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.registry import register_op
@@ -23,47 +26,75 @@ class BatchNorm(Op):
                 running_mean: np.ndarray = None, running_var: np.ndarray = None, *,
                 training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> np.ndarray:
         _check(x, weight, bias, running_mean, running_var, training)
-        axes = (0, *range(2, x.ndim))                          # every axis but the channel's
-        per_channel = (1, -1) + (1,) * (x.ndim - 2)            # a (C,) vector laid along axis 1
+        m = x.size // x.shape[1]                               # values per channel
+        x_mu = buffers.empty(x.shape, x.dtype)                 # x − μ, kept for backward (x̂ = (x − μ)/√(σ² + ε))
         if training:
-            mean = x.mean(axis=axes)
-            var = x.var(axis=axes)                             # biased: what normalises
-            m = x.size // x.shape[1]
+            mean = channel_sums(x) / m
+            np.subtract(x, along_channels(mean, x), out=x_mu)
+            var = channel_sums(x_mu, x_mu) / m                 # σ², biased: what normalises
             for running, batch in ((running_mean, mean), (running_var, var * m / (m - 1))):
                 if running is not None:
                     running[...] = (1 - momentum) * running + momentum * batch
         else:
             mean, var = running_mean, running_var
+            np.subtract(x, along_channels(mean.astype(x.dtype, copy=False), x), out=x_mu)
         inv_std = (1 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
-        x_hat = (x - mean.reshape(per_channel).astype(x.dtype, copy=False)) * inv_std.reshape(per_channel)
-        y = x_hat
-        if weight is not None:
-            y = y * weight.reshape(per_channel)
+        scale = inv_std if weight is None else weight * inv_std            # γ/√(σ² + ε), so γ x̂ in one pass
+        y = buffers.empty(x.shape, np.result_type(x_mu, scale, *([] if bias is None else [bias])))
+        np.multiply(x_mu, along_channels(scale, x), out=y)                  # γ x̂
         if bias is not None:
-            y = y + bias.reshape(per_channel)
-        ctx.save_for_backward(x_hat, inv_std, weight)
-        ctx.training, ctx.axes, ctx.per_channel = training, axes, per_channel
+            np.add(y, along_channels(bias, x), out=y)                       # + β
+        ctx.save_for_backward(x_mu, inv_std, weight)
+        ctx.training = training
         return y
 
     @staticmethod
     def backward(ctx, grad_out):
-        x_hat, inv_std, gamma = ctx.saved
+        """δx = γ/√(σ² + ε) ⊙ (δy − mean(δy) − x̂ ⊙ mean(δy ⊙ x̂)) in training, the means per channel."""
+        x_mu, inv_std, gamma = ctx.saved                      # x − μ, 1/√(σ² + ε), γ
         need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
-        axes, per_channel = ctx.axes, ctx.per_channel
-        grad_bias = grad_out.sum(axis=axes) if need_bias else None                  # Σ δy
-        grad_weight = (grad_out * x_hat).sum(axis=axes) if need_weight else None   # Σ δy ⊙ x̂
+        through_statistics = need_x and ctx.training          # μ and σ² depend on x too
+        sum_grad = channel_sums(grad_out) if need_bias or through_statistics else None        # Σ δy
+        sum_grad_x_hat = None
+        if need_weight or through_statistics:                                                  # Σ δy ⊙ x̂
+            sum_grad_x_hat = channel_sums(grad_out, x_mu) * inv_std
         grad_x = None
         if need_x:
             scale = inv_std if gamma is None else gamma * inv_std                   # γ / √(σ² + ε)
-            grad_x_hat = grad_out * scale.reshape(per_channel)
-            if ctx.training:             # μ and σ² depend on x too: subtract their share, per channel
+            grad_x = buffers.empty(grad_out.shape, np.result_type(grad_out, x_mu, scale))
+            if through_statistics:           # subtract their share, per channel
                 m = grad_out.size // grad_out.shape[1]
-                mean_grad = grad_x_hat.sum(axis=axes, keepdims=True) / m
-                mean_grad_x_hat = (grad_x_hat * x_hat).sum(axis=axes, keepdims=True) / m
-                grad_x = grad_x_hat - mean_grad - x_hat * mean_grad_x_hat
+                x_hat_share = along_channels(inv_std * sum_grad_x_hat / m, grad_out)   # x̂ = (x − μ) / √(σ² + ε)
+                np.multiply(x_mu, x_hat_share, out=grad_x)                              # x̂ ⊙ mean(δy ⊙ x̂)
+                np.add(grad_x, along_channels(sum_grad / m, grad_out), out=grad_x)     # + mean(δy)
+                np.subtract(grad_out, grad_x, out=grad_x)                               # δy − ...
+                np.multiply(grad_x, along_channels(scale, grad_out), out=grad_x)        # ⊙ γ / √(σ² + ε)
             else:
-                grad_x = grad_x_hat
-        return grad_x, grad_weight, grad_bias, None, None
+                np.multiply(grad_out, along_channels(scale, grad_out), out=grad_x)
+        return (grad_x, sum_grad_x_hat if need_weight else None, sum_grad if need_bias else None, None, None)
+
+
+def channel_sums(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """Σ a (or Σ a ⊙ b) over every axis but axis 1: one value per channel, with no array of products.
+
+    einsum sums each sample's contiguous block of a channel in one loop; ndarray.sum over axes
+    (0, 2, 3) runs many short strided loops instead, and a ⊙ b would be one more array.
+    """
+    a3 = a.reshape(a.shape[0], a.shape[1], -1)
+    if b is None:
+        return np.einsum("ncl->c", a3)
+    return np.einsum("ncl,ncl->c", a3, b.reshape(a3.shape))
+
+
+def along_channels(v: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """A (C,) vector laid along axis 1 of `like` (N, C, ...), repeated over the trailing axes: (C, ...).
+
+    Broadcast over N only, NumPy runs one contiguous loop per sample; broadcast as (1, C, 1, 1) it
+    runs one short loop per channel of each sample instead, which is slower.
+    """
+    if like.ndim == 2:
+        return v
+    return v.repeat(math.prod(like.shape[2:])).reshape(like.shape[1:])
 
 
 def _check(x, weight, bias, running_mean, running_var, training) -> None:

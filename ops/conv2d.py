@@ -1,9 +1,11 @@
-"""2-D convolution (cross-correlation, as section 2.1 writes it) by im2col and one matrix product per sample."""
+"""2-D convolution (cross-correlation, as section 2.1 writes it): the filters times the windows of the input."""
 import numpy as np
 
+from tinygraph import buffers
 from tinygraph.errors import OpError
 from tinygraph.op import Op
-from tinygraph.ops._windows import col2im, im2col, output_size, pair
+from tinygraph.ops._im2col import col2im, col2im_wide, im2col, im2col_wide, im2row, row2im, window_layout, zero_pad
+from tinygraph.ops._windows import output_size, pair
 from tinygraph.registry import register_op
 
 
@@ -17,11 +19,15 @@ class Conv2d(Op):
     x (N, C, H, W), w (F, C/groups, KH, KW), b (F,) or None; stride, padding and dilation an int or
     a (rows, cols) pair; `groups` splits C and F into that many independent convolutions (filter f
     sees only its group's channels). Output (N, F, Ho, Wo), Ho = (H + 2·pad − d·(KH − 1) − 1) // s + 1.
+
+    The windows stand side by side as im2col's columns, as wide columns, or as rows of channels-last
+    windows (ops/_im2col.py picks by the shapes); each is the same sum, with W's entries in the
+    windows' order.
     """
 
     batched = ("x",)          # sample n's Z depends on its own X only: the batch may be split
-    # Parts of at most ~2 MB of float32 windows: backward rebuilds them from X instead of keeping
-    # them all (KH·KW times the input's size) from forward to backward (docs/performance.md).
+    # Parts of at most ~2 MB of float32 windows: backward rebuilds them from X instead of keeping them
+    # all (KH·KW times the input's size) from forward to backward (docs/performance.md).
     part_work_limit = 1 << 19
 
     @classmethod
@@ -32,27 +38,39 @@ class Conv2d(Op):
     def forward(ctx, x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, stride=1, padding=0,
                 dilation=1, groups=1) -> np.ndarray:
         stride, padding, dilation = _check(x, w, b, stride, padding, dilation, groups)
-        X = _pad(x, padding)
-        F, C_group, KH, KW = w.shape
-        Ho, Wo = output_size("conv2d", X.shape, (KH, KW), stride,
-                             lambda: f"input x of shape {x.shape} padded by {padding} to {X.shape[2:]} "
+        N, (F, C_group, KH, KW), G = len(x), w.shape, int(groups)
+        padded = (N, x.shape[1], x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1])
+        Ho, Wo = output_size("conv2d", padded, (KH, KW), stride,
+                             lambda: f"input x of shape {x.shape} padded by {padding} to {padded[2:]} "
                                      f"(weight w has shape {w.shape})", dilation)
-        G, K = int(groups), C_group * KH * KW
-        # (N, G, K, Ho·Wo): window (u, v) of group g's channels as a column (G = 1: all of X)
-        windows = im2col(X, (KH, KW), stride, dilation).reshape(len(x), G, K, Ho * Wo)
-        W = w.reshape(G, F // G, K)                   # group g's filters, one per row
-        # A part of a split batch may be handed its rows of the joined output (ctx.out): write there.
-        out = None if ctx.out is None else ctx.out.reshape(len(x), G, F // G, Ho * Wo)
-        Z = np.matmul(W, windows, out=out)            # (N, G, F/G, Ho·Wo): §2.1's Σ_c Σ_ij W · X-window
-        Z = Z.reshape(len(x), F, Ho * Wo)
-        if b is not None:                             # + b_f, in place unless b's dtype promotes Z's
-            Z = np.add(Z, b[:, np.newaxis], out=Z if np.result_type(Z, b) == Z.dtype else None)
+        layout = window_layout(padded, w.shape, stride, dilation, G)
+        if layout == "rows":      # window (u, v) of sample n as row (n, u, v), channels innermost
+            X = zero_pad(x, padding, channels_last=True)                  # (N, H', W', C)
+            windows = im2row(X, (KH, KW), stride, dilation)               # (N·Ho·Wo, KH·KW·C)
+            W = w.transpose(0, 2, 3, 1).reshape(F, -1)                    # filter f as row f, in the windows' order
+            Z = (W @ windows.T).reshape(F, N, Ho, Wo).swapaxes(0, 1)      # §2.1's Σ_c Σ_ij W · X-window
+            Z = _output(ctx, Z, b)                                        # + b, copied into NCHW order
+        elif layout == "wide":    # window (u, v) of sample n as column u·W' + v of matrix n, per group
+            X = zero_pad(x, padding, spare_row=True)                      # (N, C, H' + 1, W'): see im2col_wide
+            windows = im2col_wide(X, (KH, KW), dilation, Ho).reshape(N, G, C_group * KH * KW, Ho * X.shape[3])
+            W = w.reshape(G, F // G, -1)                                  # group g's filters, one per row
+            Z = np.matmul(W, windows).reshape(N, F, Ho, X.shape[3])       # §2.1's Σ_c Σ_ij W · X-window ...
+            Z = _output(ctx, Z[..., :Wo], b)                              # ... where no window wrapped, + b
+        else:                     # window (u, v) of sample n as column u·Wo + v of matrix n, per group
+            X = zero_pad(x, padding)
+            windows = im2col(X, (KH, KW), stride, dilation).reshape(N, G, C_group * KH * KW, Ho * Wo)
+            W = w.reshape(G, F // G, -1)                                  # group g's filters, one per row
+            # A part of a split batch may be handed its rows of the joined output (ctx.out): write there.
+            out = None if ctx.out is None else ctx.out.reshape(N, G, F // G, Ho * Wo)
+            Z = np.matmul(W, windows, out=out).reshape(N, F, Ho, Wo)      # §2.1's Σ_c Σ_ij W · X-window
+            if b is not None:                         # + b_f, in place unless b's dtype promotes Z's
+                Z = np.add(Z, b[:, np.newaxis, np.newaxis], out=Z if np.result_type(Z, b) == Z.dtype else None)
         need_x, need_w, _ = ctx.needs_input_grad
         # X rather than its windows: backward rebuilds them, which costs a copy, not KH·KW times X's memory.
         ctx.save_for_backward(X if need_w else None, W if need_x else None)
-        ctx.x_shape, ctx.w_shape, ctx.padded_shape = x.shape, w.shape, X.shape
-        ctx.stride, ctx.padding, ctx.dilation, ctx.groups = stride, padding, dilation, G
-        return Z.reshape(len(x), F, Ho, Wo)
+        ctx.x_shape, ctx.w_shape, ctx.padded_shape = x.shape, w.shape, X.shape if layout == "wide" else padded
+        ctx.stride, ctx.padding, ctx.dilation, ctx.groups, ctx.layout = stride, padding, dilation, G, layout
+        return Z
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -60,22 +78,60 @@ class Conv2d(Op):
         X, W = ctx.saved
         need_x, need_w, need_b = ctx.needs_input_grad
         N, F, Ho, Wo = grad_out.shape
-        G, (_, C_group, KH, KW) = ctx.groups, ctx.w_shape
-        grad_Z = grad_out.reshape(N, G, F // G, Ho * Wo)                 # δZ, one row per filter of each group
-        grad_b = grad_Z.sum(axis=(0, 3)).reshape(F) if need_b else None  # eq. (1): Σ_n Σ_uv δZ
-        grad_w = None
-        if need_w:                                                       # eq. (2): Σ_n Σ_uv δZ · X-window
-            windows = im2col(X, (KH, KW), ctx.stride, ctx.dilation).reshape(N, G, C_group * KH * KW, Ho * Wo)
-            # Σ_n windows[n] δZ[n]ᵀ, transposed at the end: BLAS runs this operand order faster.
-            grad_w = (windows @ grad_Z.swapaxes(-1, -2)).sum(axis=0).swapaxes(-1, -2).reshape(ctx.w_shape)
+        G, (_, C_group, KH, KW), kernel = ctx.groups, ctx.w_shape, ctx.w_shape[2:]
+        grad_b = grad_w = grad_X = None
+        if ctx.layout == "rows":
+            grad_Z = buffers.empty((F, N, Ho * Wo), grad_out.dtype)      # δZ, one row per filter, as Z was made
+            np.copyto(grad_Z, grad_out.reshape(N, F, Ho * Wo).swapaxes(0, 1))
+            grad_Z = grad_Z.reshape(F, N * Ho * Wo)
+            if need_b:                                                    # eq. (1): Σ_n Σ_uv δZ
+                grad_b = grad_Z.sum(axis=1)
+            if need_w:                                                    # eq. (2): Σ_n Σ_uv δZ · X-window
+                grad_w = grad_Z @ im2row(X, kernel, ctx.stride, ctx.dilation)
+                grad_w = np.ascontiguousarray(grad_w.reshape(F, KH, KW, C_group).transpose(0, 3, 1, 2))
+            if need_x:                                                    # eq. (3): Σ_f Σ_ij δZ · W, onto X
+                grad_X = row2im(grad_Z.T @ W, ctx.padded_shape, (Ho, Wo), kernel, ctx.stride, ctx.dilation)
+        else:
+            columns = Ho * Wo
+            if ctx.layout == "wide":  # δZ at the wide columns, 0 where a window wrapped (see im2col_wide)
+                columns = Ho * ctx.padded_shape[3]
+                grad_wide = buffers.zeros((N, F, Ho, ctx.padded_shape[3]), grad_out.dtype)
+                grad_wide[..., :Wo] = grad_out
+                grad_out = grad_wide
+            grad_Z = grad_out.reshape(N, G, F // G, columns)              # δZ, one row per filter of each group
+            if need_b:                                                    # eq. (1): Σ_n Σ_uv δZ
+                grad_b = grad_Z.sum(axis=3).sum(axis=0).reshape(F)        # contiguous sums first: faster
+            if need_w:                                                    # eq. (2): Σ_n Σ_uv δZ · X-window
+                windows = (im2col_wide(X, kernel, ctx.dilation, Ho) if ctx.layout == "wide"
+                           else im2col(X, kernel, ctx.stride, ctx.dilation)).reshape(N, G, C_group * KH * KW, columns)
+                # Σ_n windows[n] δZ[n]ᵀ, transposed at the end: BLAS runs this operand order faster.
+                grad_w = (windows @ grad_Z.swapaxes(-1, -2)).sum(axis=0).swapaxes(-1, -2).reshape(ctx.w_shape)
+            if need_x:                                                    # eq. (3): Σ_f Σ_ij δZ · W, onto X
+                grad_windows = (W.swapaxes(-1, -2) @ grad_Z).reshape(N, G * C_group * KH * KW, columns)
+                grad_X = (col2im_wide(grad_windows, ctx.padded_shape, kernel, ctx.dilation) if ctx.layout == "wide"
+                          else col2im(grad_windows, ctx.padded_shape, kernel, ctx.stride, ctx.dilation))
         grad_x = None
-        if need_x:                                                       # eq. (3): Σ_f Σ_ij δZ · W, ...
-            grad_windows = W.swapaxes(-1, -2) @ grad_Z                   # (N, G, C/G·KH·KW, Ho·Wo)
-            grad_X = col2im(grad_windows.reshape(N, G * C_group * KH * KW, Ho * Wo), ctx.padded_shape, (KH, KW),
-                            ctx.stride, ctx.dilation)                    # ... onto X
+        if need_x:                                    # X's rows and columns inside the padding, in NCHW order
             (ph, pw), (height, width) = ctx.padding, ctx.x_shape[2:]
             grad_x = grad_X[:, :, ph:ph + height, pw:pw + width]
+            if not grad_x.flags.c_contiguous:         # copied, so the ops before run on contiguous arrays
+                into = ctx.grad_buffer(0)
+                if into is None:
+                    into = buffers.empty(grad_x.shape, grad_x.dtype)
+                np.copyto(into, grad_x)
+                grad_x = into
         return grad_x, grad_w, grad_b
+
+
+def _output(ctx, Z: np.ndarray, b) -> np.ndarray:
+    """Z (N, F, Ho, Wo), a view of the product, copied into a fresh output (or the machinery's ctx.out) with + b_f."""
+    out = ctx.out
+    if out is None:
+        out = buffers.empty(Z.shape, Z.dtype if b is None else np.result_type(Z, b))
+    np.copyto(out, Z)
+    if b is not None:                 # in place after the copy: a 3-operand strided add runs slower
+        np.add(out, b[:, np.newaxis, np.newaxis], out=out)
+    return out
 
 
 def _check(x, w, b, stride, padding, dilation, groups) -> tuple[tuple[int, int], ...]:
@@ -87,11 +143,6 @@ def _check(x, w, b, stride, padding, dilation, groups) -> tuple[tuple[int, int],
     return (pair(stride, "conv2d", "stride", minimum=1, shapes=shapes),
             pair(padding, "conv2d", "padding", minimum=0, shapes=shapes),
             pair(dilation, "conv2d", "dilation", minimum=1, shapes=shapes))
-
-
-def _pad(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
-    ph, pw = padding
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
 
 
 def _check_shapes(x: np.ndarray, w: np.ndarray, b, groups: int) -> None:

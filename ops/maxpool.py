@@ -3,7 +3,8 @@ import numpy as np
 
 from tinygraph import buffers
 from tinygraph.op import Op
-from tinygraph.ops._windows import add_windows, crop, pad_to, pool_options, pooled_size, windows
+from tinygraph.ops._windows import (add_windows, crop, pad_to, pool_options, pooled_size, rows_apart,
+                                     rows_together, windows)
 from tinygraph.registry import register_op
 
 
@@ -63,11 +64,11 @@ def _pool_2x2(ctx, A: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     A = A[:, :, :2 * out_h, :2 * out_w]                      # a trailing odd row or column is dropped
     left, right = A[..., 0::2], A[..., 1::2]
     right_wins = right > left                                # j* = 1, per row of each block
-    row_max = np.maximum(left, right)
-    top, bottom = row_max[:, :, 0::2], row_max[:, :, 1::2]
+    row_max = np.maximum(left, right, out=buffers.empty(right_wins.shape, A.dtype))
+    top, bottom = rows_apart(row_max, 2)                     # contiguous copies of each block's rows
     bottom_wins = bottom > top                               # i* = 1, per block
-    P = np.maximum(top, bottom)
-    if np.isnan(P).any():                                    # NaN reaches P: route to the NaN
+    P = np.maximum(top, bottom, out=ctx.out)
+    if np.isnan(P.sum()):                 # NaN reaches P (or ±inf both do): route to the NaN
         right_wins |= np.isnan(right)
         bottom_wins |= np.isnan(bottom)
     ctx.save_for_backward(right_wins, bottom_wins)
@@ -78,9 +79,8 @@ def _unpool_2x2(ctx, grad_P: np.ndarray) -> np.ndarray:
     """§3.3 for 2×2 blocks: δP goes to row i* of its block, then to column j* of that row, 0 elsewhere."""
     right_wins, bottom_wins = ctx.saved
     out_h, out_w = grad_P.shape[2:]
-    grad_rows = buffers.empty(right_wins.shape, grad_P.dtype)          # δ reaching each row of a block
-    np.multiply(grad_P, bottom_wins, out=grad_rows[:, :, 1::2])         # the bottom row, where it won
-    np.subtract(grad_P, grad_rows[:, :, 1::2], out=grad_rows[:, :, 0::2])   # the top row: the rest
+    grad_bottom = grad_P * bottom_wins                                  # the bottom row, where it won
+    grad_rows = rows_together([grad_P - grad_bottom, grad_bottom])      # the top row: the rest
     grad_A = ctx.grad_buffer(0)                                         # the machinery's rows, if split
     if grad_A is None:
         grad_A = buffers.empty(ctx.x_shape, grad_P.dtype)

@@ -1,6 +1,7 @@
 """Elementwise hyperbolic tangent."""
 import numpy as np
 
+from tinygraph import buffers
 from tinygraph.op import Op
 from tinygraph.registry import register_op
 
@@ -18,4 +19,6 @@ class Tanh(Op):
     @staticmethod
     def backward(ctx, grad_out):
         (out,) = ctx.saved
-        return (grad_out * (1 - out * out),)
+        grad_x = np.multiply(out, out, out=buffers.empty(out.shape, np.result_type(grad_out, out)))   # out²
+        np.subtract(1, grad_x, out=grad_x)                               # 1 − out², in place: no temporaries
+        return (np.multiply(grad_out, grad_x, out=grad_x),)
