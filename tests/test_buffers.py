@@ -128,16 +128,27 @@ def test_training_gives_the_same_numbers_with_and_without_reuse_and_held_arrays_
         np.testing.assert_array_equal(hidden.data, values)
 
 
-def test_the_pool_does_not_grow_step_after_step():
-    params, x, y = make_cnn()
-    sizes = []
-    for _ in range(6):
-        cnn_step(params, x, y)
-        for p in params:
-            p.grad = None
-        sizes.append(sum(buffers.pooled_bytes()))
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_pool_does_not_grow_step_after_step(threads):
+    # With two threads, which part of a split op writes into the joined output and which copies its
+    # rows depends on timing, so a step may hold one buffer more or less than the last.
+    before = tg.get_num_threads()
+    tg.set_num_threads(threads)
+    try:
+        params, x, y = make_cnn()
+        sizes = []
+        for _ in range(12):
+            cnn_step(params, x, y)
+            for p in params:
+                p.grad = None
+            sizes.append(sum(buffers.pooled_bytes()))
+    finally:
+        tg.set_num_threads(before)
     assert sizes[2] > 0
-    assert sizes[-1] == sizes[2]
+    if threads == 1:
+        assert sizes[-1] == sizes[2]
+    else:
+        assert max(sizes[6:]) <= 2 * max(sizes[:6])
 
 
 def test_a_loop_that_never_calls_backward_and_keeps_changing_shapes_stays_bounded(monkeypatch):
