@@ -56,29 +56,44 @@ def empty(shape, dtype) -> np.ndarray:
     with _lock:
         entries = _buffers.setdefault(size, [])
         for entry in entries:
-            if sys.getrefcount(entry[0]) == _FREE:
+            if _is_free(entry):
                 entry[1] = _step
                 buffer = entry[0]
                 break
         else:
-            if _free_bytes() > MAX_FREE_BYTES:
-                _drop_free()
+            if _pooled_bytes()[1] > MAX_FREE_BYTES:
+                _let_go()
                 entries = _buffers.setdefault(size, [])
             buffer = np.empty(size, np.uint8)
             entries.append([buffer, _step])
     return buffer[:nbytes].view(dtype).reshape(shape)
 
 
-def _free_bytes() -> int:
-    return sum(size for size, entries in _buffers.items() for entry in entries
-               if sys.getrefcount(entry[0]) == _FREE)
+def _is_free(entry: list) -> bool:
+    """No array uses the entry's buffer: it holds only the pool's reference (and this call's)."""
+    return sys.getrefcount(entry[0]) == _FREE
 
 
-def _drop_free() -> None:
+def _let_go(unless_handed_out_in: int | None = None) -> None:
+    """Drop every free buffer, except those handed out in step `unless_handed_out_in`. Call under _lock."""
     for size in list(_buffers):
-        _buffers[size] = [entry for entry in _buffers[size] if sys.getrefcount(entry[0]) != _FREE]
-        if not _buffers[size]:
+        kept = [entry for entry in _buffers[size] if not _is_free(entry) or entry[1] == unless_handed_out_in]
+        if kept:
+            _buffers[size] = kept
+        else:
             del _buffers[size]
+
+
+def _pooled_bytes() -> tuple[int, int]:
+    """(bytes in use, bytes free); call under _lock."""
+    used = free = 0
+    for size, entries in _buffers.items():
+        for entry in entries:
+            if _is_free(entry):
+                free += size
+            else:
+                used += size
+    return used, free
 
 
 def zeros(shape, dtype) -> np.ndarray:
@@ -92,33 +107,20 @@ def end_step() -> None:
     """Called after each backward(): let go of free buffers nobody took during this step."""
     global _step
     with _lock:
-        for size in list(_buffers):
-            entries = _buffers[size]
-            kept = [entry for entry in entries if entry[1] == _step or sys.getrefcount(entry[0]) != _FREE]
-            if kept:
-                _buffers[size] = kept
-            else:
-                del _buffers[size]
+        _let_go(unless_handed_out_in=_step)
         _step += 1
 
 
 def clear() -> None:
     """Let go of every free buffer now (those still in use stay until their arrays die)."""
     with _lock:
-        _drop_free()
+        _let_go()
 
 
 def pooled_bytes() -> tuple[int, int]:
     """(bytes in buffers some array uses, bytes in free buffers), for tests and the curious."""
     with _lock:
-        used = free = 0
-        for size, entries in _buffers.items():
-            for entry in entries:
-                if sys.getrefcount(entry[0]) == _FREE:
-                    free += size
-                else:
-                    used += size
-        return used, free
+        return _pooled_bytes()
 
 
 def set_reuse(enabled: bool) -> None:

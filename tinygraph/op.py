@@ -227,14 +227,15 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
     arrays = []
     needs = []
     raw = None                       # indices of inputs that were not tensors
-    large = False                    # a large intermediate among the inputs: see LET_GO_BYTES
+    large = None                     # indices of large intermediates among the inputs: see LET_GO_BYTES
     for a in args:
         if isinstance(a, Tensor):
             data = a.data
             arrays.append(data)
             needs.append(a.requires_grad)
             if a._node is not None and data.nbytes >= LET_GO_BYTES:
-                large = True
+                large = [] if large is None else large
+                large.append(len(arrays) - 1)
         else:
             if a is not None:
                 raw = [] if raw is None else raw
@@ -271,11 +272,10 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
         node = out._node = Node(op, ctx, tuple(inputs), kwargs)
         if ctx.saved:
             node.saved_versions = _watch_saved(ctx, args, inputs, arrays, raw, data, out)
-        if large and not STATE.keep_values:
+        if large is not None and not STATE.keep_values:
             # The node holds a large intermediate only through its stand-in, so the array is freed
             # once nothing else needs it (what the rule saved, it holds in ctx.saved).
-            node.inputs = tuple(ReleasedTensor.standing_for(t) if t is not None and t._node is not None
-                                and arrays[i].nbytes >= LET_GO_BYTES else t for i, t in enumerate(node.inputs))
+            node.inputs = tuple(ReleasedTensor.standing_for(t) if i in large else t for i, t in enumerate(node.inputs))
         hooks = STATE.forward_hooks
         if hooks:
             for hook in hooks:

@@ -293,7 +293,6 @@ class ReleasedTensor(Tensor):
     """
 
     __slots__ = ("_shape", "_dtype", "_live")
-    _label_name = None
 
     @classmethod
     def of(cls, t: Tensor) -> "ReleasedTensor":
