@@ -8,7 +8,7 @@ from tinygraph.registry import register_op
 
 @register_op("clamp", forward="{out} = min(max({x}, lo), hi)", backward="δ{x} = δ{out} ⊙ 1[lo ≤ {x} ≤ hi]")
 class Clamp(Op):
-    """out = x clamped to [min, max]; δx = δout where x was inside (bounds included, as PyTorch), else 0."""
+    """out = x clamped to [min, max]; δx = δout where x was inside (bounds included, as PyTorch), else exactly 0."""
 
     @staticmethod
     def forward(ctx, x: np.ndarray, *, min: float | None = None, max: float | None = None) -> np.ndarray:
@@ -32,4 +32,4 @@ class Clamp(Op):
     @staticmethod
     def backward(ctx, grad_out):
         (inside,) = ctx.saved
-        return (grad_out * inside,)
+        return (np.where(inside, grad_out, grad_out.dtype.type(0)),)      # selected: inf/NaN outside stays out

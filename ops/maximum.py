@@ -18,6 +18,12 @@ class Maximum(Op):
 
     @staticmethod
     def backward(ctx, grad_out):
+        """Selected as PyTorch does: a side that lost gets exactly 0 whatever arrives; a tie halves δout;
+        where a NaN makes every comparison false, both sides get δout."""
         a, b = ctx.saved
-        share_a = ((a > b) + 0.5 * (a == b)).astype(grad_out.dtype, copy=False)
-        return grad_out * share_a, grad_out * (1 - share_a)
+        need_a, need_b = ctx.needs_input_grad
+        zero = grad_out.dtype.type(0)
+        shared = np.where(a == b, grad_out / 2, grad_out)
+        grad_a = np.where(a < b, zero, shared) if need_a else None
+        grad_b = np.where(a > b, zero, shared) if need_b else None
+        return grad_a, grad_b

@@ -76,17 +76,28 @@ def _pool_2x2(ctx, A: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
 
 
 def _unpool_2x2(ctx, grad_P: np.ndarray) -> np.ndarray:
-    """§3.3 for 2×2 blocks: δP goes to row i* of its block, then to column j* of that row, 0 elsewhere."""
+    """§3.3 for 2×2 blocks: δP goes to row i* of its block, then to column j* of that row, exactly 0 elsewhere."""
     right_wins, bottom_wins = ctx.saved
     out_h, out_w = grad_P.shape[2:]
-    grad_bottom = grad_P * bottom_wins                                  # the bottom row, where it won
-    grad_rows = rows_together([grad_P - grad_bottom, grad_bottom])      # the top row: the rest
+    # Multiplying by a mask and subtracting routes a finite δP exactly; an inf or NaN would spread over
+    # its whole block (∞ · 0), so a δP that is not all finite is routed by selecting instead.
+    finite = np.isfinite(grad_P.sum())
+    if finite:
+        grad_bottom = grad_P * bottom_wins                                  # the bottom row, where it won
+        grad_rows = rows_together([grad_P - grad_bottom, grad_bottom])      # the top row: the rest
+    else:
+        zero = grad_P.dtype.type(0)
+        grad_rows = rows_together([np.where(bottom_wins, zero, grad_P), np.where(bottom_wins, grad_P, zero)])
     grad_A = ctx.grad_buffer(0)                                         # the machinery's rows, if split
     if grad_A is None:
         grad_A = buffers.empty(ctx.x_shape, grad_P.dtype)
     if ctx.x_shape[2] % 2 or ctx.x_shape[3] % 2:                        # an odd side's last row/column
         grad_A[...] = 0
     blocks = grad_A[:, :, :2 * out_h, :2 * out_w]
-    np.multiply(grad_rows, right_wins, out=blocks[..., 1::2])           # the right column, where it won
-    np.subtract(grad_rows, blocks[..., 1::2], out=blocks[..., 0::2])    # the left column: the rest
+    if finite:
+        np.multiply(grad_rows, right_wins, out=blocks[..., 1::2])       # the right column, where it won
+        np.subtract(grad_rows, blocks[..., 1::2], out=blocks[..., 0::2])  # the left column: the rest
+    else:
+        blocks[..., 1::2] = np.where(right_wins, grad_rows, 0)
+        blocks[..., 0::2] = np.where(right_wins, 0, grad_rows)
     return grad_A

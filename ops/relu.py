@@ -7,19 +7,25 @@ from tinygraph.registry import register_op
 
 @register_op("relu", forward="{out} = max(0, {x})", backward="δ{x} = δ{out} ⊙ 1[{x} > 0]")
 class ReLU(Op):
-    """A = max(0, Z);  δZ = δA ⊙ 1[Z > 0], so exactly 0 at Z = 0 (§3.4)."""
+    """A = max(0, Z);  δZ = δA where Z > 0 and exactly 0 where Z ≤ 0 (§3.4), selected, so a NaN or inf
+    arriving at a dead unit stays out (PyTorch's threshold_backward; a NaN input passes δA, as there)."""
 
     batched, output_like = ("x",), "x"     # elementwise: slices of the batch, each written in place
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x > 0)  # 1[Z > 0]: a quarter of Z's bytes in float32
+        ctx.save_for_backward(x <= 0)  # 1[Z ≤ 0], the dead units: a quarter of Z's bytes in float32
         return np.maximum(x, 0, out=ctx.out)   # NaN stays NaN, as in PyTorch (out: see Op.output_like)
 
     @staticmethod
     def backward(ctx, grad_out):
-        (positive,) = ctx.saved
-        return (np.multiply(grad_out, positive, out=ctx.grad_buffer(0)),)
+        (dead,) = ctx.saved
+        grad_Z = ctx.grad_buffer(0)
+        if grad_Z is None:
+            return (np.where(dead, grad_out.dtype.type(0), grad_out),)
+        np.copyto(grad_Z, grad_out)
+        np.copyto(grad_Z, 0, where=dead)
+        return (grad_Z,)
 
     @staticmethod
     def backward_note(x):
