@@ -1,4 +1,4 @@
-"""No import cycles among tinygraph's own modules (STYLE.md point 15).
+"""No import cycles among tinygraph's own modules (point 15 of the project's style guide).
 
 The graph is read from the source with `ast`, not by importing: every `import` and `from ... import`
 anywhere in a module (function bodies too: a lazy import is still a dependency) except under
