@@ -32,7 +32,6 @@ from tinygraph.ops.std import Std
 from tinygraph.ops.var import Var
 from tinygraph.ops.where import Where
 from tinygraph.ops.div import Div
-from tinygraph.ops.exp import Exp
 from tinygraph.ops.matmul import MatMul
 from tinygraph.ops.mean import Mean
 from tinygraph.ops.mul import Mul
@@ -61,23 +60,15 @@ class TensorMethods:
     def __matmul__(self, other): return apply(MatMul, self, other)
     def __rmatmul__(self, other): return apply(MatMul, other, self)
 
-    def __pow__(self, exponent: float) -> Tensor:
-        if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
-            raise TypeError(f"pow: the exponent must be a scalar, got {type(exponent).__name__} "
-                            f"of shape {np.shape(exponent)}; use (tensor.log() * e).exp() for tensor exponents")
-        return apply(Pow, self, exponent=float(exponent))
-
-    def __rpow__(self, base: float) -> Tensor:
-        if np.ndim(base) != 0 or not base > 0:
-            raise TypeError(f"pow: base ** tensor needs a positive scalar base, got {base!r}")
-        return apply(Exp, self * float(np.log(base)))
+    def __pow__(self, exponent) -> Tensor: return apply(Pow, self, exponent)
+    def __rpow__(self, base) -> Tensor: return apply(Pow, base, self)
 
     def add(self, other): return self + other
     def sub(self, other): return self - other
     def mul(self, other): return self * other
     def div(self, other): return self / other
     def neg(self): return -self
-    def pow(self, exponent: float): return self ** exponent
+    def pow(self, exponent): return self ** exponent
 
     # ----------------------------------------------------------------- reductions (PyTorch's dim, keepdim;
     # NumPy's axis, keepdims accepted as aliases)

@@ -18,6 +18,8 @@ class Clamp(Op):
             if bound is not None and np.ndim(bound) != 0:
                 raise OpError("clamp", name, f"{name} must be a number, got shape {np.shape(bound)} "
                               f"(input of shape {x.shape}); use tg.maximum / tg.minimum for tensors")
+        # NumPy scalars are weak, as the README promises: float32 clamped at np.float64(1e-8) stays float32
+        min, max = (None if bound is None else np.asarray(bound).item() for bound in (min, max))
         inside = np.ones(x.shape, dtype=bool)
         out = x
         if min is not None:

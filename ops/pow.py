@@ -1,24 +1,44 @@
-"""Elementwise x ** p for a scalar exponent p."""
+"""Elementwise x ** y, with broadcasting; a number on either side is weak, as in PyTorch and NumPy 2."""
 import numpy as np
 
+from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.registry import register_op
 
 
-@register_op("pow", forward="{out} = {x}^p", backward="δ{x} = δ{out} ⊙ p·{x}^(p−1)")
+@register_op("pow", forward="{out} = {x}^{exponent}",
+             backward=("δ{x} = δ{out} ⊙ {exponent}·{x}^({exponent}−1), 0 where {exponent} = 0",
+                       "δ{exponent} = δ{out} ⊙ {out}·ln {x}, 0 where {x} = 0 and {exponent} ≥ 0"),
+             broadcasting=True)
 class Pow(Op):
-    """out = x ** exponent (exponent a Python number, not a tensor)."""
+    """out = x ** exponent; δx = δout · p·x^(p−1) (0 where p = 0, so x⁰ has slope 0 at x = 0 too),
+    δp = δout · out·ln x (0 where x = 0 and p ≥ 0): PyTorch's rules and conventions.
+
+    An integer tensor to a float power is a float (tinygraph's default, float64); integers to a
+    negative integer power are refused, as in PyTorch.
+    """
 
     @staticmethod
-    def forward(ctx, x: np.ndarray, *, exponent: float) -> np.ndarray:
-        ctx.exponent = exponent
-        ctx.save_for_backward(x)
-        return x ** x.dtype.type(exponent)
+    def forward(ctx, x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+        if x.dtype.kind in "iub" and exponent.dtype.kind in "iub" and exponent.size and (exponent < 0).any():
+            raise OpError("pow", "exponent", f"integers to negative integer powers are not allowed "
+                          f"(x {x.dtype} {x.shape}, exponent {exponent.dtype} {exponent.shape}); "
+                          "make one side floating point")
+        out = np.power(x, exponent)
+        ctx.save_for_backward(x, exponent, out if ctx.needs_input_grad[1] else None)
+        return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        (x,) = ctx.saved
-        p = x.dtype.type(ctx.exponent)
-        if p == 0:                    # d/dx x⁰ = 0 everywhere, x = 0 included (0 · 0⁻¹ would be NaN)
-            return (np.zeros_like(grad_out),)
-        return (grad_out * p * x ** (p - 1),)
+        x, p, out = ctx.saved
+        need_x, need_p = ctx.needs_input_grad
+        grad_x = grad_p = None
+        if need_x:
+            if p.ndim == 0:                           # the common case: a number for an exponent
+                grad_x = np.zeros_like(grad_out) if p == 0 else grad_out * p * x ** (p - 1)
+            else:
+                grad_x = np.where(p == 0, grad_out.dtype.type(0), grad_out * p * x ** (p - 1))
+        if need_p:
+            with np.errstate(divide="ignore", invalid="ignore"):     # ln of 0 or of a negative base
+                grad_p = grad_out * np.where((x == 0) & (p >= 0), 0, out * np.log(x))
+        return grad_x, grad_p

@@ -80,6 +80,8 @@ CASES = [
     Case("pow", "cube", lambda x: x ** 3, inputs(normal(3, 4))),
     Case("pow", "square root", lambda x: x ** 0.5, inputs(positive(5))),
     Case("pow", "negative exponent", lambda x: x ** -1.5, inputs(positive(2, 3))),
+    Case("pow", "tensor exponent, broadcast", lambda x, y: x ** y, inputs(positive(2, 3), normal(3))),
+    Case("pow", "number to a tensor power", lambda y: 2.5 ** y, inputs(normal(2, 3))),
     Case("exp", "matrix", lambda x: x.exp(), inputs(normal(3, 4))),
     Case("exp", "vector", lambda x: tg.exp(x), inputs(normal(6))),
     Case("log", "matrix", lambda x: x.log(), inputs(positive(3, 4))),

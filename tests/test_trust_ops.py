@@ -65,3 +65,65 @@ def test_maxpool_sends_a_nan_gradient_to_the_window_maximum_only(options, dtype)
     with np.errstate(invalid="ignore", divide="ignore"):
         assert_same_grads(lambda x: (F.max_pool2d(x, 2, **options) - 1.5).sqrt(),
                           lambda x: (TF.max_pool2d(x, 2, **options) - 1.5).sqrt(), x, dtype=dtype)
+
+
+# ------------------------------------------------------------------ 5. dtype rules and tensor exponents
+
+@pytest.mark.parametrize("exponent", [0.5, 1.5, -1.0, 2, 0])
+def test_an_integer_tensor_to_a_power_keeps_the_exponent(exponent):
+    ours = (tg.tensor([4, 9, 2]) ** exponent).data
+    theirs = (torch.tensor([4, 9, 2]) ** exponent).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    # floating exactly when PyTorch's is (its default float is float32, tinygraph's float64)
+    assert ours.dtype.kind == theirs.dtype.kind
+
+
+def test_integers_to_a_negative_integer_power_raise_naming_pow():
+    with pytest.raises(RuntimeError, match="Integers to negative integer powers"):
+        torch.tensor([4, 9, 2]) ** -1
+    with pytest.raises(tg.OpError, match="negative integer powers") as caught:
+        tg.tensor([4, 9, 2]) ** -1
+    assert caught.value.op == "pow" and caught.value.argument == "exponent"
+
+
+X_VALUES, Y_VALUES = [0.0, 0.0, 0.0, 2.0, -2.0, 0.0, 1.5], [2.0, 0.0, -1.0, 0.5, 2.0, 0.5, -0.5]
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda x, y: x ** y, lambda x, y: x ** y),
+    (lambda x, y: tg.pow(x, y), lambda x, y: torch.pow(x, y)),
+    (lambda x, y: x.pow(y), lambda x, y: x.pow(y)),
+    (lambda x, y: x ** y[3], lambda x, y: x ** y[3]),                     # a 0-d tensor exponent broadcasts
+    (lambda x, y: x[3:4] ** y, lambda x, y: x[3:4] ** y),                 # and so does a one-element base
+], ids=["x ** y", "tg.pow", "x.pow(y)", "0-d exponent", "broadcast base"])
+def test_a_tensor_exponent_gets_its_gradient_as_in_pytorch(ours, theirs):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        assert_same_grads(ours, theirs, X_VALUES, Y_VALUES)
+
+
+@pytest.mark.parametrize("base", [2.0, 0.0, -2.0, 0.5])
+def test_a_number_to_a_tensor_power_differentiates_the_exponent(base):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        assert_same_grads(lambda y: base ** y, lambda y: base ** y, Y_VALUES)
+
+
+def test_tensor_exponents_keep_pytorchs_float_promotion():
+    x32 = tg.tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    y64 = tg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    out = x32 ** y64
+    assert out.dtype == (torch.ones(2) ** torch.ones(2, dtype=torch.float64)).numpy().dtype
+    out.sum().backward()
+    assert x32.grad.dtype == np.float32 and y64.grad.dtype == np.float64
+    assert (x32 ** 2.0).dtype == np.float32 and (2.0 ** x32).dtype == np.float32
+
+
+@pytest.mark.parametrize("bounds", [{"min": np.float64(1e-8)}, {"max": np.float64(0.5)},
+                                    {"min": np.array(-1.0), "max": np.float16(0.5)}])
+def test_numpy_scalar_bounds_of_clamp_are_weak(bounds):
+    x = tg.tensor(np.array([-2.0, 0.25, 3.0], np.float32), requires_grad=True)
+    out = x.clamp(**bounds)
+    expected = torch.tensor(x.data).clamp(**{k: float(v) for k, v in bounds.items()})
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.data, expected.numpy())
+    out.sum().backward()
+    assert x.grad.dtype == np.float32
