@@ -13,6 +13,7 @@ demo: setup
 	$(PY) tools/demo.py
 
 test: setup $(VENV)/.installed-test
+	@sh tools/install_browser.sh     # Chromium for the browser tests (skipped where it cannot be installed)
 	$(PY) -m pytest
 	sh tools/check_install.sh     # the wheel, installed as a pip user would, outside this tree
 
