@@ -17,7 +17,9 @@ class GetItem(Op):
     @staticmethod
     def forward(ctx, x: np.ndarray, *, index) -> np.ndarray:
         ctx.shape = x.shape
-        ctx.steps = steps = _as_pytorch_reads_it(index, x.ndim)
+        # The rule keeps its own copy of every index array: the caller may refill its array (or index
+        # tensor) before backward, and PyTorch, too, copies a NumPy index.
+        ctx.steps = steps = _as_pytorch_reads_it(_copied(index), x.ndim)
         ctx.step_shapes, out = [], x
         try:
             for step in steps:
@@ -35,6 +37,13 @@ class GetItem(Op):
             np.add.at(grad_in, step, grad)          # δx[i] += δout[...]: repeated indices add up
             grad = grad_in
         return (grad,)
+
+
+def _copied(index):
+    """The index with each array in it copied (ints, slices, None and Ellipsis are immutable)."""
+    if isinstance(index, tuple):
+        return tuple(np.array(p) if isinstance(p, np.ndarray) else p for p in index)
+    return np.array(index) if isinstance(index, np.ndarray) else index
 
 
 def _as_pytorch_reads_it(index, ndim: int) -> tuple:

@@ -127,3 +127,71 @@ def test_numpy_scalar_bounds_of_clamp_are_weak(bounds):
     np.testing.assert_array_equal(out.data, expected.numpy())
     out.sum().backward()
     assert x.grad.dtype == np.float32
+
+
+# ------------------------------------------------------------------ 2. what a rule keeps cannot change under it
+
+def index_grads(make_index, change):
+    """x[index] then `change(index)` before backward: the gradient of tinygraph and of PyTorch on the forward's index."""
+    x = tg.tensor(np.arange(5.0), requires_grad=True)
+    index = make_index()
+    y = x[index]
+    change(index)
+    (y * tg.tensor([1.0, 10.0])).sum().backward()
+    t = torch.arange(5.0, requires_grad=True)
+    (t[torch.tensor([0, 2])] * torch.tensor([1.0, 10.0])).sum().backward()
+    return x.grad, t.grad.numpy()
+
+
+def test_a_numpy_index_refilled_before_backward_does_not_move_the_gradient():
+    def refill(index):
+        index[:] = [3, 3]
+    ours, theirs = index_grads(lambda: np.array([0, 2]), refill)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_an_index_tensor_changed_under_no_grad_does_not_move_the_gradient():
+    def refill(index):
+        with tg.no_grad():
+            index.data[:] = [3, 3]          # the array behind the tensor, as code that reuses a buffer would
+    ours, theirs = index_grads(lambda: tg.tensor([0, 2]), refill)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_a_boolean_mask_refilled_before_backward_does_not_move_the_gradient():
+    x = tg.tensor(np.arange(4.0), requires_grad=True)
+    mask = np.array([True, False, True, False])
+    y = x[mask]
+    mask[:] = [False, True, False, True]
+    y.sum().backward()
+    t = torch.arange(4.0, requires_grad=True)
+    t[torch.tensor([True, False, True, False])].sum().backward()
+    np.testing.assert_array_equal(x.grad, t.grad.numpy())
+
+
+def test_a_class_weight_array_refilled_before_backward_does_not_change_the_gradient():
+    logits, labels = np.random.default_rng(0).standard_normal((4, 3)), np.array([0, 2, 1, 2])
+    for loss, torch_loss, make_input in ((F.cross_entropy, TF.cross_entropy, lambda s: s),
+                                         (F.nll_loss, TF.nll_loss, lambda s: s.log_softmax(1))):
+        weight = np.array([1.0, 2.0, 3.0])
+        s = tg.tensor(logits, requires_grad=True)
+        out = loss(make_input(s), labels, weight=weight)
+        weight[:] = 100.0
+        out.backward()
+        ts = torch.tensor(logits, requires_grad=True)
+        torch_loss(make_input(ts), torch.tensor(labels), weight=torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)).backward()
+        np.testing.assert_allclose(s.grad, ts.grad.numpy(), rtol=1e-10)
+
+
+def test_a_where_mask_and_probability_target_refilled_before_backward_change_nothing():
+    rng = np.random.default_rng(1)
+    logits, probs = rng.standard_normal((2, 3)), np.array([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]])
+    condition = np.array([[True, False, True], [False, True, True]])
+    s = tg.tensor(logits, requires_grad=True)
+    out = F.cross_entropy(tg.where(condition, s, 0.0), probs)
+    probs[:], condition[:] = 1 / 3, False
+    out.backward()
+    ts = torch.tensor(logits, requires_grad=True)
+    TF.cross_entropy(torch.where(torch.tensor([[True, False, True], [False, True, True]]), ts, 0.0),
+                     torch.tensor([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]], dtype=torch.float64)).backward()
+    np.testing.assert_allclose(s.grad, ts.grad.numpy(), rtol=1e-10)
