@@ -246,7 +246,26 @@ def test_unnamed_tensors_are_named_after_the_module_that_made_them_and_the_input
     model = tg.nn.Sequential(tg.nn.Linear(4, 3, rng=np.random.default_rng(0)), tg.nn.ReLU())
     out = model(tg.tensor(np.ones((2, 4), np.float32))).sum()
     symbols = {item.symbol for item in tg.drawing.graph.build_graph(out).tensors.values()}
-    assert "X" in symbols and "1" in symbols and "0" in symbols, symbols
+    assert symbols == {"X", "linear1", "linear1.weight", "linear1.bias", "relu1", "L"}, symbols
+
+
+def test_a_sequentials_layers_are_called_by_class_and_count_and_labels_by_their_role():
+    """Issue 23: not `2 = ½1(1 + tanh(...))` nor `δ1 = softmax(1) − 7`."""
+    rng = np.random.default_rng(0)
+    model = tg.nn.Sequential(tg.nn.Conv2d(1, 2, 3, rng=rng), tg.nn.ReLU(), tg.nn.MaxPool2d(2), tg.nn.Flatten(),
+                             tg.nn.Linear(8, 6, rng=rng), tg.nn.Tanh(), tg.nn.Linear(6, 10, rng=rng), tg.nn.ReLU())
+    L = tg.softmax_xent(model(np.ones((1, 1, 6, 6), np.float32)), np.array([7]))
+    graph = tg.drawing.graph.build_graph(L)
+    made = [graph.tensors[op.output].symbol for op in graph.ops.values()]
+    assert made == ["conv2d1", "relu1", "maxpool2d1", "flatten1", "linear1", "tanh1", "linear2", "relu2", "L"]
+    words = str(tg.trace(L, rules=True))
+    assert "δrelu2 = softmax(relu2) − y" in words and "− 7" not in words
+    assert "linear2 = linear2.weight tanh1 + linear2.bias" in words and "[linear2]" in words
+    assert all(not item.symbol[0].isdigit() for item in graph.tensors.values())
+    named = tg.nn.Sequential(tg.nn.Linear(4, 3, rng=rng))        # a name given is kept
+    out = named(tg.tensor(np.ones((1, 4)), name="inputs")).named("scores")
+    assert {i.symbol for i in tg.drawing.graph.build_graph(out).tensors.values()} == {
+        "inputs", "scores", "linear1.weight", "linear1.bias"}
 
 
 def test_the_fused_linear_op_is_one_node_with_its_formula_and_rules():
@@ -267,7 +286,7 @@ def test_unnamed_parameters_are_called_by_their_name_in_the_model():
     from tinygraph.models import MLP
     model = MLP(in_features=4, hidden=[3], classes=2, rng=np.random.default_rng(0))
     text = str(tg.trace(model(np.zeros((1, 4), np.float32))))
-    for name in ("layers.1.weight", "layers.1.bias", "layers.3.weight", "layers.3.bias"):
+    for name in ("linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias"):   # layers.1, layers.3
         assert name in text, name
     assert tg.nn.parameter_name(model.layers[1].weight) == "layers.1.weight"
     assert tg.nn.parameter_name(tg.tensor(np.ones(2), requires_grad=True)) is None

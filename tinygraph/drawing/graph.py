@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinygraph.broadcast import unbroadcast_axes
-from tinygraph.nn import node_module_path, parameter_name
+from tinygraph.nn import node_module_class, node_module_path, parameter_name
 from tinygraph.op import Op
 from tinygraph.tensor import Tensor
 
 SHORT_FORMULA = 6     # an unnamed result whose formula is at most this long is called by it: Uᵀ, (p Uᵀ)
+# An unnamed constant is called by the role of the argument it fills: labels passed as `target` are y.
+ROLE_SYMBOLS = {"target": "y", "condition": "mask"}
 INPUT, PARAMETER, INTERMEDIATE, LOSS, OUTPUT = "input", "parameter", "intermediate", "loss", "output"
 
 
@@ -45,14 +47,11 @@ class OpItem:
     output: str                     # id of the tensor item it made
     inputs: list[str | None]        # tensor item id per input; None for absent or inlined constants
     symbols: dict[str, str]         # formula placeholder -> symbol ("x" -> "Z", "out" -> "A")
+    module: str | None = None       # the module that ran it, as the drawing calls it (fc1, linear2)
 
     @property
     def name(self) -> str:
         return self.node.op.name
-
-    @property
-    def module(self) -> str | None:
-        return node_module_path(self.node)
 
 
 @dataclass
@@ -78,9 +77,11 @@ class Graph:
         return self.group_of.get(item_id, item_id)
 
 
-def is_inlined_constant(t: Tensor) -> bool:
-    """Unnamed one-element constants (the 0.5 of `x * 0.5`) appear inside formulas, not as nodes."""
-    return t.grad_fn is None and not t.requires_grad and t.name is None and t.size == 1
+def is_inlined_constant(t: Tensor, argument: str | None = None) -> bool:
+    """Unnamed one-element constants (the 0.5 of `x * 0.5`) appear inside formulas, not as nodes;
+    not when they fill a role (one label as `target`), which is shown by its name: y."""
+    return (t.grad_fn is None and not t.requires_grad and t.name is None and t.size == 1
+            and argument not in ROLE_SYMBOLS)
 
 
 def constant_symbol(t: Tensor) -> str:
@@ -93,7 +94,8 @@ def build_graph(root: Tensor) -> Graph:
     if not isinstance(root, Tensor):
         raise TypeError(f"draw: root must be a tinygraph Tensor, got {type(root).__name__}")
     order = _forward_order(root)
-    module_names = _module_names(order, root)
+    layers = layer_names(t.grad_fn for t in order)
+    module_names = _module_names(order, root, layers)
     tensors: dict[str, TensorItem] = {}
     ops: dict[str, OpItem] = {}
     item_of: dict[int, str] = {}     # id(tensor) -> item id, only while building
@@ -110,7 +112,7 @@ def build_graph(root: Tensor) -> Graph:
                 if parent is None:
                     inputs.append(None)
                     symbols[arg] = "∅"
-                elif is_inlined_constant(parent):
+                elif is_inlined_constant(parent, arg):
                     inputs.append(None)
                     symbols[arg] = constant_symbol(parent)
                 else:
@@ -121,7 +123,7 @@ def build_graph(root: Tensor) -> Graph:
         short = None
         if t.name:
             symbol = _unique(t.name, used_symbols)
-        elif id(t) in module_names and module_names[id(t)][1]:      # a module's output: fc1
+        elif id(t) in module_names and module_names[id(t)][1]:      # a module's output (fc1), labels (y), L
             symbol = _unique(module_names[id(t)][0], used_symbols)
         else:
             unnamed += 1
@@ -131,24 +133,33 @@ def build_graph(root: Tensor) -> Graph:
         tensors[tid] = TensorItem(tid, t, symbol, _kind(t, t is root), symbol_is_formula=not t.name and bool(short))
         if node is not None:
             symbols["out"] = symbol
-            ops[oid] = OpItem(oid, node, tid, inputs, symbols)
+            path = node_module_path(node)
+            ops[oid] = OpItem(oid, node, tid, inputs, symbols, layers.get(path, path))
             tensors[tid].producer = oid
     return Graph(item_of[id(root)], tensors, ops)
 
 
-def _module_names(order: list[Tensor], root: Tensor) -> dict[int, tuple[str, bool]]:
+def _module_names(order: list[Tensor], root: Tensor, layers: dict[str, str]) -> dict[int, tuple[str, bool]]:
     """Names for unnamed tensors from the module that made them: (name, is the module's output).
 
-    A module's output (used outside it, or the root) is called by the module's path (`fc1`); a
-    tensor used only inside its module by path and op (`fc1.matmul`); a parameter by its name in
-    the model (`fc1.weight`); the unnamed input that feeds the first module, `X`.
+    A module's output (used outside it, or the root) is called by the module (`fc1`); a tensor
+    used only inside its module by module and op (`fc1.matmul`); a parameter by its name in the
+    model (`fc1.weight`); the unnamed input that feeds the first module, `X`; other unnamed
+    constants by the argument they fill (labels as `target`: `y`); an unnamed scalar root, `L`.
+    A module that is a container's numbered entry (`layers.1`) is called by its class and its
+    count among the model's layers of that class (`linear1`, `relu2`; see `layer_names`), as `1`
+    would make formulas unreadable, and so are its parameters (`linear1.weight`).
     """
     users: dict[int, set] = {}
+    roles: dict[int, str] = {}
     for t in order:
         if t.grad_fn is not None:
-            for parent in t.grad_fn.inputs:
+            arguments = t.grad_fn.op.arg_names
+            for index, parent in enumerate(t.grad_fn.inputs):
                 if parent is not None:
                     users.setdefault(id(parent), set()).add(node_module_path(t.grad_fn))
+                    if index < len(arguments):
+                        roles.setdefault(id(parent), arguments[index])
     names: dict[int, tuple[str, bool]] = {}
     input_named = False
     for t in order:
@@ -157,15 +168,43 @@ def _module_names(order: list[Tensor], root: Tensor) -> dict[int, tuple[str, boo
         if t.grad_fn is None:
             modules = users.get(id(t), set())
             if parameter_name(t):                            # a model's parameter: fc.weight
-                names[id(t)] = (parameter_name(t), True)
+                owner, _, attribute = parameter_name(t).rpartition(".")
+                names[id(t)] = (f"{layers[owner]}.{attribute}" if owner in layers else parameter_name(t), True)
             elif not input_named and not t.requires_grad and t.ndim >= 2 and modules - {None}:
                 names[id(t)], input_named = ("X", True), True
+            elif not t.requires_grad and id(t) in roles:     # labels: y
+                names[id(t)] = (ROLE_SYMBOLS.get(roles[id(t)], roles[id(t)]), True)
             continue
         path = node_module_path(t.grad_fn)
         if path is None:
+            if t is root and t.size == 1:
+                names[id(t)] = ("L", True)
             continue
         is_output = t is root or not users.get(id(t)) or users[id(t)] != {path}
-        names[id(t)] = (path if is_output else f"{path}.{t.grad_fn.op.name}", is_output)
+        name = layers.get(path, path)
+        names[id(t)] = (name if is_output else f"{name}.{t.grad_fn.op.name}", is_output)
+    return names
+
+
+def layer_names(nodes) -> dict[str, str]:
+    """Module path -> the name a drawing calls it by: the path itself (`conv1`, `blocks.0.fc`), or,
+    for a container's numbered entry (`layers.1`), its class and count: `linear1`, `conv2d1`.
+
+    Counted per class in the order the layers first ran, like the entries of a PyTorch model.
+    """
+    names: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for node in nodes:
+        path = node_module_path(node)
+        if path is None or path in names:
+            continue
+        cls = node_module_class(node)
+        if not path.rsplit(".", 1)[-1].isdigit() or not cls:
+            names[path] = path
+            continue
+        base = cls.lower()
+        counts[base] = counts.get(base, 0) + 1
+        names[path] = f"{base}{counts[base]}"
     return names
 
 
@@ -185,8 +224,11 @@ def _forward_order(root: Tensor) -> list[Tensor]:
         stack.append((t, True))
         if t.grad_fn is not None:
             # Reversed, so that the first input is taken first and gets the smaller number.
-            for parent in reversed(t.grad_fn.inputs):
-                if parent is not None and id(parent) not in seen and not is_inlined_constant(parent):
+            arguments = t.grad_fn.op.arg_names
+            for index in reversed(range(len(t.grad_fn.inputs))):
+                parent = t.grad_fn.inputs[index]
+                argument = arguments[index] if index < len(arguments) else None
+                if parent is not None and id(parent) not in seen and not is_inlined_constant(parent, argument):
                     stack.append((parent, False))
     return order
 

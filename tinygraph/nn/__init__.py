@@ -19,7 +19,8 @@ from tinygraph.nn.layers import (AvgPool2d, Conv2d, Flatten, Identity, Linear, L
                                   ModuleList, ReLU, Sequential, Sigmoid, Softmax, Tanh, as_tensor)
 from tinygraph.nn.normalization import BatchNorm1d, BatchNorm2d, Dropout
 from tinygraph.nn.loss import CrossEntropyLoss, MSELoss
-from tinygraph.nn.module import IncompatibleKeys, Module, Parameter, StateDictError, module_path, node_module_path, parameter_name
+from tinygraph.nn.module import (IncompatibleKeys, Module, Parameter, StateDictError, module_path, node_module_class,
+                                 node_module_path, parameter_name)
 from tinygraph.nn import utils
 
 __all__ = ["Module", "Parameter", "module_path", "IncompatibleKeys", "StateDictError",

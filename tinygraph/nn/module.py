@@ -328,6 +328,8 @@ def _child_path(module: Module) -> str:
 
 # node -> dotted path of the module whose call recorded it; entries go when their node does.
 _MODULE_OF: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+# node -> class name of that module ("Linear"): drawings call an unnamed Sequential's layers linear1, relu1.
+_MODULE_CLASS_OF: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 # id(parameter) -> (weak reference, its dotted name in the model that used it, "fc.weight"), for
@@ -337,9 +339,10 @@ _PARAMETER_NAME: dict[int, tuple] = {}
 
 def _tag_with_module_path(out: Tensor) -> None:
     path = STATE.module_path
+    module = STATE.module_stack[-1][0]
     if path is not None:
         _MODULE_OF[out.grad_fn] = path
-    module = STATE.module_stack[-1][0]
+        _MODULE_CLASS_OF[out.grad_fn] = type(module).__name__
     for parent in out.grad_fn.inputs:
         if isinstance(parent, Parameter) and parameter_name(parent) is None:
             for attribute, own in module._parameters.items():
@@ -358,6 +361,11 @@ def parameter_name(t: Tensor) -> str | None:
 def node_module_path(node) -> str | None:
     """The dotted path of the module whose call recorded `node` (None outside any submodule)."""
     return _MODULE_OF.get(node) if node is not None else None
+
+
+def node_module_class(node) -> str | None:
+    """The class name ("Linear") of the module whose call recorded `node` (None outside any submodule)."""
+    return _MODULE_CLASS_OF.get(node) if node is not None else None
 
 
 def module_path(tensor: Tensor) -> str | None:
