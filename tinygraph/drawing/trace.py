@@ -8,8 +8,9 @@
              ↳ ∂L/∂W = Σ_uv δZ · X-window (eq. 2)
 
 Ops come in the order they ran (each after its inputs, first inputs first), with the same names
-and formulas as the drawing, so two traces can be diffed and a trace grepped. After backward
-(its `.grad`s, or a `recording`), each op also lists the rule that makes each input's gradient.
+and formulas as the drawing, so two traces can be diffed and a trace grepped. Each op also lists
+the rule that makes each input's gradient; the rules are known from the ops before backward has
+run, and until it has (no `.grad` anywhere, no `recording`) each says so: `(not run yet)`.
 """
 from __future__ import annotations
 
@@ -25,10 +26,8 @@ class Trace:
     def __init__(self, root: Tensor, recording: BackwardRecording | None = None,
                  rules: bool | None = None):
         self.graph = build_graph(root)
-        if rules is None:
-            rules = recording is not None or any(
-                item.tensor.grad is not None for item in self.graph.tensors.values())
-        self.lines = self._lines(rules)
+        self.ran = recording is not None or any(item.tensor.grad is not None for item in self.graph.tensors.values())
+        self.lines = self._lines(rules is not False)
 
     def _lines(self, rules: bool) -> list[str]:
         g = self.graph
@@ -58,7 +57,7 @@ class Trace:
                     if parent is None or not g.tensors[parent].tensor.requires_grad:
                         continue
                     rule = formula(op.node.op.backward_formulas[index], op.symbols)
-                    lines.append(f"  {'':>2}  {'':<{width}}  ↳ {rule}")
+                    lines.append(f"  {'':>2}  {'':<{width}}  ↳ {rule}" + ("" if self.ran else "   (not run yet)"))
         lines.append(f"  out {root.symbol}")
         return lines
 
@@ -79,6 +78,6 @@ def _type(t: Tensor) -> str:
 
 def trace(root: Tensor, recording: BackwardRecording | None = None, rules: bool | None = None) -> Trace:
     """The graph that produced `root` as text: its inputs, then one line per op in the order they
-    ran (name, shape, dtype, op and arguments, formula, module, settings) and, after backward,
-    the rule for each input's gradient. rules: force them on or off."""
+    ran (name, shape, dtype, op and arguments, formula, module, settings) and the rule for each
+    input's gradient, marked `(not run yet)` before backward. rules=False leaves the rules out."""
     return Trace(root, recording, rules)
