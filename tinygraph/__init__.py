@@ -35,6 +35,21 @@ from tinygraph import autograd  # tg.autograd.Function: extend tinygraph the PyT
 from tinygraph.checkpoint import load, save  # tg.save(path, state) / tg.load(path)
 from tinygraph.drawing import draw, draw_steps, record_backward, trace  # see backprop
 
+# PyTorch's vocabulary around the ops (issue 20): dtypes and devices, factories, seeding, more tensor methods.
+from tinygraph.dtypes import (UnsupportedDeviceError, device, float16, float32, float64, get_default_dtype, int8,
+                              int16, int32, int64, uint8)
+from tinygraph.dtypes import bool_ as bool, float16 as half, float32 as float, float64 as double  # noqa: A001
+from tinygraph.dtypes import int16 as short, int32 as int, int64 as long  # noqa: A001
+from tinygraph.factories import (arange, empty, empty_like, eye, full, full_like, linspace, ones, ones_like, rand,
+                                 rand_like, randint, randint_like, randn, randn_like, zeros, zeros_like)
+from tinygraph.random import default_generator, initial_seed, manual_seed, seed
+from tinygraph.tensor_api import (arccos, arcsin, arctan, argmax, argmin, chunk, eq, flatten, gather, ge, gt,  # noqa: A001
+                                  is_floating_point, is_tensor, le, lt, max, min, ne, numel, scatter_add, sort, split,
+                                  topk)
+from tinygraph.tensor_api import install as _install_tensor_api
+
+_install_tensor_api()   # x.float(), x.to(dtype), x.size(1), x.gather(dim, index), x // y, abs(x), ...
+
 __version__ = "0.2.0"
 
 

@@ -1,0 +1,22 @@
+"""Elementwise arctangent (also tg.arctan)."""
+import numpy as np
+
+from tinygraph.op import Op
+from tinygraph.ops._floating import floating
+from tinygraph.registry import register_op
+
+
+@register_op("atan", forward="{out} = arctan {x}", backward="δ{x} = δ{out} / (1 + {x}²)")
+class Atan(Op):
+    """out = arctan x;  δx = δout / (1 + x²)."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
+        x = floating(x)
+        ctx.save_for_backward(x)
+        return np.arctan(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved
+        return (grad_out / (1 + x * x),)

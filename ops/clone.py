@@ -1,0 +1,18 @@
+"""x.clone(): a copy with its own memory that stays in the graph."""
+import numpy as np
+
+from tinygraph.op import Op
+from tinygraph.registry import register_op
+
+
+@register_op("clone", forward="{out} = copy of {x}", backward="δ{x} = δ{out}")
+class Clone(Op):
+    """out = x, in new memory;  δx = δout."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        return (grad_out,)

@@ -1,0 +1,24 @@
+"""Elementwise hyperbolic cosine."""
+import numpy as np
+
+from tinygraph.op import Op
+from tinygraph.ops._floating import floating
+from tinygraph.registry import register_op
+
+
+@register_op("cosh", forward="{out} = cosh {x}", backward="δ{x} = δ{out} ⊙ sinh {x}")
+class Cosh(Op):
+    """out = cosh x;  δx = δout ⊙ sinh x."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
+        x = floating(x)
+        ctx.save_for_backward(x)
+        with np.errstate(over="ignore"):
+            return np.cosh(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved
+        with np.errstate(over="ignore"):
+            return (grad_out * np.sinh(x),)

@@ -1,0 +1,22 @@
+"""a // b: the quotient rounded down (Python's and torch.floor_divide's rule), with broadcasting."""
+import numpy as np
+
+from tinygraph.op import Op
+from tinygraph.registry import register_op
+
+
+@register_op("floor_divide", forward="{out} = ⌊{a} / {b}⌋", backward=("δ{a} = 0", "δ{b} = 0"), broadcasting=True)
+class FloorDivide(Op):
+    """out = ⌊a / b⌋ (for floats as Python's //, from fmod, so 1.0 // 0.1 = 9);  δa = δb = 0: flat between jumps."""
+
+    @staticmethod
+    def forward(ctx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if np.result_type(a, b).kind in "biu" and not np.all(b):
+            raise ZeroDivisionError(f"floor_divide: integer division by zero (a {a.shape}, b {b.shape})")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.floor_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        need_a, need_b = ctx.needs_input_grad
+        return (np.zeros_like(grad_out) if need_a else None, np.zeros_like(grad_out) if need_b else None)

@@ -1,0 +1,26 @@
+"""Elementwise base-10 logarithm."""
+import math
+
+import numpy as np
+
+from tinygraph.op import Op
+from tinygraph.ops._floating import floating
+from tinygraph.registry import register_op
+
+
+@register_op("log10", forward="{out} = log₁₀ {x}", backward="δ{x} = δ{out} / ({x} ln 10)")
+class Log10(Op):
+    """out = log₁₀ x;  δx = δout / (x ln 10)."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
+        x = floating(x)
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log10(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved
+        with np.errstate(divide="ignore"):
+            return (grad_out / (x * math.log(10)),)

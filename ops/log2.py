@@ -1,0 +1,26 @@
+"""Elementwise base-2 logarithm."""
+import math
+
+import numpy as np
+
+from tinygraph.op import Op
+from tinygraph.ops._floating import floating
+from tinygraph.registry import register_op
+
+
+@register_op("log2", forward="{out} = log₂ {x}", backward="δ{x} = δ{out} / ({x} ln 2)")
+class Log2(Op):
+    """out = log₂ x;  δx = δout / (x ln 2)."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
+        x = floating(x)
+        ctx.save_for_backward(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log2(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved
+        with np.errstate(divide="ignore"):
+            return (grad_out / (x * math.log(2)),)

@@ -1,0 +1,70 @@
+"""Piecewise-constant elementwise functions: floor, ceil, round, trunc, sign.
+
+Five ops in one file because their rule is one rule: each is flat between its jumps, so
+δx = 0 everywhere (PyTorch's convention at the jumps too). Integer tensors pass through
+unchanged (sign gives −1, 0, 1 in the input's dtype).
+"""
+import numpy as np
+
+from tinygraph.op import Op
+from tinygraph.registry import register_op
+
+
+def _no_gradient(ctx, grad_out):
+    """δx = 0: the function is flat wherever it is differentiable."""
+    return (np.zeros_like(grad_out),)
+
+
+@register_op("floor", forward="{out} = ⌊{x}⌋", backward="δ{x} = 0")
+class Floor(Op):
+    """out = ⌊x⌋, the largest integer ≤ x;  δx = 0."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
+        return np.floor(x) if x.dtype.kind == "f" else x.copy()
+
+    backward = staticmethod(_no_gradient)
+
+
+@register_op("ceil", forward="{out} = ⌈{x}⌉", backward="δ{x} = 0")
+class Ceil(Op):
+    """out = ⌈x⌉, the smallest integer ≥ x;  δx = 0."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
+        return np.ceil(x) if x.dtype.kind == "f" else x.copy()
+
+    backward = staticmethod(_no_gradient)
+
+
+@register_op("round", forward="{out} = round({x})", backward="δ{x} = 0")
+class Round(Op):
+    """out = x rounded to `decimals` places, halves to even (as torch.round);  δx = 0."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray, *, decimals: int = 0) -> np.ndarray:
+        return np.round(x, decimals) if x.dtype.kind == "f" else x.copy()
+
+    backward = staticmethod(_no_gradient)
+
+
+@register_op("trunc", forward="{out} = trunc({x})", backward="δ{x} = 0")
+class Trunc(Op):
+    """out = x with its fractional part dropped (rounded toward 0);  δx = 0."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
+        return np.trunc(x) if x.dtype.kind == "f" else x.copy()
+
+    backward = staticmethod(_no_gradient)
+
+
+@register_op("sign", forward="{out} = sign({x})", backward="δ{x} = 0")
+class Sign(Op):
+    """out = −1, 0 or 1 by the sign of x (NaN stays NaN);  δx = 0."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
+        return x.copy() if x.dtype == np.bool_ else np.sign(x)
+
+    backward = staticmethod(_no_gradient)

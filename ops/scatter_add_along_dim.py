@@ -1,0 +1,48 @@
+"""Add values into a tensor at indices along one dim: torch.scatter_add(x, dim, index, src)."""
+import numpy as np
+
+from tinygraph.errors import OpError
+from tinygraph.op import Op
+from tinygraph.ops._axes import one_axis
+from tinygraph.ops.take_along_dim import full_index
+from tinygraph.registry import register_op
+
+
+@register_op("scatter_add_along_dim", forward="{out} = {x};  {out}[…{index}[…k…]…] += {src}[…k…] along dim",
+             backward=("δ{x} = δ{out}", "none: indices", "δ{src}[…k…] = δ{out}[…{index}[…k…]…]"))
+class ScatterAddAlongDim(Op):
+    """out = x with src[..., k, ...] added at [..., index[..., k, ...], ...] along `dim`, for every
+    position of index (src may be larger: only its index-shaped corner is used, as PyTorch);
+    δx = δout, δsrc = δout read back at the same places (0 outside index's corner).
+    """
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray, index: np.ndarray, src: np.ndarray, *, dim) -> np.ndarray:
+        axis = one_axis("scatter_add", dim, x.shape)
+        if index.dtype.kind not in "iu":
+            raise OpError("scatter_add", "index", f"index must be an integer tensor, got dtype {index.dtype}")
+        if not (index.ndim == x.ndim == src.ndim) and index.size:
+            raise OpError("scatter_add", "index", f"x {x.shape}, index {index.shape} and src {src.shape} "
+                          "must have the same number of dims")
+        too_large = [d for d in range(index.ndim) if index.shape[d] > src.shape[d]
+                     or (d != axis and index.shape[d] > x.shape[d])]
+        if too_large:
+            raise OpError("scatter_add", "index", f"index of shape {index.shape} is larger than src {src.shape} "
+                          f"or (outside dim {axis}) than x {x.shape} in dim {too_large[0]}")
+        if index.size and (index.min() < 0 or index.max() >= x.shape[axis]):
+            raise OpError("scatter_add", "index", f"index values must lie in [0, {x.shape[axis]}) for dim {axis} "
+                          f"of x of shape {x.shape}; got [{index.min()}, {index.max()}]")
+        corner = tuple(slice(0, n) for n in index.shape)
+        ctx.axis, ctx.index, ctx.corner, ctx.src_shape = axis, index, corner, src.shape
+        out = x.astype(np.result_type(x, src), copy=True)
+        np.add.at(out, full_index(index, axis), src[corner])          # repeated indices accumulate
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        need_x, _, need_src = ctx.needs_input_grad
+        grad_src = None
+        if need_src:
+            grad_src = np.zeros(ctx.src_shape, dtype=grad_out.dtype)
+            grad_src[ctx.corner] = grad_out[full_index(ctx.index, ctx.axis)]
+        return (grad_out if need_x else None, None, grad_src)

@@ -1,0 +1,22 @@
+"""Elementwise sine."""
+import numpy as np
+
+from tinygraph.op import Op
+from tinygraph.ops._floating import floating
+from tinygraph.registry import register_op
+
+
+@register_op("sin", forward="{out} = sin {x}", backward="δ{x} = δ{out} ⊙ cos {x}")
+class Sin(Op):
+    """out = sin x;  δx = δout ⊙ cos x."""
+
+    @staticmethod
+    def forward(ctx, x: np.ndarray) -> np.ndarray:
+        x = floating(x)
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (x,) = ctx.saved
+        return (grad_out * np.cos(x),)
