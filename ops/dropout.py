@@ -3,10 +3,8 @@ import numpy as np
 
 from tinygraph.errors import OpError
 from tinygraph.op import Op
+from tinygraph.random import numpy_generator
 from tinygraph.registry import register_op
-
-# Where masks come from when the caller passes no generator (as PyTorch's global generator).
-DEFAULT_GENERATOR = np.random.default_rng()
 
 
 @register_op("dropout", forward="{out} = {x} ⊙ mask / (1 − p)", backward="δ{x} = δ{out} ⊙ mask / (1 − p)")
@@ -26,7 +24,7 @@ class Dropout(Op):
             return x.view()
         if x.dtype.kind != "f":
             raise OpError("dropout", "x", f"input x must be floating point, got {x.dtype} (shape {x.shape})")
-        keep = (generator or DEFAULT_GENERATOR).random(x.shape) < 1 - p       # the mask
+        keep = numpy_generator(generator, "dropout").random(x.shape) < 1 - p    # the mask; tg.manual_seed seeds the default
         ctx.scale = np.asarray(0.0 if p == 1 else 1 / (1 - p), dtype=x.dtype)  # p = 1 drops everything
         ctx.save_for_backward(keep)
         return x * keep * ctx.scale

@@ -32,6 +32,7 @@ from tinygraph.profile import OpStats, Profile, profile  # per-op timings
 from tinygraph.memory import keep_freed_memory  # opt-in: reuse freed arrays, no page faults
 from tinygraph import data, nn, optim  # tg.nn.Linear, tg.optim.Adam, tg.data.load_digits, ...
 from tinygraph import autograd  # tg.autograd.Function: extend tinygraph the PyTorch way
+from tinygraph.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # tg.manual_seed(0): reproducible runs
 from tinygraph.checkpoint import load, save  # tg.save(path, state) / tg.load(path)
 from tinygraph.drawing import draw, draw_steps, record_backward, trace  # see backprop
 

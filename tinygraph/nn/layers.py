@@ -1,7 +1,8 @@
 """Layers: the building blocks of tinygraph.nn models (re-exported there as nn.Linear, nn.Conv2d, ...).
 
 Each layer takes torch.nn's arguments and defaults, initialises like PyTorch's (uniform in
-±1/√fan_in from the `numpy.random.Generator` you pass), and its forward is one tinygraph op or a
+±1/√fan_in from the `numpy.random.Generator` you pass, else from tinygraph's default generator,
+which `tg.manual_seed` seeds), and its forward is one tinygraph op or a
 `tinygraph.functional` call. Normalisation and dropout live in nn/normalization.py, losses in nn/loss.py.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from tinygraph import functional as F
 from tinygraph.nn.module import Module, Parameter
 from tinygraph.op import apply
 from tinygraph.ops.conv2d import Conv2d as Conv2dOp
+from tinygraph.random import numpy_generator
 from tinygraph.tensor import Tensor
 
 
@@ -23,12 +25,8 @@ def as_tensor(x: Any) -> Tensor:
 
 
 def _uniform(rng: np.random.Generator | None, bound: float, shape: tuple[int, ...], dtype) -> np.ndarray:
-    if rng is None:
-        rng = np.random.default_rng()
-    elif not isinstance(rng, np.random.Generator):
-        raise TypeError(f"nn: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                        f"got {type(rng).__name__}")
-    return rng.uniform(-bound, bound, size=shape).astype(dtype)
+    """Uniform in ±bound from `rng`, or from tinygraph's default generator (tg.manual_seed) when None."""
+    return numpy_generator(rng, "nn: rng").uniform(-bound, bound, size=shape).astype(dtype)
 
 
 def _pair(layer: str, name: str, value: Any, minimum: int) -> tuple[int, int]:

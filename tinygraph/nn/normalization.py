@@ -89,7 +89,7 @@ class Dropout(Module):
     """In training, zero each element with probability p and scale the rest by 1/(1 − p); in eval, identity.
 
     rng (a numpy.random.Generator) draws the masks, so a seeded model drops the same elements
-    every run; without one each call draws from fresh entropy.
+    every run; without one they come from tinygraph's default generator (tg.manual_seed).
     """
 
     def __init__(self, p: float = 0.5, inplace: bool = False, *, rng: np.random.Generator | None = None):
