@@ -342,3 +342,134 @@ def test_a_margin_frames_the_resized_digit_in_zeros():
     assert framed.x_test.sum() == pytest.approx(inner.sum(), rel=1e-6)
     with pytest.raises(ValueError, match="load_digits: margin"):
         data.load_digits(size=8, margin=4)
+
+
+# ------------------------------------------------------------------ Dataset, DataLoader (torch.utils.data's behaviour)
+
+def _torch():
+    from torch_required import require_torch
+    return require_torch(__file__)
+
+
+@pytest.mark.parametrize("n", [1, 7, 10, 64])
+@pytest.mark.parametrize("batch_size", [1, 3, 10, 32])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_batch_count_and_sizes_match_torch(n, batch_size, drop_last):
+    torch = _torch()
+    ours = data.DataLoader(data.TensorDataset(np.arange(n, dtype=np.float32)), batch_size, drop_last=drop_last)
+    theirs = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.arange(n, dtype=torch.float32)),
+                                         batch_size, drop_last=drop_last)
+    assert len(ours) == len(theirs)
+    assert [len(b[0]) for b in ours] == [len(b[0]) for b in theirs]
+
+
+def test_unshuffled_batches_equal_torchs_in_values_dtypes_and_structure():
+    torch = _torch()
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(10, 2, 3)).astype(np.float32), rng.integers(0, 5, size=10)
+    ours = list(data.DataLoader(data.TensorDataset(x, y), batch_size=4))
+    theirs = list(torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
+                                              batch_size=4))
+    assert len(ours) == len(theirs) == 3
+    for ours_batch, theirs_batch in zip(ours, theirs):
+        assert type(ours_batch) is type(theirs_batch) is list
+        for a, b in zip(ours_batch, theirs_batch):
+            assert a.dtype == b.numpy().dtype and a.shape == tuple(b.shape)
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_default_collate_stacks_like_torchs():
+    torch = _torch()
+    from collections import namedtuple
+    Pair = namedtuple("Pair", "a b")
+    samples = [(1, 2.0, np.float32(3), np.ones((2,), np.int32), "s", {"k": 1.5}, Pair(1, 2), [1, 2])] * 3
+    samples = [tuple(list(s)) for s in samples]
+    ours = data.default_collate(samples)
+    theirs = torch.utils.data.default_collate(samples)
+
+    def same(a, b, where):
+        if isinstance(b, torch.Tensor):
+            assert a.dtype == b.numpy().dtype and a.shape == tuple(b.shape), where
+            np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=where)
+        elif isinstance(b, dict):
+            assert set(a) == set(b), where
+            for key in b:
+                same(a[key], b[key], f"{where}[{key!r}]")
+        elif isinstance(b, (list, tuple)) and not isinstance(b[0], str):
+            assert type(a) is type(b) and len(a) == len(b), where
+            for i, (p, q) in enumerate(zip(a, b)):
+                same(p, q, f"{where}[{i}]")
+        else:
+            assert list(a) == list(b), where
+    same(ours, theirs, "batch")
+
+
+def test_shuffled_order_is_reproducible_under_a_seeded_generator_and_new_each_epoch():
+    import tinygraph as tg
+    dataset = data.TensorDataset(np.arange(50))
+
+    def epochs(loader, count=2):
+        return [np.concatenate([b[0].numpy() for b in loader]) for _ in range(count)]
+    first = epochs(data.DataLoader(dataset, 8, shuffle=True, generator=tg.Generator().manual_seed(3)))
+    again = epochs(data.DataLoader(dataset, 8, shuffle=True, generator=tg.Generator().manual_seed(3)))
+    other = epochs(data.DataLoader(dataset, 8, shuffle=True, generator=tg.Generator().manual_seed(4)))
+    for order in first:
+        assert sorted(order) == list(range(50))              # every sample once per epoch
+    assert all((a == b).all() for a, b in zip(first, again))
+    assert not (first[0] == first[1]).all()                  # a new order each pass, as torch's RandomSampler
+    assert not (first[0] == other[0]).all()
+    tg.manual_seed(7)
+    seeded = epochs(data.DataLoader(dataset, 8, shuffle=True))
+    tg.manual_seed(7)
+    assert all((a == b).all() for a, b in zip(seeded, epochs(data.DataLoader(dataset, 8, shuffle=True))))
+
+
+def test_random_split_lengths_match_torchs_and_the_parts_partition_the_data():
+    torch = _torch()
+    import tinygraph as tg
+    for n, lengths in [(10, [0.3, 0.7]), (11, [0.5, 0.5]), (7, [0.2, 0.2, 0.6]), (10, [3, 7]), (5, [5, 0])]:
+        ours = data.random_split(range(n), lengths, generator=tg.Generator().manual_seed(0))
+        theirs = torch.utils.data.random_split(range(n), lengths, generator=torch.Generator().manual_seed(0))
+        assert [len(s) for s in ours] == [len(s) for s in theirs], (n, lengths)
+        assert sorted(i for s in ours for i in s) == list(range(n))
+    with pytest.raises(ValueError, match="sum to 9"):
+        data.random_split(range(10), [4, 5])
+
+
+def test_subset_and_the_digits_dataset():
+    split = data.load_digits()
+    train, test = data.Digits(train=True), data.Digits(train=False)
+    assert (len(train), len(test)) == (1347, 450)
+    np.testing.assert_array_equal(train.tensors[0].numpy(), split.x_train)
+    np.testing.assert_array_equal(test.tensors[1].numpy(), split.y_test)
+    image, label = train[5]
+    assert image.shape == (1, 8, 8) and int(label) == split.y_train[5]
+    part = data.Subset(train, [5, 0, 9])
+    assert len(part) == 3 and int(part[0][1]) == split.y_train[5]
+    xb, yb = next(iter(data.DataLoader(part, batch_size=3)))          # through default_collate
+    np.testing.assert_array_equal(yb.numpy(), split.y_train[[5, 0, 9]])
+    assert xb.shape == (3, 1, 8, 8) and xb.dtype == np.float32
+
+
+def test_loader_refusals_match_torchs():
+    torch = _torch()
+    ours_set, theirs_set = data.TensorDataset(np.arange(4)), torch.utils.data.TensorDataset(torch.arange(4))
+    for kwargs in [{"batch_size": 0}, {"sampler": [0, 1], "shuffle": True}, {"num_workers": -1},
+                   {"batch_sampler": [[0, 1]], "batch_size": 2}]:
+        with pytest.raises(ValueError):
+            torch.utils.data.DataLoader(theirs_set, **kwargs)
+        with pytest.raises(ValueError, match="DataLoader: "):
+            data.DataLoader(ours_set, **kwargs)
+    with pytest.raises(ValueError, match="same length along axis 0"):
+        data.TensorDataset(np.zeros(3), np.zeros(4))
+
+
+def test_samplers_batch_samplers_and_unbatched_loading_as_torch():
+    torch = _torch()
+    ours_set, theirs_set = data.TensorDataset(np.arange(6)), torch.utils.data.TensorDataset(torch.arange(6))
+    for kwargs in [{"sampler": [5, 0, 3], "batch_size": 2}, {"batch_sampler": [[1, 2], [0]]}]:
+        ours, theirs = data.DataLoader(ours_set, **kwargs), torch.utils.data.DataLoader(theirs_set, **kwargs)
+        assert len(ours) == len(theirs)
+        assert [b[0].numpy().tolist() for b in ours] == [b[0].numpy().tolist() for b in theirs]
+    unbatched = list(data.DataLoader([1.5, 2.5], batch_size=None))
+    assert unbatched == list(torch.utils.data.DataLoader([1.5, 2.5], batch_size=None)) == [1.5, 2.5]

@@ -1,4 +1,8 @@
-"""Data: the UCI digits (shipped with tinygraph), MNIST-style IDX files, seeded mini-batches.
+"""Data: the UCI digits (shipped with tinygraph), MNIST-style IDX files, seeded mini-batches, and
+torch.utils.data's Dataset, TensorDataset, Subset, random_split and DataLoader (tinygraph/dataloader.py).
+
+    train = data.Digits(train=True)                     # a TensorDataset of (1, 8, 8) images and labels
+    loader = data.DataLoader(train, batch_size=32, shuffle=True)
 
 Images come as float32 arrays of shape (N, 1, H, W) scaled to [0, 1]; labels as int64 (N,).
 Readers check a file's declared sizes against the file and against `max_bytes` before they
@@ -14,6 +18,10 @@ from math import ceil
 from typing import Iterator, NamedTuple
 
 import numpy as np
+
+from tinygraph.dataloader import (ConcatDataset, DataLoader, Dataset, Subset, TensorDataset,  # noqa: F401
+                                  default_collate, random_split)
+from tinygraph.tensor import from_numpy
 
 MAX_BYTES = 2**30           # default cap on the data a reader allocates for one file (1 GiB)
 
@@ -49,6 +57,20 @@ def load_digits(test_size: float = 0.25, seed: int = 0, *, size: int | None = No
     if size is not None:
         images = fit_images(images, size, fit, margin)
     return Split(images[train], labels[train], images[test], labels[test])
+
+
+class Digits(TensorDataset):
+    """The digits as a Dataset, like torchvision's MNIST(train=...): sample i is (image (1, 8, 8), label).
+
+    The train or test part of `load_digits` with the same arguments (the same seed, the same split).
+    """
+
+    def __init__(self, train: bool = True, *, test_size: float = 0.25, seed: int = 0, size: int | None = None,
+                 fit: str = "resize", margin: int = 0):
+        split = load_digits(test_size, seed, size=size, fit=fit, margin=margin)
+        images, labels = (split.x_train, split.y_train) if train else (split.x_test, split.y_test)
+        super().__init__(from_numpy(images), from_numpy(labels))
+        self.train = bool(train)
 
 
 # ------------------------------------------------------------------------ image sizes
