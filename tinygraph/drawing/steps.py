@@ -124,7 +124,8 @@ def _record(root: Tensor, graph) -> BackwardRecording:
                            "tg.draw_steps(loss, path, recording=rec)") from None
     finally:
         for tid, item in graph.tensors.items():
-            item.tensor.grad = before[tid]
+            if isinstance(item.tensor, Tensor):       # a Node's record of a freed tensor has no .grad
+                item.tensor.grad = before[tid]
     return recording
 
 
