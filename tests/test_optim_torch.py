@@ -10,6 +10,7 @@ torch is a test-only dependency: without it this file is skipped, except under C
 from __future__ import annotations
 
 import itertools
+import re
 import math
 
 import numpy as np
@@ -28,7 +29,9 @@ TOLERANCE = {np.float64: (1e-12, 1e-13), np.float32: (2e-6, 2e-7)}    # (rtol, a
 
 # Buffer names are PyTorch's; torch keeps "step" as a float tensor.
 BUFFERS = {"SGD": ["momentum_buffer"], "Adam": ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
-           "AdamW": ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]}
+           "AdamW": ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"],
+           "RMSprop": ["square_avg", "momentum_buffer", "grad_avg"], "Adagrad": ["sum"],
+           "Adadelta": ["square_avg", "acc_delta"]}
 
 
 def assert_close(actual, expected, dtype, what):
@@ -94,8 +97,30 @@ def adam_options():
                "maximize": maximize}
 
 
+def rmsprop_options():
+    for alpha, eps, weight_decay, momentum, centered, maximize in itertools.product(
+            [0.99, 0.5], [1e-8, 1e-2], [0.0, 0.1], [0.0, 0.9], [False, True], [False, True]):
+        yield {"lr": 0.01, "alpha": alpha, "eps": eps, "weight_decay": weight_decay, "momentum": momentum,
+               "centered": centered, "maximize": maximize}
+
+
+def adagrad_options():
+    for lr_decay, weight_decay, initial, eps, maximize in itertools.product(
+            [0.0, 0.1], [0.0, 0.1], [0.0, 0.5], [1e-10, 1e-3], [False, True]):
+        yield {"lr": 0.1, "lr_decay": lr_decay, "weight_decay": weight_decay, "initial_accumulator_value": initial,
+               "eps": eps, "maximize": maximize}
+
+
+def adadelta_options():
+    for lr, rho, eps, weight_decay, maximize in itertools.product(
+            [1.0, 0.5], [0.9, 0.5], [1e-6, 1e-2], [0.0, 0.1], [False, True]):
+        yield {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay, "maximize": maximize}
+
+
 CASES = ([("SGD", o) for o in sgd_options()] + [("Adam", o) for o in adam_options()]
-         + [("AdamW", o) for o in adam_options()])
+         + [("AdamW", o) for o in adam_options()] + [("RMSprop", o) for o in rmsprop_options()]
+         + [("Adagrad", o) for o in adagrad_options()] + [("Adadelta", o) for o in adadelta_options()])
+OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -104,7 +129,7 @@ def test_every_option_combination_steps_like_pytorch(name, options, dtype):
     compare_run(name, options, dtype, unused_last=True)
 
 
-@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+@pytest.mark.parametrize("name", OPTIMIZERS)
 def test_defaults_are_pytorchs(name):
     p = nn.Parameter(np.zeros(1))
     ours = getattr(optim, name)([p]).param_groups[0]
@@ -118,7 +143,12 @@ def test_refusals_match_pytorchs():
     bad = [("SGD", {"lr": -1.0}), ("SGD", {"lr": 0.1, "momentum": -0.1}), ("SGD", {"lr": 0.1, "nesterov": True}),
            ("SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "nesterov": True}),
            ("SGD", {"lr": 0.1, "weight_decay": -1.0}), ("Adam", {"betas": (1.0, 0.9)}), ("Adam", {"eps": -1.0}),
-           ("AdamW", {"betas": (0.9, -0.1)}), ("AdamW", {"weight_decay": -0.1})]
+           ("AdamW", {"betas": (0.9, -0.1)}), ("AdamW", {"weight_decay": -0.1}),
+           ("RMSprop", {"alpha": -0.1}), ("RMSprop", {"momentum": -0.1}), ("RMSprop", {"eps": -1.0}),
+           ("RMSprop", {"weight_decay": -1.0}), ("Adagrad", {"lr_decay": -0.1}), ("Adagrad", {"eps": -1.0}),
+           ("Adagrad", {"initial_accumulator_value": -0.1}), ("Adagrad", {"weight_decay": -0.1}),
+           ("Adadelta", {"rho": 1.1}), ("Adadelta", {"rho": -0.1}), ("Adadelta", {"eps": -1.0}),
+           ("Adadelta", {"weight_decay": -0.1})]
     for name, options in bad:
         with pytest.raises(ValueError):
             getattr(torch.optim, name)([torch.zeros(1, requires_grad=True)], **options)
@@ -271,3 +301,23 @@ def test_clip_grad_norm_edge_cases():
     q.grad = np.array([3.0, -4.0, 0.5])
     nn.utils.clip_grad_value_(q, 1.0)
     np.testing.assert_array_equal(q.grad, [1.0, -1.0, 0.5])
+
+
+# ------------------------------------------------------------------ gradients that do not fit their parameter
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("grad, problem", [(np.ones(4), "shape (4,)"), (np.ones((1, 4)), "shape (1, 4)"),
+                                           (np.ones((3, 4), np.float32), "dtype float32")])
+def test_a_gradient_that_does_not_match_its_parameter_is_refused_as_by_pytorch(name, grad, problem):
+    """w.grad = np.ones(4) on a (3, 4) w used to update every row by broadcasting; PyTorch refuses it."""
+    q = torch.zeros(3, 4, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(RuntimeError):
+        q.grad = torch.from_numpy(grad.copy())                  # PyTorch: at the assignment
+    p = nn.Parameter(np.zeros((3, 4)), name="w")
+    other = nn.Parameter(np.zeros(2))
+    opt = getattr(optim, name)([other, p], lr=0.1)
+    other.grad, p.grad = np.ones(2), grad.copy()
+    with pytest.raises(ValueError, match=rf"optim.{name}.step: the gradient of parameter 1 \('w'\) has "
+                                         rf".*{re.escape(problem)}.*the parameter has shape \(3, 4\) and dtype float64"):
+        opt.step()
+    np.testing.assert_array_equal(p.data, np.zeros((3, 4)))

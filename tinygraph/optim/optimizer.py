@@ -135,12 +135,26 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        index = 0
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
-                    self._update(p.data, np.asarray(p.grad), self.state[p], group)
+                    grad = np.asarray(p.grad)
+                    if grad.shape != p.data.shape or grad.dtype != p.data.dtype:
+                        self._refuse_gradient(index, p, grad)
+                    self._update(p.data, grad, self.state[p], group)
                     p._bump_version()       # a backward() that saved the old values now raises
+                index += 1
         return loss
+
+    def _refuse_gradient(self, index: int, param: Tensor, grad: np.ndarray) -> None:
+        """A gradient the update would broadcast or cast (w.grad = np.ones(4) on a (3, 4) w) is an error, as in PyTorch."""
+        from tinygraph.nn.module import parameter_name     # only here: optim needs nothing else of nn
+        name = param.name or parameter_name(param)
+        label = f"parameter {index}" + (f" ('{name}')" if name else "")
+        raise ValueError(f"{self._name}.step: the gradient of {label} has shape {grad.shape} and dtype {grad.dtype}, "
+                         f"but the parameter has shape {param.data.shape} and dtype {param.data.dtype}; a gradient "
+                         "must match its parameter exactly (nothing is broadcast or cast)")
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Change `param` in place from `grad`, the parameter's `state` and its group's hyperparameters."""
