@@ -50,6 +50,7 @@ def test_dot_renders_svg_that_parses_and_holds_every_tensor_and_op():
 
 
 @needs_dot
+@needs_dot    # without it the page draws in the browser: tests/test_draw_without_dot.py
 def test_step_through_page_has_one_frame_per_rule_and_nothing_external(tmp_path):
     parts = derivation_tensors()
     L, U = parts["L"], parts["U"]

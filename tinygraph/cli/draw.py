@@ -24,11 +24,11 @@ import numpy as np
 import tinygraph as tg
 from tinygraph.cli import CommandError, report, run_command
 from tinygraph.drawing import draw, draw_step, draw_steps, record_backward
+from tinygraph.drawing.browser import DOT_HINT, has_dot
 
 PROG = "tinygraph-draw"
 FORMATS = ("svg", "png", "pdf", "dot")
-INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz; "
-                "or `make setup`)")
+INSTALL_HINT = DOT_HINT      # where to get Graphviz's `dot`, for SVG, PNG and PDF
 
 
 class EntryFailed(Exception):
@@ -202,7 +202,7 @@ def write_drawing(digraph: graphviz.Digraph, out: Path, fmt: str) -> bool:
         source = out.with_suffix(".dot")
         source.write_text(digraph.source, encoding="utf-8")
         report(PROG, f"Graphviz's `dot` executable was not found on PATH, so only the source was written, "
-                     f"to {source}; {INSTALL_HINT}.")
+                     f"to {source} (no {fmt.upper()}); {INSTALL_HINT}.")
         return False
     out.write_bytes(rendered)
     return True
@@ -227,18 +227,15 @@ def run(args: argparse.Namespace) -> int:
                        wrap="auto" if args.wrap is None else (args.wrap or None))
     if getattr(args, "title", None):
         digraph.attr(label=args.title, labelloc="t", labeljust="l", fontsize="20" if args.lecture else "16")
-    if not write_drawing(digraph, args.out, args.format):
-        return 2
-    print(f"wrote {args.out} ({args.format}, view={args.view})")
-    if args.steps:
-        try:
-            path = draw_steps(root, args.steps, recording=recording, rankdir="LR", images=not args.no_images,
-                              lecture=args.lecture)
-        except graphviz.ExecutableNotFound:
-            raise CommandError(f"Graphviz's `dot` executable was not found on PATH, so the step-through page "
-                               f"was not written; {INSTALL_HINT}.", status=2) from None
-        print(f"wrote {path} (step-through of backward: {len(recording.rule_steps)} frames)")
-    return 0
+    drawn = write_drawing(digraph, args.out, args.format)
+    if drawn:
+        print(f"wrote {args.out} ({args.format}, view={args.view})")
+    if args.steps:      # without `dot` too: the page then lays its frames out in the browser
+        page = draw_steps(root, args.steps, recording=recording, rankdir="LR", images=not args.no_images,
+                          lecture=args.lecture)
+        where = "" if has_dot() else ", laid out in the browser by Graphviz in WebAssembly"
+        print(f"wrote {page} (step-through of backward: {page.frames} frames{where})")
+    return 0 if drawn else 2
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import graphviz
 
 from tinygraph.drawing import images as I
 from tinygraph.drawing import style as S
+from tinygraph.drawing.browser import has_dot, notebook_html
 from tinygraph.drawing.graph import Graph, TensorItem, build_graph
 from tinygraph.drawing.graph import collapse as collapse_graph
 from tinygraph.drawing.layout import assign_rows
@@ -32,7 +33,17 @@ VIEWS = ("forward", "backward", "both")
 
 class Drawing(graphviz.Digraph):
     """A graphviz.Digraph whose SVG carries its heatmaps inside (base64 data URIs), so an SVG it
-    writes, pipes or shows inline in Jupyter is one self-contained file."""
+    writes, pipes or shows inline in Jupyter is one self-contained file. In a notebook on a
+    machine without Graphviz's `dot`, it shows as HTML that lays the same DOT out in the browser
+    (Graphviz in WebAssembly, see tinygraph/drawing/browser.py) instead of raising."""
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        if has_dot():
+            return super()._repr_mimebundle_(include, exclude, **kwargs)
+        return {"text/html": notebook_html(self.source)}
+
+    def _repr_html_(self) -> str:
+        return notebook_html(self.source) if not has_dot() else self.pipe(format="svg", encoding="utf-8")
 
     def pipe(self, format=None, *args, **kwargs):
         out = super().pipe(format, *args, **kwargs)

@@ -3,6 +3,8 @@
 Each frame is the same drawing with the op whose rule runs highlighted, the gradient it received,
 what it adds into each input (`+=`), and every tensor's gradient so far. Frames are inline SVG;
 the page has previous/next buttons, a slider and arrow keys, and loads nothing from anywhere.
+Without Graphviz's `dot`, each frame is its DOT source instead, and the page carries Graphviz
+as WebAssembly to lay it out in the browser (see `browser.py`).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 import graphviz
 
 from tinygraph.drawing import style as S
+from tinygraph.drawing.browser import RENDER_JS, dot_payload, has_dot, viz_script
 from tinygraph.drawing.graph import build_graph, formula
 from tinygraph.drawing.record import BackwardRecording, record_backward
 from tinygraph.drawing.render import AUTO_COLLAPSE, Frame, render
@@ -65,7 +68,8 @@ def draw_steps(root: Tensor, path: str | Path | None = None, *, recording: Backw
 
     Without `recording`, runs backward itself (retain_graph=True) and puts back every `.grad` it
     touched, so calling it changes nothing. Needs Graphviz's `dot` to draw the frames. The page
-    takes `#step=N` in its address, ← and → keys, and zooms to the op whose rule runs.
+    takes `#step=N` in its address, ← and → keys, and zooms to the op whose rule runs. Without
+    Graphviz's `dot` the page lays the frames out itself, in the browser (Graphviz in WebAssembly).
     """
     graph = build_graph(root)
     if len(graph.ops) > AUTO_COLLAPSE:
@@ -77,18 +81,18 @@ def draw_steps(root: Tensor, path: str | Path | None = None, *, recording: Backw
     if not frames:
         raise ValueError("draw_steps: the recording holds no backward step of this graph; run "
                          "root.backward() inside tg.record_backward() first")
-    pages = []
+    pages, in_browser = [], not has_dot()
     for number, (frame, caption) in enumerate(frames):
         digraph = render(graph, view=view, values=values, grads=True, formulas=formulas, collapse=False,
                          rankdir=rankdir, recording=recording, frame=frame, images=images, lecture=lecture)
-        svg = _inline_svg(digraph.pipe(format="svg").decode("utf-8"))
+        svg = dot_payload(digraph.source) if in_browser else _inline_svg(digraph.pipe(format="svg").decode("utf-8"))
         op = graph.ops[frame.current]
         receivers = [t for t in op.inputs if t is not None and graph.tensors[t].tensor.requires_grad]
         focus = " ".join([op.id, op.output] + receivers)
         pages.append(f'<section class="frame" id="frame{number}" data-focus="{focus}"'
                      f'{" hidden" if number else ""}><p class="caption">{caption}</p>'
                      f'<div class="view">{svg}</div></section>')
-    page = StepPage(_page(pages, graph.tensors[graph.root].symbol), len(pages))
+    page = StepPage(_page(pages, graph.tensors[graph.root].symbol, in_browser), len(pages))
     if path is not None:
         page.save(path)
     return page
@@ -210,7 +214,7 @@ body.full .view svg {{ width: auto; height: auto; }}
 the gradient of its output and adds (<code>+=</code>) into its inputs' gradients; grey dashed edges
 have not run yet. Keys ← →; link to a frame with <code>#step=N</code>.</small></div>
 {frames}
-<script>
+{renderer}<script>
 (function () {{
   var frames = document.querySelectorAll(".frame"), slider = document.getElementById("slider");
   var counter = document.getElementById("counter"), mode = document.getElementById("mode"), current = 0;
@@ -249,7 +253,14 @@ have not run yet. Keys ← →; link to a frame with <code>#step=N</code>.</smal
     slider.value = current;
     counter.textContent = "frame " + (current + 1) + " of " + frames.length;
     document.body.className = mode.value;
-    frameView(frames[current]);
+    var frame = frames[current], shown = current;
+    function view() {{
+      if (shown !== current) return;
+      frameView(frame);
+      document.body.setAttribute("data-shown", String(current + 1));    // for tests: this frame is drawn
+    }}
+    if (typeof tinygraphRender === "undefined") view();        // frames are SVG already (rendered by dot)
+    else tinygraphRender(frame).then(view, function (e) {{ console.error("tinygraph: " + e); }});
     try {{ history.replaceState(null, "", "#step=" + (current + 1)); }} catch (e) {{}}   // not in every frame
   }}
   function fromHash() {{
@@ -273,5 +284,6 @@ have not run yet. Keys ← →; link to a frame with <code>#step=N</code>.</smal
 """
 
 
-def _page(frames: list[str], root_symbol: str) -> str:
-    return PAGE.format(root=escape(root_symbol), last=len(frames) - 1, frames="\n".join(frames))
+def _page(frames: list[str], root_symbol: str, in_browser: bool = False) -> str:
+    renderer = f"<script>{viz_script()}</script>\n<script>{RENDER_JS}</script>\n" if in_browser else ""
+    return PAGE.format(root=escape(root_symbol), last=len(frames) - 1, frames="\n".join(frames), renderer=renderer)
