@@ -111,6 +111,10 @@ CASES = [
     Case("getitem", "max(dim) values", lambda x: x.max(dim=1).values, inputs(distinct(3, 4))),
     Case("getitem", "min(dim, keepdim) values", lambda x: x.min(0, keepdim=True).values, inputs(distinct(3, 4))),
     Case("getitem", "iteration", lambda x: sum(row * (i + 1) for i, row in enumerate(x)), inputs(normal(3, 2))),
+    Case("setitem", "a row from another tensor", lambda x, v: tg.setitem(x, v, index=1), inputs(normal(3, 4), normal(4))),
+    Case("setitem", "broadcast value, mask", lambda x, v: tg.setitem(x, v, index=np.array([True, False, True])),
+         inputs(normal(3, 2), normal(1, 2))),
+    Case("setitem", "in place through a view", lambda x, v: _updated_through_a_view(x, v), inputs(normal(3, 4), normal(4))),
     Case("cat", "two along dim 1", lambda a, b: tg.cat([a, b], dim=1), inputs(normal(2, 3), normal(2, 1))),
     Case("cat", "three along dim 0", lambda a, b, c: tg.cat([a, b, c]), inputs(normal(1, 2), normal(3, 2), normal(2, 2))),
     Case("cat", "stack via unsqueeze", lambda a, b: tg.stack([a, b], dim=-1), inputs(normal(2, 3), normal(2, 3))),
@@ -280,3 +284,10 @@ CASES = [
     Case("max_unpool2d", "2×2 windows", lambda x: tg.max_unpool2d(x, np.array([[[[0, 3], [9, 14]]]]), output_size=(4, 4)),
          inputs(normal(1, 1, 2, 2))),
 ]
+
+
+def _updated_through_a_view(x, v):
+    """h[1] *= v on a view of h: recorded as setitem into h (and h[1] reading it back)."""
+    h = x * 1.0
+    h[1].mul_(v)
+    return h * h

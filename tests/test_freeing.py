@@ -1,8 +1,8 @@
 """Large intermediates are freed as soon as nothing needs them, already in the forward pass.
 
-The graph refers to an intermediate of at least tensor.LET_GO_BYTES only through its stand-in,
-which follows the tensor while something else holds it: what a rule saved lives on in the rule's
-context, the rest dies with the last reference, as in PyTorch. Gradients stay exact, held tensors
+A Node's edges lead to Nodes, never to intermediate tensors, and a Node holds its output's array
+only while it is smaller than node.LET_GO_BYTES: what a rule saved lives on in the rule's context,
+the rest dies with the last reference to the tensor, as in PyTorch. Gradients stay exact, held tensors
 keep their values and `retain_grad()`, and a forward pass inside `record_backward()` keeps every
 value for the drawing.
 """
@@ -15,7 +15,7 @@ import pytest
 
 import tinygraph as tg
 from tinygraph import buffers
-from tinygraph.tensor import LET_GO_BYTES, ReleasedTensor
+from tinygraph.node import LET_GO_BYTES, OutputRecord
 
 SHAPE = (512, 256)                 # float64: 1 MB, above LET_GO_BYTES
 assert np.prod(SHAPE) * 8 >= LET_GO_BYTES
@@ -34,7 +34,7 @@ def test_an_unsaved_intermediate_nobody_holds_dies_before_backward_and_gradients
     gc.collect()
     assert seen() is None                     # nothing held it: gone before backward
     relu_input = loss.grad_fn.inputs[0].grad_fn.inputs[0].grad_fn.inputs[0]
-    assert isinstance(relu_input, ReleasedTensor) and not relu_input.values_available
+    assert isinstance(relu_input, OutputRecord) and not relu_input.values_available
     assert relu_input.shape == SHAPE and relu_input.dtype == np.float64
     with pytest.raises(RuntimeError, match="once nothing held the tensor"):
         relu_input.data
@@ -42,19 +42,18 @@ def test_an_unsaved_intermediate_nobody_holds_dies_before_backward_and_gradients
     np.testing.assert_array_equal(x.grad, np.where(x.data > 0, 6.0, 0.0))
 
 
-def test_a_held_intermediate_keeps_its_values_and_retain_grad_through_its_stand_in():
+def test_a_held_intermediate_keeps_its_values_and_retain_grad():
     x = leaf()
     hidden = (x * 2.0).named("hidden").retain_grad()
     loss = (hidden.relu() * 3.0).sum()
-    stand_in = loss.grad_fn.inputs[0].grad_fn.inputs[0].grad_fn.inputs[0]
-    assert stand_in is not hidden and stand_in.values_available
-    assert stand_in.data is hidden.data and stand_in.name == "hidden"
+    seen = loss.grad_fn.inputs[0].grad_fn.inputs[0].grad_fn.inputs[0]
+    assert seen is hidden and hidden.grad_fn._value is None      # the graph itself does not hold it
     loss.backward()
     np.testing.assert_array_equal(hidden.grad, np.where(hidden.data > 0, 3.0, 0.0))
     np.testing.assert_array_equal(x.grad, 2.0 * hidden.grad)
 
 
-def test_a_tensor_used_by_several_ops_has_one_stand_in_and_sums_its_gradient():
+def test_a_tensor_used_by_several_ops_is_one_node_and_sums_its_gradient():
     x = leaf()
     hidden = x * 2.0
     loss = (hidden.relu() + hidden * hidden + hidden.exp()).sum()
@@ -68,7 +67,8 @@ def test_small_intermediates_stay_in_the_graph_until_backward():
     x = tg.tensor(np.ones((4, 4)), requires_grad=True)
     loss = ((x * 2.0).relu()).sum()
     relu_input = loss.grad_fn.inputs[0].grad_fn.inputs[0]
-    assert type(relu_input) is tg.Tensor and relu_input.values_available
+    assert isinstance(relu_input, OutputRecord) and relu_input.values_available
+    np.testing.assert_array_equal(relu_input.data, np.full((4, 4), 2.0))
 
 
 def test_a_forward_pass_inside_record_backward_keeps_every_value_for_the_drawing():
@@ -76,7 +76,7 @@ def test_a_forward_pass_inside_record_backward_keeps_every_value_for_the_drawing
     with tg.record_backward() as recording:
         loss = ((x * 2.0).relu() * 3.0).sum()
         relu_input = loss.grad_fn.inputs[0].grad_fn.inputs[0].grad_fn.inputs[0]
-        assert type(relu_input) is tg.Tensor             # held by the graph, not a stand-in
+        assert relu_input.values_available and relu_input.shape == SHAPE    # held by its Node
         loss.backward(retain_graph=True)
     assert "values freed" not in tg.draw(loss, recording=recording).source
     assert not tg.grad_mode.STATE.keep_values            # switched back off

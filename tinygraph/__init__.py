@@ -12,8 +12,9 @@ looked up in the registry when asked for (`__getattr__` below).
 """
 import pkgutil as _pkgutil
 
-from tinygraph.tensor import ReleasedTensor, Tensor, from_numpy, tensor
-from tinygraph.op import Context, Node, Op, apply
+from tinygraph.tensor import Tensor, from_numpy, tensor
+from tinygraph.node import Node, OutputRecord
+from tinygraph.op import Context, Op, apply
 from tinygraph.errors import OpError
 from tinygraph.registry import op_function as _op_function
 from tinygraph.registry import register_op, registry, unregister_op

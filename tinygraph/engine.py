@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-import weakref
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -11,53 +10,56 @@ from tinygraph import buffers
 from tinygraph.broadcast import unbroadcast, unbroadcast_axes
 from tinygraph.parallel import run_backward
 from tinygraph.grad_mode import STATE
-from tinygraph.tensor import ReleasedTensor, Tensor
+from tinygraph.node import Node
+from tinygraph.tensor import Tensor
 
 
-def topological_order(root: Tensor) -> list[Tensor]:
-    """Every tensor that requires grad and leads to `root`, each after all of its inputs.
+def graph_order(root: Tensor) -> list:
+    """Every Node and leaf that `root` depends on through inputs that require grad, each after its parents.
 
     Iterative depth-first search (an explicit stack, no recursion), so a chain of any depth works.
-    A tensor is pushed once to be expanded (its inputs pushed above it) and stays on the stack
-    under them; popped again once they are all placed, it is placed itself. No tuples per entry:
-    on a 100,000-op chain that matters (fewer allocations, fewer GC passes; docs/performance.md).
+    An item is pushed once to be expanded (its parents pushed above it) and stays on the stack under
+    them; popped again once they are all placed, it is placed itself. No tuples per entry: on a
+    100,000-op chain that matters (fewer allocations, fewer GC passes; docs/performance.md).
     """
-    order: list[Tensor] = []
-    placed: dict[int, bool] = {}        # id -> False while its inputs are being placed, True once placed
-    stack = [root]
+    order: list = []
+    placed: dict[int, bool] = {}        # id -> False while its parents are being placed, True once placed
+    stack = [root if root._node is None else root._node]
     while stack:
-        tensor = stack.pop()
-        key = id(tensor)
+        item = stack.pop()
+        key = id(item)
         state = placed.get(key)
-        if state is None:               # first visit: come back after the inputs
+        if state is None:               # first visit: come back after the parents
             placed[key] = False
-            stack.append(tensor)
-            node = tensor._node
-            if node is not None:
-                for parent in node.inputs:
-                    if parent is not None and parent.requires_grad and id(parent) not in placed:
+            stack.append(item)
+            if type(item) is Node:
+                for parent in item.parents:
+                    if parent is not None and id(parent) not in placed and (
+                            type(parent) is Node or parent.requires_grad):
                         stack.append(parent)
-        elif state is False:            # its inputs are all placed
+        elif state is False:            # its parents are all placed
             placed[key] = True
-            order.append(tensor)
+            order.append(item)
         # state True: a duplicate entry from a second consumer, pushed before the first expansion
     return order
+
+
+def topological_order(root: Tensor) -> list:
+    """The tensors of `graph_order(root)`: leaves as they are, each Node as its `output`."""
+    return [item.output if type(item) is Node else item for item in graph_order(root)]
 
 
 def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) into `leaf.grad` for every leaf that requires grad.
 
     Each node's rule runs once, after every consumer of its output has added its contribution;
-    a tensor used several times receives the sum. Unless `retain_graph` is true, the saved arrays
-    are released afterwards, and so are the intermediate arrays nobody else holds (the graph keeps
-    its structure; see `free_intermediates`).
+    a tensor used several times receives the sum. Unless `retain_graph` is true, each Node lets
+    go of what its rule saved once the rule has run (see `Node.release`).
     """
     if not root.requires_grad:
         raise RuntimeError(f"backward(): {root._label()} does not require grad: no input of the "
                            "ops that made it has requires_grad=True (or it was made under no_grad())")
-    released = _run_backward(root, _initial_grad(root, grad), retain_graph)
-    if released:
-        free_intermediates(released)
+    _run_backward(root, _initial_grad(root, grad), retain_graph)
     buffers.end_step()
 
 
@@ -66,65 +68,69 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
 Tensor.backward = backward
 
 
-def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> list:
-    """The reverse sweep; returns the nodes whose saved arrays it released."""
-    order = topological_order(root)
-    for tensor in order:
-        if tensor._node is not None and tensor._node.released:
+def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
+    """The reverse sweep over `graph_order(root)`, last item first."""
+    order = graph_order(root)
+    for item in order:
+        if type(item) is Node and item.released:
             raise RuntimeError(
-                f"backward(): the graph through op '{tensor._node.op.name}' (output {tensor._label()}) "
+                f"backward(): the graph through op '{item.op.name}' (output {item.output._label()}) "
                 "was already backpropagated and its saved arrays were released. Call "
                 "backward(retain_graph=True) the first time to backpropagate twice.")
     hooks = STATE.backward_hooks
     check_finite = STATE.detect_anomaly
     timer = STATE.backward_timer
-    pending: dict[int, np.ndarray] = {id(root): grad}
-    # Tensors whose pending gradient is a sum this backward() made itself: only those may be added
+    pending: dict[int, np.ndarray] = {id(order[-1]): grad}
+    # Items whose pending gradient is a sum this backward() made itself: only those may be added
     # to in place, because a rule's gradient may be shared (add hands one array to both inputs) or
     # a read-only view (sum's broadcast).
     summed: set[int] = set()
-    released = []
-    for tensor in reversed(order):
-        grad_out = pending.pop(id(tensor), None)
+    for item in reversed(order):
+        grad_out = pending.pop(id(item), None)
         if grad_out is None:
             continue  # no path from root reached it with a gradient (every rule returned None)
-        node = tensor._node
-        if node is None:
-            tensor.grad = grad_out.copy() if tensor.grad is None else _sum(tensor.grad, grad_out)
+        if type(item) is not Node:        # a leaf: its gradient accumulates in .grad
+            item.grad = grad_out.copy() if item.grad is None else _sum(item.grad, grad_out)
             if hooks:
-                step = BackwardStep(tensor, None, grad_out, (), ())
+                step = BackwardStep(item, None, grad_out, (), ())
                 for hook in hooks:
                     hook(step)
             continue
-        if tensor._retain_grad:
-            tensor.grad = grad_out.copy() if tensor.grad is None else _sum(tensor.grad, grad_out)
+        node = item
+        if node._retained is not None:
+            kept = node._retained()
+            if kept is not None and kept._node is node:
+                kept.grad = grad_out.copy() if kept.grad is None else _sum(kept.grad, grad_out)
         if node.saved_versions:
-            _check_versions(node, tensor)
+            _check_versions(node)
         if timer is None:
             rule_grads = run_backward(node.op, node.ctx, grad_out)
         else:
             start = time.perf_counter()
             rule_grads = run_backward(node.op, node.ctx, grad_out)
             timer(node.op, time.perf_counter() - start)
-        inputs = node.inputs
-        if type(rule_grads) is not tuple or len(rule_grads) != len(inputs):
+        parents = node.parents
+        if type(rule_grads) is not tuple or len(rule_grads) != len(parents):
             rule_grads = _checked_count(node, rule_grads)
         input_grads = []
-        for i, parent in enumerate(inputs):
+        for i, parent in enumerate(parents):
             parent_grad = rule_grads[i]
-            if parent_grad is None or parent is None or not parent.requires_grad:
+            if parent_grad is None or parent is None:
                 input_grads.append(None)
                 continue
             # The contract: an array of the input's shape and dtype passes as it is; anything else
             # is converted (scalars, broadcasting undone, dtype cast) or refused, naming the op.
-            if type(parent) is Tensor:
+            if type(parent) is Node:
+                shape, dtype = parent.shape, parent.dtype
+            elif parent.requires_grad:
                 data = parent.data
                 shape, dtype = data.shape, data.dtype
-            else:                         # a stand-in (its values may be gone) or a Parameter
-                shape, dtype = parent.shape, parent.dtype
+            else:                         # a constant
+                input_grads.append(None)
+                continue
             if (type(parent_grad) is not np.ndarray or parent_grad.shape != shape
                     or (parent_grad.dtype is not dtype and parent_grad.dtype != dtype) or check_finite):
-                parent_grad = _checked_gradient(node, i, parent_grad, parent, check_finite)
+                parent_grad = _checked_gradient(node, i, parent_grad, shape, dtype, check_finite)
             input_grads.append(parent_grad)
             key = id(parent)
             earlier = pending.get(key)
@@ -136,13 +142,11 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> list:
                 pending[key] = _sum(earlier, parent_grad)
                 summed.add(key)
         if hooks:
-            step = BackwardStep(tensor, node, grad_out, tuple(input_grads), tuple(rule_grads))
+            step = BackwardStep(node.output, node, grad_out, tuple(input_grads), tuple(rule_grads))
             for hook in hooks:
                 hook(step)
         if not retain_graph:
             node.release()
-            released.append(node)
-    return released
 
 
 def _sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -151,61 +155,19 @@ def _sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return total if type(total) is np.ndarray else np.asarray(total)
 
 
-def _check_versions(node, output: Tensor) -> None:
+def _check_versions(node) -> None:
     """Raise if a tensor whose array the rule saved was changed in place since the forward pass."""
     watched = node.saved_versions              # flat: counter, version at forward, input index (−1: output)
     for counter, version, index in zip(watched[0::3], watched[1::3], watched[2::3]):
         if counter[0] != version:
             op = node.op
-            what = (f"its output ({output._label()})" if index < 0
+            what = (f"its output ({node.output._label()})" if index < 0
                     else f"its input {op.arg_names[index]!r} ({node.inputs[index]._label()})")
             raise RuntimeError(
                 f"backward(): op '{op.name}' saved {what} for backward, and it was modified in place "
                 f"since (version {counter[0]}, saved at version {version}) — for example by "
                 "optimizer.step() or load_state_dict() before backward(), or by an in-place `+=`. "
                 "Call backward() before changing the tensor, or run the forward pass again.")
-
-
-# Arrays this small stay in the graph after backward: a drawing of a micrograd-sized graph keeps
-# every value, and a kept loss still costs bytes per node.
-KEEP_BYTES = 1024
-
-
-def free_intermediates(nodes: list) -> None:
-    """Let the intermediate arrays of a backpropagated graph go, unless someone else holds them.
-
-    Each released node stops holding its non-parameter inputs; the tensors that then die (nobody
-    but the graph held them) are replaced by a `ReleasedTensor` that keeps name, shape, dtype and
-    creator node, so the graph keeps its structure and a kept loss no longer keeps every
-    activation. Tensors the user (or a recording) still holds go back into the graph unchanged.
-    """
-    sites: dict[int, list] = {}       # id(tensor) -> [tensor, [(node, index), ...]]
-    for node in nodes:
-        for index, t in enumerate(node.inputs):
-            if t is None or (t._node is None and t.requires_grad) or isinstance(t, ReleasedTensor) \
-                    or t.data.nbytes <= KEEP_BYTES:
-                continue
-            entry = sites.get(id(t))
-            if entry is None:
-                sites[id(t)] = [t, [(node, index)]]
-            else:
-                entry[1].append((node, index))
-    if not sites:
-        return
-    stand_ins = []
-    for entry in sites.values():
-        t, places = entry
-        stand_in = ReleasedTensor.of(t)
-        for node, index in places:
-            node.inputs = node.inputs[:index] + (stand_in,) + node.inputs[index + 1:]
-        stand_ins.append((weakref.ref(t), stand_in, places))
-        entry[0] = None
-    del t, entry, sites               # now only outside holders keep the tensors alive
-    for ref, stand_in, places in stand_ins:
-        t = ref()
-        if t is not None:             # still held elsewhere: the graph keeps the real tensor
-            for node, index in places:
-                node.inputs = node.inputs[:index] + (t,) + node.inputs[index + 1:]
 
 
 def _initial_grad(root: Tensor, grad: Any) -> np.ndarray:
@@ -255,15 +217,14 @@ def _checked_count(node, grads) -> tuple:
     return tuple(grads)
 
 
-def _checked_gradient(node, i: int, g: Any, parent: Tensor, check_finite: bool) -> np.ndarray:
+def _checked_gradient(node, i: int, g: Any, expected: tuple, dtype: np.dtype, check_finite: bool) -> np.ndarray:
     """The slow path of the contract: convert scalars, undo broadcasting, name the op on any violation."""
     op = node.op
     if type(g) is not np.ndarray:
         if not isinstance(g, (np.ndarray, np.generic, float, int)):
             raise TypeError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) is a "
                             f"{type(g).__name__}, not a NumPy array")
-        g = np.asarray(g, dtype=parent.dtype) if np.ndim(g) == 0 else np.asarray(g)
-    expected = parent.shape
+        g = np.asarray(g, dtype=dtype) if np.ndim(g) == 0 else np.asarray(g)
     if g.shape != expected:
         if not op.broadcasting:
             raise ValueError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has shape "
@@ -273,15 +234,16 @@ def _checked_gradient(node, i: int, g: Any, parent: Tensor, check_finite: bool) 
         except ValueError:
             raise ValueError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has shape "
                              f"{g.shape}, which does not broadcast from the input's shape {expected}") from None
-    if g.dtype != parent.dtype:
+    if g.dtype != dtype:
         if g.dtype.kind not in "biuf":
             raise TypeError(f"{op.name}.backward: gradient for input {i} ({op.arg_names[i]!r}) has dtype "
-                            f"{g.dtype}, but the input has dtype {parent.dtype} (shape {expected})")
+                            f"{g.dtype}, but the input has dtype {dtype} (shape {expected})")
         # Each input's gradient comes back in that input's own dtype, as in PyTorch: a float32
         # weight used with float64 data gets a float32 gradient.
-        g = g.astype(parent.dtype)
+        g = g.astype(dtype)
     if check_finite and not np.isfinite(g).all():
-        label = f" '{parent.name}'" if parent.name else ""
+        name = node.inputs[i].name
+        label = f" '{name}'" if name else ""
         raise FloatingPointError(f"detect_anomaly: {op.name}.backward produced NaN/Inf in the gradient "
                                  f"for input {i} ({op.arg_names[i]!r}{label}, shape {expected})")
     return g

@@ -29,7 +29,8 @@ import numpy as np
 from tinygraph.errors import OpError
 from tinygraph.grad_mode import STATE
 from tinygraph.parallel import run_forward
-from tinygraph.tensor import LET_GO_BYTES, ReleasedTensor, Tensor
+from tinygraph.node import Node
+from tinygraph.tensor import Tensor
 
 
 class Context:
@@ -68,34 +69,6 @@ class Context:
         self.saved = None
         for part in self.parts or ():
             part.saved = None
-
-
-class Node:
-    """The record of one op application: which op, on which input tensors, with what context.
-
-    Reach it as `tensor.grad_fn` (None for a leaf). `op`, `inputs`, `attrs` and `ctx` are public;
-    `released` is True once backward() freed what the rule saved.
-    """
-
-    __slots__ = ("op", "ctx", "inputs", "attrs", "released", "saved_versions", "__weakref__")
-
-    def __init__(self, op: type["Op"], ctx: Context, inputs: tuple, attrs: dict):
-        self.op = op
-        self.ctx = ctx
-        self.inputs = inputs            # one Tensor (or None) per array input
-        self.attrs = attrs              # the hyperparameters it was called with
-        self.released = False           # True once backward freed ctx.saved
-        # Version counter, its value at forward, input index (-1 for the output), one such three after
-        # another in one flat tuple, for every tensor whose array the rule saved: backward checks that
-        # nothing changed them in place since.
-        self.saved_versions: tuple = ()
-
-    def release(self) -> None:
-        self.ctx.release()
-        self.released = True
-
-    def __repr__(self) -> str:
-        return f"<{self.op.name} node{' (released)' if self.released else ''}>"
 
 
 class Op:
@@ -227,15 +200,10 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
     arrays = []
     needs = []
     raw = None                       # indices of inputs that were not tensors
-    large = None                     # indices of large intermediates among the inputs: see LET_GO_BYTES
     for a in args:
         if isinstance(a, Tensor):
-            data = a.data
-            arrays.append(data)
+            arrays.append(a.data)
             needs.append(a.requires_grad)
-            if a._node is not None and data.nbytes >= LET_GO_BYTES:
-                large = [] if large is None else large
-                large.append(len(arrays) - 1)
         else:
             if a is not None:
                 raw = [] if raw is None else raw
@@ -266,16 +234,16 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
         described = ", ".join(_describe(t) for t in inputs if t is not None)
         raise FloatingPointError(f"detect_anomaly: {op.name} produced NaN/Inf in its forward "
                                  f"(output {data.shape}); inputs: {described}")
-    out = Tensor._wrap(data, None if data.base is None else _shared_counter(data, inputs, arrays))
+    out = Tensor._wrap(data)
+    if data.base is not None:
+        _mark_view(out, data, inputs, arrays)
     if record:
         out.requires_grad = True
-        node = out._node = Node(op, ctx, tuple(inputs), kwargs)
+        # The edges: the Node that made each input, or the input itself (a leaf or a constant).
+        parents = tuple(t if t is None or t._node is None else t._node for t in inputs)
+        node = out._node = Node(op, ctx, parents, kwargs, out, STATE.keep_values)
         if ctx.saved:
             node.saved_versions = _watch_saved(ctx, args, inputs, arrays, raw, data, out)
-        if large is not None and not STATE.keep_values:
-            # The node holds a large intermediate only through its stand-in, so the array is freed
-            # once nothing else needs it (what the rule saved, it holds in ctx.saved).
-            node.inputs = tuple(ReleasedTensor.standing_for(t) if i in large else t for i, t in enumerate(node.inputs))
         hooks = STATE.forward_hooks
         if hooks:
             for hook in hooks:
@@ -310,13 +278,16 @@ def _owner(array: np.ndarray):
     return array if base is None else base
 
 
-def _shared_counter(data: np.ndarray, inputs: list, arrays: list) -> list | None:
-    """A view of an input (reshape, transpose, ...) shares that input's version counter, as in PyTorch."""
+def _mark_view(out: Tensor, data: np.ndarray, inputs, arrays: list) -> None:
+    """A view of an input (reshape, transpose, x[0:2], ...) shares that input's version counter, as
+    in PyTorch, and remembers the tensor that owns the memory (`_base`), so that an in-place update
+    of the view can be recorded as an update of that tensor too."""
     owner = data.base
     for t, a in zip(inputs, arrays):
-        if a is not None and (a is owner or _owner(a) is owner):
-            return t._version_counter
-    return None
+        if a is not None and (a is owner or _owner(a) is owner) and t._version_counter is not _CONSTANT_VERSION:
+            out._version_counter = t._version_counter
+            out._base = t if t._base is None else t._base
+            return
 
 
 def _watch_saved(ctx: Context, args: tuple, inputs: list, arrays: list, raw: list | None,

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.grad_mode import STATE
 
 
 class Tensor:
@@ -33,11 +32,11 @@ class Tensor:
     require grad.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_node", "_retain_grad", "_version_counter",
-                 "_stand_in", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_name", "_node", "_retain_grad", "_version_counter",
+                 "_base", "__weakref__")
     # Make NumPy hand `ndarray + Tensor` back to Tensor.__radd__ instead of looping over elements.
     __array_ufunc__ = None
-    # False only for the stand-ins that keep a graph's structure after backward() freed the values.
+    # A tensor always has its values; the record a Node keeps of a tensor that is gone may not.
     values_available = True
 
     def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None):
@@ -46,11 +45,11 @@ class Tensor:
         self.data = _checked_array(np.array(data, copy=True), data, "tinygraph.tensor")
         self.grad: np.ndarray | None = None
         self.requires_grad = False
-        self.name = name
+        self._name = name
         self._node = None
         self._retain_grad = False
         self._version_counter = [0]
-        self._stand_in = None
+        self._base = None
         if requires_grad:
             self.requires_grad_()
 
@@ -61,12 +60,23 @@ class Tensor:
         t.data = array
         t.grad = None
         t.requires_grad = False
-        t.name = None
+        t._name = None
         t._node = None
         t._retain_grad = False
         t._version_counter = [0] if version_counter is None else version_counter
-        t._stand_in = None
+        t._base = None
         return t
+
+    @property
+    def name(self) -> str | None:
+        """The name shown in drawings and error messages (the Node that made the tensor keeps it too)."""
+        return self._name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        self._name = value
+        if self._node is not None:
+            self._node.name = value
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Set `requires_grad` in place (only floating tensors can require grad); returns self."""
@@ -85,7 +95,7 @@ class Tensor:
         return self._version_counter[0]
 
     def _bump_version(self) -> None:
-        """Record an in-place update of `data` (optimizer steps, load_state_dict, `+=` under no_grad)."""
+        """Count one in-place update of `data` (views share the count), so a rule that saved it refuses."""
         self._version_counter[0] += 1
 
     # ----------------------------------------------------------------- plain attributes
@@ -197,6 +207,8 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError(f"retain_grad(): {self._label()} does not require grad")
         self._retain_grad = True
+        if self._node is not None:
+            self._node._retained = weakref.ref(self)
         return self
 
     def zero_grad(self) -> None:
@@ -220,37 +232,24 @@ class Tensor:
         return f"tensor {name}of shape {self.shape}"
 
     # ----------------------------------------------------------------- in-place updates
-    # Allowed where no graph is being recorded through the tensor (under no_grad(), or on a tensor
-    # that needs no gradient), as in PyTorch; each bumps the version, so a backward() that needs the
-    # old values raises instead of computing with the new ones.
-    def _update_in_place(self, ufunc, other, symbol: str) -> "Tensor":
-        if self.requires_grad and STATE.grad_enabled:
-            kind = "a leaf" if self._node is None else "a recorded"
-            raise RuntimeError(f"'{symbol}': in-place update of {kind} {self._label()} that requires grad "
-                               f"while the graph is being recorded; do it inside tg.no_grad() (as an "
-                               f"optimizer step does) or write the out-of-place form x = x {symbol[0]} y")
-        value = other.data if isinstance(other, Tensor) else other
-        try:
-            ufunc(self.data, value, out=self.data, casting="same_kind")
-        except (TypeError, ValueError) as error:      # read-only data, a dtype that cannot be cast, a shape
-            raise type(error)(f"'{symbol}': cannot update {self._label()} (dtype {self.data.dtype}) "
-                              f"in place with {np.shape(value)}-shaped {np.result_type(value)} data: {error}") from None
-        self._bump_version()
-        return self
+    # The op layer (ops/_in_place.py) gives Tensor `+=`, `x[i] = v`, `add_`, `copy_`, `zero_`, ...:
+    # recorded as ops when a gradient is needed, plain NumPy writes otherwise (then `_bump_version`).
+    def _take_result(self, result: "Tensor") -> None:
+        """Become `result` in place: its values written into this tensor's memory, its Node as creator.
 
-    def __iadd__(self, other): return self._update_in_place(np.add, other, "+=")
-    def __isub__(self, other): return self._update_in_place(np.subtract, other, "-=")
-    def __imul__(self, other): return self._update_in_place(np.multiply, other, "*=")
-    def __itruediv__(self, other): return self._update_in_place(np.true_divide, other, "/=")
-
-    def zero_(self) -> "Tensor":
-        """Set every element to 0 in place."""
-        return self._update_in_place(np.multiply, 0, "zero_")
-
-    def copy_(self, source: Any) -> "Tensor":
-        """Copy `source` (broadcast to this shape) into this tensor in place."""
-        return self._update_in_place(lambda _, value, out, casting: np.copyto(out, value, casting=casting),
-                                     source, "copy_")
+        Every edge recorded before keeps pointing at the Node that made the old value, so backward
+        sends each use the gradient of the value it saw, as PyTorch's in-place ops do.
+        """
+        np.copyto(self.data, result.data, casting="unsafe")
+        node = result._node
+        if node is not None:
+            node._tensor = weakref.ref(self)
+            node.name = self._name
+            if self._retain_grad:
+                node._retained = weakref.ref(self)
+            self._node = node
+            self.requires_grad = True
+        self._version_counter[0] += 1
 
 
 def tensor(data: Any, requires_grad: bool = False, name: str | None = None) -> Tensor:
@@ -278,116 +277,3 @@ def _checked_array(array: np.ndarray, original: Any, where: str) -> np.ndarray:
         raise TypeError(f"{where}: cannot make a tensor from data of dtype {array.dtype} "
                         f"(type {type(original).__name__}); give numbers or a numeric array")
     return array
-
-
-class ReleasedTensor(Tensor):
-    """Stands in the recorded graph for an intermediate tensor whose values the graph does not keep.
-
-    Two kinds, one class: after a plain `backward()` the graph keeps its structure (ops, names,
-    shapes, dtypes) but not the intermediate arrays nobody else holds (`ReleasedTensor.of`); and
-    from the forward pass on, a large intermediate (`standing_for`) is referenced by the ops that
-    used it only through its stand-in, which follows the tensor while something else holds it
-    (values, name, `.grad` of a `retain_grad()` tensor) and keeps only its shape once it is gone.
-    Either way a kept graph costs bytes per node, not per activation, and reading `.data` of a
-    freed one says what happened instead of handing back stale numbers.
-    """
-
-    __slots__ = ("_shape", "_dtype", "_live")
-
-    @classmethod
-    def of(cls, t: Tensor) -> "ReleasedTensor":
-        stand_in = cls.__new__(cls)
-        Tensor.grad.__set__(stand_in, None)
-        stand_in.requires_grad = t.requires_grad
-        Tensor.name.__set__(stand_in, t.name)
-        stand_in._node = t._node
-        Tensor._retain_grad.__set__(stand_in, False)
-        stand_in._version_counter = t._version_counter
-        stand_in._shape, stand_in._dtype = t.data.shape, t.data.dtype
-        stand_in._live = None
-        stand_in._stand_in = None
-        return stand_in
-
-    @classmethod
-    def standing_for(cls, t: Tensor) -> "ReleasedTensor":
-        """The one stand-in of `t` that every op using it records (made on first use): it holds t weakly."""
-        stand_in = t._stand_in
-        if stand_in is None:
-            stand_in = t._stand_in = cls.of(t)
-            stand_in._live = weakref.ref(t)
-        return stand_in
-
-    def _tensor(self) -> Tensor | None:
-        """The tensor this stands for, while something holds it."""
-        return None if self._live is None else self._live()
-
-    @property
-    def values_available(self) -> bool:
-        return self._tensor() is not None
-
-    @property
-    def data(self):
-        t = self._tensor()
-        if t is None and self._live is None:
-            raise RuntimeError(f"the values of {self._label()} were freed after backward(); keep a reference "
-                               "to the tensor, call backward(retain_graph=True), or draw before backward()")
-        if t is None:
-            raise RuntimeError(f"the values of {self._label()} were freed once nothing held the tensor: the graph "
-                               f"keeps no intermediate array of {LET_GO_BYTES // 1024} kB or more for its own sake; "
-                               "keep a reference to the tensor, or run the forward pass inside tg.record_backward()")
-        return t.data
-
-    # A stand-in that follows a live tensor reads and writes that tensor's name, grad and retain flag.
-    @property
-    def name(self):
-        t = self._tensor()
-        return Tensor.name.__get__(self) if t is None else t.name
-
-    @name.setter
-    def name(self, value):
-        Tensor.name.__set__(self, value)
-
-    @property
-    def grad(self):
-        t = self._tensor()
-        return Tensor.grad.__get__(self) if t is None else t.grad
-
-    @grad.setter
-    def grad(self, value):
-        t = self._tensor()
-        Tensor.grad.__set__(self if t is None else t, value)
-
-    @property
-    def _retain_grad(self):
-        t = self._tensor()
-        return t is not None and t._retain_grad
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self._shape
-
-    @property
-    def ndim(self) -> int:
-        return len(self._shape)
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._dtype
-
-    @property
-    def size(self) -> int:
-        return math.prod(self._shape)
-
-    def __repr__(self) -> str:
-        t = self._tensor()
-        if t is not None:
-            return repr(t)
-        name = f", name={self.name!r}" if self.name else ""
-        return f"Tensor(<values freed>, shape={self._shape}, dtype={self._dtype}{name})"
-
-
-# An intermediate array of at least this many bytes is referenced by the ops that use it only
-# through its stand-in (ReleasedTensor.standing_for): it is freed as soon as nothing else needs it,
-# as PyTorch frees an activation no rule saved. Smaller ones stay in the graph until backward(), so a
-# drawing of a small graph has every value.
-LET_GO_BYTES = 1 << 18

@@ -107,6 +107,7 @@ class BackwardRecording:
         contributions = []
         if node is not None:
             self._saved[id(node)] = saved_arrays(node)       # before backward releases them
+            node.keep_value()                                # the drawing shows it after backward
             for index, (parent, grad) in enumerate(zip(node.inputs, input_grads)):
                 if grad is None:
                     continue
