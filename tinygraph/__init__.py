@@ -19,6 +19,7 @@ from tinygraph.errors import OpError
 from tinygraph.registry import op_function as _op_function
 from tinygraph.registry import register_op, registry, unregister_op
 from tinygraph.registry import reserve_names as _reserve_names
+from tinygraph.torch_names import missing_name_error as _missing_name_error
 from tinygraph.engine import BackwardStep, backward, topological_order
 from tinygraph.grad_mode import backward_hook, detect_anomaly, enable_grad, forward_hook, is_grad_enabled, no_grad
 from tinygraph.broadcast import unbroadcast
@@ -59,7 +60,7 @@ def __getattr__(name: str):
     """`tg.<op name>`: the function of the op registered under that name (PEP 562)."""
     function = _op_function(name)
     if function is None:
-        raise AttributeError(f"module 'tinygraph' has no attribute {name!r}")
+        raise _missing_name_error("tinygraph", name)     # names tinygraph's spelling of a PyTorch name
     return function
 
 

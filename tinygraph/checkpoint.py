@@ -48,6 +48,10 @@ class CheckpointError(ValueError):
 # ------------------------------------------------------------------------ saving
 def save(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """Write `state` (a dict of arrays, numbers, strings, lists and dicts) to `path` atomically."""
+    if isinstance(state, (str, os.PathLike)) and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"tg.save(path, state) takes the path first; this call passed a {type(path).__name__} "
+                        f"first and the path {os.fspath(state)!r} second, in torch.save(state, path)'s order. "
+                        "Write tg.save(path, state)")
     if not isinstance(state, dict):
         raise TypeError(f"tg.save: state must be a dict, got {type(state).__name__}")
     arrays: dict[str, np.ndarray] = {}

@@ -22,6 +22,7 @@ from tinygraph.nn.loss import CrossEntropyLoss, MSELoss
 from tinygraph.nn.module import (IncompatibleKeys, Module, Parameter, StateDictError, module_path, node_module_class,
                                  node_module_path, parameter_name)
 from tinygraph.nn import utils
+from tinygraph.nn import functional  # import tinygraph.nn.functional as F: PyTorch's path to tinygraph.functional
 
 __all__ = ["Module", "Parameter", "module_path", "IncompatibleKeys", "StateDictError",
            "Linear", "Conv2d", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "MaxPool2d", "MaxPool",
