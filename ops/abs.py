@@ -7,7 +7,7 @@ from tinygraph.registry import register_op
 
 @register_op("abs", forward="{out} = |{x}|", backward="δ{x} = δ{out} ⊙ sign({x})")
 class Abs(Op):
-    """out = |x|; δx = δout · sign(x), which is 0 at x = 0 (as PyTorch)."""
+    """out = |x|; δx = δout · sign(x), where sign is 0 at x = 0 and at x = NaN (as PyTorch's sgn)."""
 
     @staticmethod
     def forward(ctx, x: np.ndarray) -> np.ndarray:
@@ -17,4 +17,5 @@ class Abs(Op):
     @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved
-        return (grad_out * np.sign(x),)
+        sign_x = (x > 0).astype(x.dtype) - (x < 0)      # not np.sign: NumPy's sign(NaN) is NaN, PyTorch's 0
+        return (grad_out * sign_x,)

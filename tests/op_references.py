@@ -1,0 +1,300 @@
+"""Each registered op's PyTorch reference, declared once: the table tests/test_matrix.py generates its cases from.
+
+How to add an entry (a new op without one fails `test_every_registered_op_has_a_reference`):
+
+    "myop": Reference(
+        calls={"dim -1": (lambda x: tg.myop(x, dim=-1),          # tinygraph, on the inputs below
+                          lambda x: torch.myop(x, dim=-1))},      # PyTorch, on the same inputs
+        inputs=(Input("x"),),                                     # one Input per argument of the calls
+        shapes={"main": [(3, 4)], "empty": [(0, 4)], "0-d": [()]},
+        dtypes=FLOATS + INTS,                                     # FLOATS unless the op takes integers
+    ),
+
+calls       label -> (tinygraph callable, torch callable), both taking the inputs in order. The first
+            call gets the whole matrix (every dtype x value class x layout); further calls get every
+            dtype x value class in the contiguous layout.
+inputs      what each argument is: Input(name, kind, grad). kind "value" follows the case's dtype and
+            value class (0, negatives, ties, inf, NaN, ...); "plain" follows the dtype with ordinary
+            values (weights, biases); "labels", "index", "mask" and "probabilities" are the
+            non-differentiable arguments (int64 labels, int64 index arrays, bool masks, float rows
+            summing to 1). grad=False: not differentiated. Index-like inputs reach tinygraph as plain
+            NumPy arrays that the test overwrites after the forward pass (PyTorch keeps its own copy),
+            so an op that keeps a caller's array by reference instead of copying it is caught.
+shapes      "main": one shape per input, the shape most cases use; "empty" and "0-d": the shapes of
+            those value classes; more labels: extra shapes, run with ordinary values on every dtype.
+            A missing "empty" or "0-d" needs a reason in `skip`.
+skip        selector -> why those cases are not generated (not applicable). A selector is one or
+            more case parts joined by "/": a dtype ("int32", or "int" for both integer dtypes), a
+            call label, a value class, a layout ("empty", "float16/nan", "fortran"); "!part" excludes
+            ("float/!empty").
+differences selector -> a documented, intentional difference from PyTorch; those cases are generated
+            and reported as skipped with the reason.
+xfail       selector -> a known defect being fixed in that op's own file (owned by someone else):
+            pytest.mark.xfail(strict=True), so the mark goes once the fix lands. Remove the line then.
+
+Value domains are not restricted: log of negatives, sqrt of negatives, 0/0 are NaN in both
+frameworks, and are compared NaN-equal. Where PyTorch raises, tinygraph must raise an error whose
+message names the op.
+
+Rules applied to every entry (not repeated per op):
+- integer inputs to an op whose result is floating: NumPy's promotion gives float64 where PyTorch
+  gives float32 (README "Dtypes"); the value is compared at float32's tolerance.
+- where PyTorch's CPU has no float16 kernel ("not implemented for 'Half'"), the reference runs in
+  float32 and is rounded to float16, which is what a float16 kernel that accumulates in float32
+  (PyTorch's own) computes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import tinygraph as tg
+
+FLOATS = ("float16", "float32", "float64")
+INTS = ("int32", "int64")
+VALUE_CLASSES = ("normal", "zeros", "negatives", "ties", "large", "inf", "nan", "empty", "0-d")
+LAYOUTS = ("contiguous", "fortran", "broadcast", "readonly")
+# The values of "ties": the clamp bounds below (±0.5), relu's kink (0), repeated maxima and minima.
+TIE_VALUES = (-1.0, -0.5, 0.0, 0.5, 1.0)
+
+# |tinygraph - PyTorch| <= atol·max(1, max|PyTorch|) + rtol·|PyTorch|, in units of the dtype's
+# resolution (eps): float16 is compared to about 4 of its last bits, float32 and float64 more loosely
+# in ulps because NumPy and PyTorch sum in different orders.
+ULPS = {np.dtype(np.float16): 4, np.dtype(np.float32): 64, np.dtype(np.float64): 1024}
+
+
+def tolerance(dtype) -> tuple[float, float]:
+    """(rtol, atol) for values of `dtype`: exact for integers and bool."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        return 0.0, 0.0
+    eps = float(np.finfo(dtype).eps)
+    return ULPS[dtype] * eps, ULPS[dtype] * eps
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    kind: str = "value"       # "value", "plain", "labels", "index", "mask", "probabilities"
+    grad: bool = True         # differentiated when the case's dtype is floating
+
+
+@dataclass(frozen=True)
+class Reference:
+    calls: dict[str, tuple[Callable, Callable]]
+    inputs: tuple[Input, ...]
+    shapes: dict[str, list[tuple]]
+    dtypes: tuple[str, ...] = FLOATS
+    skip: dict[str, str] = field(default_factory=dict)
+    differences: dict[str, str] = field(default_factory=dict)
+    xfail: dict[str, str] = field(default_factory=dict)
+
+
+X = (Input("x"),)
+AB = (Input("a"), Input("b"))
+LABEL_CLASSES = 3           # the class count of every "labels" input (the last axis of its logits)
+
+EMPTY_IMAGE = "an image with an empty batch is in 'empty'; 0-d has no image layout"
+ORDER_OF_OVERFLOW = ("sums of products of values near max/8 overflow to inf or to inf - inf = NaN depending on "
+                     "the summation order, which BLAS and PyTorch's kernels choose differently")
+# Defects in files another helper is fixing (issue 18): the matrix marks their cases xfail(strict=True).
+INDEX_KEPT = "the caller's index array is kept by reference: changing it after forward changes backward (ops/getitem.py)"
+
+
+def unary(tg_fn, torch_fn, dtypes=FLOATS + INTS, **extra) -> Reference:
+    """An elementwise op of one input."""
+    return Reference(calls={"x": (tg_fn, torch_fn)}, inputs=X,
+                     shapes={"main": [(3, 4)], "empty": [(0, 3)], "0-d": [()]}, dtypes=dtypes, **extra)
+
+
+def binary(tg_fn, torch_fn, dtypes=FLOATS + INTS, **extra) -> Reference:
+    """An elementwise op of two inputs, broadcasting a row against a matrix."""
+    return Reference(calls={"a, b": (tg_fn, torch_fn)}, inputs=AB,
+                     shapes={"main": [(3, 4), (4,)], "empty": [(0, 4), (4,)], "0-d": [(), ()],
+                             "both broadcast": [(3, 1), (1, 4)]}, dtypes=dtypes, **extra)
+
+
+def reduction(name: str, torch_name: str, dtypes=FLOATS + INTS, **extra) -> Reference:
+    """A reduction with (dim, keepdim): over the last axis, and over everything."""
+    return Reference(
+        calls={"dim -1": (lambda x: getattr(tg, name)(x, dim=-1), lambda x: getattr(torch, torch_name)(x, dim=-1)),
+               "all": (lambda x: getattr(tg, name)(x),
+                       lambda x: getattr(torch, torch_name)(x, dim=tuple(range(x.ndim))))},
+        inputs=X, shapes={"main": [(3, 4)], "empty": [(3, 0)], "0-d": [()]}, dtypes=dtypes, **extra)
+
+
+def reversed_axes(x) -> tuple:
+    return tuple(reversed(range(x.ndim)))
+
+
+def dropout_reference(p: float):
+    """tinygraph's mask, drawn from default_rng(0), applied by PyTorch (its own random stream differs)."""
+    def reference(x):
+        keep = np.asarray(np.random.default_rng(0).random(tuple(x.shape)) < 1 - p)
+        return x * torch.from_numpy(keep) * (0.0 if p == 1 else 1 / (1 - p))
+    return reference
+
+
+REFERENCES: dict[str, Reference] = {
+    # ---- elementwise arithmetic (NumPy broadcasting)
+    "add": binary(lambda a, b: a + b, lambda a, b: a + b),
+    "sub": binary(lambda a, b: a - b, lambda a, b: a - b),
+    "mul": binary(lambda a, b: a * b, lambda a, b: a * b),
+    "div": binary(lambda a, b: a / b, lambda a, b: a / b),
+    "maximum": binary(tg.maximum, torch.maximum),
+    "minimum": binary(tg.minimum, torch.minimum),
+    "neg": unary(lambda x: -x, lambda x: -x),
+    "abs": unary(tg.abs, torch.abs),
+    "relu": unary(tg.relu, torch.relu),
+    "exp": unary(tg.exp, torch.exp),
+    "log": unary(tg.log, torch.log),
+    "sqrt": unary(tg.sqrt, torch.sqrt),
+    "sigmoid": unary(tg.sigmoid, torch.sigmoid),
+    "tanh": unary(tg.tanh, torch.tanh),
+    "pow": Reference(
+        calls={"x ** 3": (lambda x: x ** 3, lambda x: x ** 3),
+               "x ** -2": (lambda x: x ** -2, lambda x: x ** -2),
+               "x ** 2.5": (lambda x: x ** 2.5, lambda x: x ** 2.5),
+               "x ** 0": (lambda x: x ** 0, lambda x: x ** 0)},
+        inputs=X, shapes={"main": [(3, 4)], "empty": [(0, 3)], "0-d": [()]}, dtypes=FLOATS + INTS,
+        xfail={"int/x ** 2.5": "an integer tensor ** a float keeps the integer dtype and truncates "
+                               "(PyTorch: a float result) (ops/pow.py)",
+               "int/x ** -2/empty": "integer ** negative integer raises only when the tensor has elements; "
+                                    "PyTorch refuses it on any integer tensor (ops/pow.py)"}),
+    "clamp": Reference(
+        calls={"[-0.5, 0.5]": (lambda x: x.clamp(-0.5, 0.5), lambda x: x.clamp(-0.5, 0.5)),
+               "min only": (lambda x: x.clamp(min=0.0), lambda x: x.clamp(min=0.0))},
+        inputs=X, shapes={"main": [(3, 4)], "empty": [(0, 3)], "0-d": [()]}, dtypes=FLOATS + INTS),
+    "where": Reference(
+        calls={"mask, a, b": (tg.where, torch.where)},
+        inputs=(Input("condition", "mask"), Input("a"), Input("b")),
+        shapes={"main": [(3, 4), (3, 4), (4,)], "empty": [(0, 4), (0, 4), (4,)], "0-d": [(), (), ()]},
+        dtypes=FLOATS + INTS),
+    # ---- reductions
+    "sum": reduction("sum", "sum"),
+    "mean": reduction("mean", "mean", dtypes=FLOATS),
+    "amax": reduction("amax", "amax"),
+    "amin": reduction("amin", "amin"),
+    "logsumexp": reduction("logsumexp", "logsumexp", dtypes=FLOATS,
+                           xfail={"empty": "over an empty dim: a bare NumPy ValueError; PyTorch gives -inf "
+                                           "(ops/logsumexp.py)"}),
+    "var": reduction("var", "var", dtypes=FLOATS),
+    "std": reduction("std", "std", dtypes=FLOATS,
+                     xfail={"float16/large": "float16 std overflows in float16; PyTorch accumulates in float32 "
+                                             "(ops/std.py)",
+                            "float32/large": "float32 std of values near max/8 overflows to inf; PyTorch's CPU "
+                                             "var/std accumulate in float64 and give a finite std (ops/std.py)"}),
+    "softmax": unary(lambda x: tg.softmax(x, dim=-1), lambda x: torch.softmax(x, dim=-1), dtypes=FLOATS),
+    "log_softmax": unary(lambda x: tg.log_softmax(x, dim=-1), lambda x: torch.log_softmax(x, dim=-1),
+                         dtypes=FLOATS),
+    # ---- shapes and indexing
+    "reshape": unary(lambda x: tg.reshape(x, shape=tuple(reversed(x.shape))),
+                     lambda x: x.reshape(tuple(reversed(x.shape)))),
+    "transpose": unary(lambda x: tg.transpose(x, axes=reversed_axes(x)), lambda x: x.permute(reversed_axes(x))),
+    "expand": Reference(
+        calls={"new axis, size-1 axes": (lambda x: x.expand(2, *[4 if n == 1 else n for n in x.shape]),
+                                         lambda x: x.expand(2, *[4 if n == 1 else n for n in x.shape]))},
+        inputs=X, shapes={"main": [(3, 1)], "empty": [(0, 1)], "0-d": [()]}, dtypes=FLOATS + INTS),
+    "cat": Reference(
+        calls={"dim 0": (lambda a, b: tg.cat([a, b], dim=0), lambda a, b: torch.cat([a, b], dim=0)),
+               "dim -1": (lambda a, b: tg.cat([a, b], dim=-1), lambda a, b: torch.cat([a, b], dim=-1))},
+        inputs=AB, shapes={"main": [(2, 3), (2, 3)], "empty": [(0, 3), (0, 3)], "0-d": [(), ()],
+                           "different lengths": [(1, 3), (1, 3)]},
+        dtypes=FLOATS + INTS),
+    "getitem": Reference(
+        calls={"index array, repeats": (lambda x, i, m: x[i], lambda x, i, m: x[i]),
+               "boolean mask": (lambda x, i, m: x[m], lambda x, i, m: x[m]),
+               "slices, negative step": (lambda x, i, m: x[1:, ::-2], lambda x, i, m: x[1:].flip(-1)[..., ::2])},
+        inputs=(Input("x"), Input("index", "index"), Input("mask", "mask")),
+        shapes={"main": [(4, 3), (5,), (4, 3)], "empty": [(0, 3), (5,), (0, 3)], "0-d": [(), (5,), ()]},
+        dtypes=FLOATS + INTS,
+        xfail={"float/index array, repeats/!empty/!0-d": INDEX_KEPT, "float/boolean mask/!empty": INDEX_KEPT}),
+    "pad": Reference(
+        calls={"(1, 2), value 0.5": (lambda x: tg.pad(x, pad=(1, 2), value=0.5), lambda x: F.pad(x, (1, 2), value=0.5)),
+               "crop (-1, 1)": (lambda x: tg.pad(x, pad=(-1, 1)), lambda x: F.pad(x, (-1, 1)))},
+        inputs=X, shapes={"main": [(3, 4)], "empty": [(0, 4)], "0-d": [()]}, dtypes=FLOATS + INTS),
+    # ---- linear algebra and layers
+    "matmul": Reference(
+        calls={"a @ b": (lambda a, b: a @ b, lambda a, b: a @ b)},
+        inputs=AB, shapes={"main": [(3, 4), (4, 5)], "empty": [(3, 0), (0, 5)], "0-d": [(), ()],
+                           "batched @ 1-D": [(2, 3, 4), (4,)]},
+        dtypes=FLOATS + INTS, skip={"large": ORDER_OF_OVERFLOW}),
+    "linear": Reference(
+        calls={"x, w, b": (tg.linear, F.linear)},
+        inputs=(Input("x"), Input("w", "plain"), Input("b", "plain")),
+        shapes={"main": [(3, 5), (4, 5), (4,)], "empty": [(0, 5), (4, 5), (4,)], "0-d": [(), (4, 5), (4,)]}),
+    "conv2d": Reference(
+        calls={"padding 1": (lambda x, w, b: tg.conv2d(x, w, b, padding=1), lambda x, w, b: F.conv2d(x, w, b, padding=1)),
+               "stride 2, dilation 2": (lambda x, w, b: tg.conv2d(x, w, b, stride=2, dilation=2),
+                                        lambda x, w, b: F.conv2d(x, w, b, stride=2, dilation=2))},
+        inputs=(Input("x"), Input("w", "plain"), Input("b", "plain")),
+        shapes={"main": [(2, 3, 6, 5), (4, 3, 2, 2), (4,)], "empty": [(0, 3, 6, 5), (4, 3, 2, 2), (4,)]},
+        skip={"0-d": EMPTY_IMAGE, "large": ORDER_OF_OVERFLOW}),
+    "maxpool": Reference(
+        calls={"2x2": (lambda x: tg.maxpool(x, 2), lambda x: F.max_pool2d(x, 2)),
+               "3x3, stride 2, padding 1": (lambda x: tg.maxpool(x, 3, 2, padding=1),
+                                            lambda x: F.max_pool2d(x, 3, 2, padding=1))},
+        inputs=X, shapes={"main": [(2, 3, 6, 5)], "empty": [(0, 3, 6, 5)]}, skip={"0-d": EMPTY_IMAGE},
+        xfail={"3x3, stride 2, padding 1/nan": "a window holding NaN: the padded, overlapping pool routes its "
+                                               "gradient elsewhere than PyTorch, which sends it to the NaN "
+                                               "(ops/maxpool.py)"}),
+    "avg_pool2d": Reference(
+        calls={"2x2": (lambda x: tg.avg_pool2d(x, 2), lambda x: F.avg_pool2d(x, 2)),
+               "3x3, stride 2, padding 1": (lambda x: tg.avg_pool2d(x, 3, 2, padding=1),
+                                            lambda x: F.avg_pool2d(x, 3, 2, padding=1))},
+        inputs=X, shapes={"main": [(2, 3, 6, 5)], "empty": [(0, 3, 6, 5)]}, skip={"0-d": EMPTY_IMAGE}),
+    "batch_norm": Reference(
+        calls={"training": (lambda x, w, b: tg.batch_norm(x, w, b, training=True),
+                            lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True)),
+               "eval, running statistics": (
+                   lambda x, w, b: tg.batch_norm(x, w, b, np.full(3, 0.25, x.dtype), np.full(3, 2.0, x.dtype)),
+                   lambda x, w, b: F.batch_norm(x, torch.full((3,), 0.25, dtype=x.dtype),
+                                                torch.full((3,), 2.0, dtype=x.dtype), w, b))},
+        inputs=(Input("x"), Input("weight", "plain"), Input("bias", "plain")),
+        shapes={"main": [(4, 3, 2), (3,), (3,)], "empty": [(0, 3), (3,), (3,)], "0-d": [(), (3,), (3,)]},
+        xfail={"empty": "an empty batch: training refuses it and eval fails with a bare NumPy reshape error; "
+                        "PyTorch gives an empty output (ops/batch_norm.py)",
+               "float16/large/training": "float16 batch statistics overflow; PyTorch accumulates them in "
+                                         "float32 (ops/batch_norm.py)"}),
+    "dropout": Reference(
+        calls={"p 0.5, mask of default_rng(0)": (lambda x: tg.dropout(x, p=0.5, generator=np.random.default_rng(0)),
+                                                 dropout_reference(0.5)),
+               "p 1": (lambda x: tg.dropout(x, p=1.0, generator=np.random.default_rng(0)),
+                       lambda x: F.dropout(x, p=1.0)),
+               "eval": (lambda x: tg.dropout(x, training=False), lambda x: F.dropout(x, training=False))},
+        inputs=X, shapes={"main": [(3, 4)], "empty": [(0, 3)], "0-d": [()]}),
+    # ---- losses
+    "mse_loss": Reference(
+        calls={"mean": (tg.mse_loss, F.mse_loss),
+               "none": (lambda x, y: tg.mse_loss(x, y, reduction="none"), lambda x, y: F.mse_loss(x, y, reduction="none")),
+               "sum": (lambda x, y: tg.mse_loss(x, y, reduction="sum"), lambda x, y: F.mse_loss(x, y, reduction="sum"))},
+        inputs=(Input("input"), Input("target", "plain")),
+        shapes={"main": [(3, 4), (3, 4)], "empty": [(0, 4), (0, 4)], "0-d": [(), ()]}),
+    "nll_loss": Reference(
+        calls={"mean": (lambda x, y: tg.nll_loss(x, y), lambda x, y: F.nll_loss(x, y)),
+               "none": (lambda x, y: tg.nll_loss(x, y, reduction="none"), lambda x, y: F.nll_loss(x, y, reduction="none")),
+               "sum": (lambda x, y: tg.nll_loss(x, y, reduction="sum"), lambda x, y: F.nll_loss(x, y, reduction="sum"))},
+        inputs=(Input("input"), Input("target", "labels")),
+        shapes={"main": [(4, LABEL_CLASSES), (4,)], "empty": [(0, LABEL_CLASSES), (0,)],
+                "0-d": [(LABEL_CLASSES,), ()]},
+        xfail={"0-d": "unbatched input (C,) with a 0-d target is refused; PyTorch accepts it (ops/nll_loss.py)"}),
+    "softmax_xent": Reference(
+        calls={"labels, mean": (lambda s, y, p: tg.softmax_xent(s, y), lambda s, y, p: F.cross_entropy(s, y)),
+               "labels, none": (lambda s, y, p: tg.softmax_xent(s, y, reduction="none"),
+                                lambda s, y, p: F.cross_entropy(s, y, reduction="none")),
+               "probabilities, sum": (lambda s, y, p: tg.softmax_xent(s, p, reduction="sum"),
+                                      lambda s, y, p: F.cross_entropy(s, p, reduction="sum"))},
+        inputs=(Input("logits"), Input("target", "labels"), Input("probabilities", "probabilities")),
+        shapes={"main": [(4, LABEL_CLASSES), (4,), (4, LABEL_CLASSES)],
+                "empty": [(0, LABEL_CLASSES), (0,), (0, LABEL_CLASSES)],
+                "0-d": [(LABEL_CLASSES,), (), (LABEL_CLASSES,)]},
+        xfail={"empty": "an empty batch is refused; PyTorch gives NaN (mean), 0 (sum) or an empty loss (none) "
+                        "(ops/softmax_xent.py)",
+               "0-d": "unbatched logits (C,) with a 0-d target are refused; PyTorch accepts them (ops/softmax_xent.py)",
+               "labels, none/inf": "a row of logits with +inf and -inf: gradient -inf where PyTorch has NaN "
+                                   "(ops/softmax_xent.py)"}),
+}
