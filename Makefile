@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test setup graphviz bench clean
+.PHONY: demo test explore setup graphviz bench clean
 
 demo: setup
 	$(PY) tools/demo.py
@@ -16,6 +16,12 @@ test: setup $(VENV)/.installed-test
 	@sh tools/install_browser.sh     # Chromium for the browser tests (skipped where it cannot be installed)
 	$(PY) -m pytest
 	sh tools/check_install.sh     # the wheel, installed as a pip user would, outside this tree
+
+# `make test` draws the same Hypothesis examples every run. This draws new ones, many more: a failure
+# prints its shrunk example, which goes into tests/differential_regressions.py to be replayed always.
+explore: setup $(VENV)/.installed-test
+	TINYGRAPH_HYPOTHESIS=explore TINYGRAPH_DIFF_EXAMPLES=2000 $(PY) -m pytest tests/test_differential.py \
+		tests/test_op_properties.py tests/test_checkpoint.py tests/test_data.py -p no:cacheprovider
 
 bench: setup
 	$(PY) -m pip install -q -e '.[bench]'

@@ -371,7 +371,7 @@ def test_kill_9_during_saves_keeps_the_last_checkpoint_and_no_temporary_files_pi
 
 
 # ------------------------------------------------------------------ fuzzing the loader
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

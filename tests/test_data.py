@@ -204,7 +204,7 @@ def test_a_corrupt_deflate_stream_is_a_value_error(tmp_path):
         data.read_idx(tmp_path / "broken-ubyte.gz")
 
 
-IDX_FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+IDX_FUZZ = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

@@ -15,8 +15,10 @@ with PyTorch computing the same expression; gradients must be np.ndarrays of the
 Shrunk failing cases go into differential_regressions.py, replayed on every run.
 
 Environment:
-    TINYGRAPH_DIFF_EXAMPLES=N   generated graphs per test (default 120; e.g. 5000 for a long profile)
-    CI=true                     derandomized, reproducible runs; a missing torch fails instead of skipping
+    TINYGRAPH_DIFF_EXAMPLES=N   generated graphs per test (default 120; `make explore` draws 2,000)
+    TINYGRAPH_HYPOTHESIS=explore   new random graphs on each run (default: the same graphs every run,
+                                   tests/conftest.py)
+    CI=true                     a missing torch fails instead of skipping
 Statistics of what was generated: pytest tests/test_differential.py --hypothesis-show-statistics
 """
 from __future__ import annotations
@@ -76,9 +78,9 @@ OPS = (["add"] * 3 + ["sub"] * 2 + ["mul"] * 3 + ["div"] * 2 + ["neg", "exp", "l
 NAN_SAFE_OPS = ("add", "sub", "neg", "sum", "mean", "reshape", "transpose", "swapdims", "unsqueeze", "flatten",
                 "expand", "getitem")   # for NaN from an empty mean
 
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("CI") == "true",
-                    database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                                          HealthCheck.filter_too_much])
+# Derandomized or not is the profile's business (tests/conftest.py): `make test` is reproducible.
+SETTINGS = settings(max_examples=EXAMPLES, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 
 
 class GraphBuilder:

@@ -21,7 +21,8 @@ from tinygraph.registry import register_op, registry, unregister_op
 from tinygraph.registry import reserve_names as _reserve_names
 from tinygraph.torch_names import missing_name_error as _missing_name_error
 from tinygraph.engine import BackwardStep, backward, topological_order
-from tinygraph.grad_mode import backward_hook, detect_anomaly, enable_grad, forward_hook, is_grad_enabled, no_grad
+from tinygraph.grad_mode import (backward_hook, detect_anomaly, enable_grad, forward_hook, is_grad_enabled, no_grad,
+                                 set_grad_enabled)
 from tinygraph.broadcast import unbroadcast
 from tinygraph.gradcheck import GradcheckError, gradcheck
 

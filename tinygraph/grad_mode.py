@@ -7,6 +7,8 @@ thread-local object so the hot paths (`apply`, `backward`) read a single attribu
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import threading
 from typing import Callable, Iterator
 
@@ -45,35 +47,99 @@ def is_grad_enabled() -> bool:
     return STATE.grad_enabled
 
 
-def no_grad() -> contextlib.AbstractContextManager[None]:
+class _Switch:
+    """A context manager and decorator that sets one of this thread's switches, as PyTorch's do.
+
+    The same object may be entered again, also nested (each entry restores what it found); it
+    decorates a function with or without parentheses (`@tg.no_grad` and `@tg.no_grad()`), and a
+    generator function runs every step of its body under the switch, not just its creation.
+    """
+
+    attribute = ""
+    value = False
+
+    def __new__(cls, func: Callable | None = None):
+        if func is not None:             # bare @tg.no_grad: the class itself was called on the function
+            if not callable(func):
+                raise TypeError(f"{cls.__name__}() takes no argument but a function to decorate, got {func!r}")
+            return cls()(func)
+        return super().__new__(cls)
+
+    def __init__(self) -> None:
+        self._previous: list = []
+
+    def __enter__(self) -> None:
+        self._previous.append(getattr(STATE, self.attribute))
+        setattr(STATE, self.attribute, self.value)
+
+    def __exit__(self, *exc_info) -> bool:
+        setattr(STATE, self.attribute, self._previous.pop())
+        return False
+
+    def __call__(self, func: Callable) -> Callable:
+        switch = type(self)
+        if inspect.isgeneratorfunction(func):
+            @functools.wraps(func)
+            def generator(*args, **kwargs):
+                steps = func(*args, **kwargs)
+                try:
+                    with switch():
+                        value = steps.send(None)
+                    while True:
+                        try:
+                            sent = yield value
+                        except GeneratorExit:
+                            steps.close()
+                            raise
+                        except BaseException as error:
+                            with switch():
+                                value = steps.throw(error)
+                        else:
+                            with switch():
+                                value = steps.send(sent)
+                except StopIteration as stop:      # the body returned: so does this generator
+                    return stop.value
+            return generator
+
+        @functools.wraps(func)
+        def decorated(*args, **kwargs):
+            with switch():
+                return func(*args, **kwargs)
+        return decorated
+
+
+class no_grad(_Switch):
     """Run ops without recording the graph (evaluation, optimizer updates), in this thread."""
-    return _grad_mode(False)
+
+    attribute, value = "grad_enabled", False
 
 
-def enable_grad() -> contextlib.AbstractContextManager[None]:
+class enable_grad(_Switch):
     """Record the graph again inside a `no_grad()` block (in this thread)."""
-    return _grad_mode(True)
+
+    attribute, value = "grad_enabled", True
 
 
-@contextlib.contextmanager
-def _grad_mode(enabled: bool) -> Iterator[None]:
-    previous = STATE.grad_enabled
-    STATE.grad_enabled = enabled
-    try:
-        yield
-    finally:
-        STATE.grad_enabled = previous
-
-
-@contextlib.contextmanager
-def detect_anomaly() -> Iterator[None]:
+class detect_anomaly(_Switch):
     """Raise `FloatingPointError` naming the op where a NaN or Inf first appears, forward or backward."""
-    previous = STATE.detect_anomaly
-    STATE.detect_anomaly = True
-    try:
-        yield
-    finally:
-        STATE.detect_anomaly = previous
+
+    attribute, value = "detect_anomaly", True
+
+
+class set_grad_enabled:
+    """`tg.set_grad_enabled(False)` switches recording off in this thread now; as a context manager
+    (`with tg.set_grad_enabled(training):`) it puts back what it found on exit, as in PyTorch."""
+
+    def __init__(self, mode: bool) -> None:
+        self._previous = STATE.grad_enabled
+        STATE.grad_enabled = bool(mode)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info) -> bool:
+        STATE.grad_enabled = self._previous
+        return False
 
 
 @contextlib.contextmanager
