@@ -61,10 +61,12 @@ class Trunc(Op):
 
 @register_op("sign", forward="{out} = sign({x})", backward="δ{x} = 0")
 class Sign(Op):
-    """out = −1, 0 or 1 by the sign of x (NaN stays NaN);  δx = 0."""
+    """out = −1, 0 or 1 by the sign of x, and 0 for NaN (as torch.sign);  δx = 0."""
 
     @staticmethod
     def forward(ctx, x: np.ndarray) -> np.ndarray:
-        return x.copy() if x.dtype == np.bool_ else np.sign(x)
+        if x.dtype.kind != "f":
+            return x.copy() if x.dtype == np.bool_ else np.sign(x)
+        return np.sign(np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0))
 
     backward = staticmethod(_no_gradient)

@@ -171,7 +171,8 @@ def _made(array: np.ndarray, where: str, device, requires_grad: bool) -> Tensor:
     check_device(device, where)
     if requires_grad and array.dtype.kind != "f":
         raise RuntimeError(f"{where}: only floating point tensors can require gradients, got dtype {array.dtype}")
-    return from_numpy(np.ascontiguousarray(array), requires_grad=bool(requires_grad))
+    array = array if array.flags.c_contiguous else array.copy()      # (ascontiguousarray makes 0-d 1-d)
+    return from_numpy(array, requires_grad=bool(requires_grad))
 
 
 def _size(where: str, size: tuple) -> tuple[int, ...]:

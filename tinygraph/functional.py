@@ -24,6 +24,7 @@ from tinygraph.ops.conv2d import Conv2d
 from tinygraph.ops.dropout import Dropout
 from tinygraph.ops.linear import Linear
 from tinygraph.ops.maxpool import MaxPool
+from tinygraph.ops._windows import pad_to, pool_options, pooled_size, windows
 from tinygraph.ops.mse_loss import MSELoss
 from tinygraph.ops.nll_loss import NLLLoss
 from tinygraph.ops.pad import Pad
@@ -32,7 +33,9 @@ from tinygraph.registry import REGISTRY
 from tinygraph.tensor import Tensor, tensor
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax",
-           "cross_entropy", "nll_loss", "mse_loss", "dropout", "batch_norm", "pad"]
+           "cross_entropy", "nll_loss", "mse_loss", "dropout", "batch_norm", "pad",
+           "conv_transpose2d", "max_unpool2d", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "kl_div"]
 
 
 # ----------------------------------------------------------------------------- layers
@@ -53,12 +56,15 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False) -> Tensor:
     """P = max over each kernel_size window (section 2.3), padding with −∞; stride defaults to kernel_size."""
-    if return_indices:
-        raise NotImplementedError("F.max_pool2d: return_indices=True is not supported; Tensor.max(dim) returns indices")
     x, unbatched = _batched(input, "maxpool")
     options = _non_default(stride=(_stride(stride), None), padding=(padding, 0), dilation=(dilation, 1),
                            ceil_mode=(bool(ceil_mode), False))
-    return _unbatched(apply(MaxPool, x, size=kernel_size, **options), unbatched)
+    pooled = _unbatched(apply(MaxPool, x, size=kernel_size, **options), unbatched)
+    if not return_indices:
+        return pooled
+    # (values, indices): where each window's first maximum lies, h·W + w in its plane (for max_unpool2d).
+    indices = _max_pool_indices(x.data, kernel_size, _stride(stride), padding, dilation, bool(ceil_mode))
+    return pooled, tensor(indices.reshape(pooled.shape))
 
 
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
@@ -280,3 +286,149 @@ def _rows_of_classes(input, target, op: str):
     def restore(out: Tensor, reduction: str) -> Tensor:
         return out.reshape(n, *rest) if reduction == "none" else out
     return rows, y_rows, restore
+
+
+# ----------------------------------------------------------------------------- issue 20: transposed conv, unpooling
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """Y = Wᵀ ⋆ X + b, the adjoint of conv2d's input map: input (N, Cin, H, W) or (Cin, H, W), weight (Cin, Cout/groups, KH, KW)."""
+    x, unbatched = _batched(input, "conv_transpose2d")
+    options = _non_default(stride=(stride, 1), padding=(padding, 0), output_padding=(output_padding, 0),
+                           groups=(groups, 1), dilation=(dilation, 1))
+    return _unbatched(_registered("conv_transpose2d", x, weight, bias, **options), unbatched)
+
+
+def max_unpool2d(input: Tensor, indices, kernel_size, stride=None, padding=0, output_size=None) -> Tensor:
+    """Put each pooled value back where max_pool2d(return_indices=True) found it; zeros elsewhere.
+
+    The output is (H − 1)·stride − 2·padding + kernel_size per side unless output_size gives it.
+    """
+    x, unbatched = _batched(input, "max_unpool2d")
+    index = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    index = index.reshape(x.shape) if unbatched else index
+    kernel = _two("max_unpool2d", "kernel_size", kernel_size)
+    steps = kernel if _stride(stride) is None else _two("max_unpool2d", "stride", stride)
+    pads = _two("max_unpool2d", "padding", padding)
+    size = tuple((n - 1) * s - 2 * p + k for n, s, p, k in zip(x.shape[2:], steps, pads, kernel))
+    if output_size is not None:
+        size = tuple(int(n) for n in tuple(output_size)[-2:])
+    return _unbatched(_registered("max_unpool2d", x, index, output_size=size), unbatched)
+
+
+def _two(op: str, name: str, value) -> tuple[int, int]:
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2:
+        raise OpError(op, name, f"{name} must be an int or a pair, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _max_pool_indices(x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode: bool) -> np.ndarray:
+    """Where each window's (first) maximum lies, as h·W + w in its (n, c) plane: PyTorch's return_indices."""
+    kernel, steps, pads, dilations = pool_options("maxpool", x, kernel_size, stride, padding, dilation)
+    (out_h, out_w), padded = pooled_size("maxpool", x.shape, kernel, steps, pads, dilations, ceil_mode)
+    A = pad_to(x, pads, padded, -np.inf)
+    flat = windows(A, kernel, steps, dilations).reshape(*x.shape[:2], out_h, out_w, kernel[0] * kernel[1])
+    i, j = np.divmod(flat.argmax(axis=-1), kernel[1])          # the window offset of the maximum
+    h = np.arange(out_h)[:, np.newaxis] * steps[0] - pads[0] + i * dilations[0]
+    w = np.arange(out_w)[np.newaxis, :] * steps[1] - pads[1] + j * dilations[1]
+    return (h * x.shape[3] + w).astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- issue 20: more losses
+def l1_loss(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """L = |input − target| per element, then reduced."""
+    return _reduced((_as_tensor(input) - target).abs(), _legacy_reduction(size_average, reduce, reduction), "l1_loss")
+
+
+def smooth_l1_loss(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """L = ½ d² / β where |d| < β, else |d| − ½ β (d = input − target); β = 0 is the L1 loss."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if beta < 0:
+        raise OpError("smooth_l1_loss", "beta", f"beta must be non-negative, got {beta}")
+    d = _as_tensor(input) - target
+    if beta == 0:
+        return _reduced(d.abs(), reduction, "smooth_l1_loss")
+    size = d.abs()
+    return _reduced(_registered("where", size.data < beta, d * d * (0.5 / beta), size - 0.5 * beta),
+                    reduction, "smooth_l1_loss")
+
+
+def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """L = ½ d² where |d| < δ, else δ (|d| − ½ δ) (d = input − target)."""
+    if delta <= 0:
+        raise OpError("huber_loss", "delta", f"delta must be positive, got {delta}")
+    d = _as_tensor(input) - target
+    size = d.abs()
+    return _reduced(_registered("where", size.data < delta, d * d * 0.5, (size - 0.5 * delta) * delta),
+                    reduction, "huber_loss")
+
+
+def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, reduce=None,
+                         reduction: str = "mean") -> Tensor:
+    """L = −w (y log x + (1 − y) log(1 − x)), each log clamped at −100 as PyTorch; input in [0, 1]."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    x = _as_tensor(input)
+    y = target if isinstance(target, Tensor) else tensor(np.asarray(target, dtype=x.dtype))
+    if y.shape != x.shape:
+        raise OpError("binary_cross_entropy", "target", f"target of shape {y.shape} must have input's shape {x.shape}")
+    if x.data.size and not ((x.data >= 0) & (x.data <= 1)).all():
+        raise OpError("binary_cross_entropy", "input", "all elements of input should be between 0 and 1")
+    with np.errstate(divide="ignore"):
+        log_x, log_rest = x.log().clamp(min=-100), (1 - x).log().clamp(min=-100)
+    loss = -(y * log_x + (1 - y) * log_rest)
+    return _reduced(loss if weight is None else loss * weight, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, size_average=None, reduce=None,
+                                     reduction: str = "mean", pos_weight=None) -> Tensor:
+    """L = −w (p y log σ(s) + (1 − y) log(1 − σ(s))), p = pos_weight, as (1 − y) s + (1 + (p − 1) y) softplus(−s).
+
+    softplus(−s) = log(1 + e^(−|s|)) + max(−s, 0): no overflow for any s.
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    s = _as_tensor(input)
+    y = target if isinstance(target, Tensor) else tensor(np.asarray(target, dtype=s.dtype))
+    if y.shape != s.shape:
+        raise OpError("binary_cross_entropy_with_logits", "target",
+                      f"target of shape {y.shape} must have input's shape {s.shape}")
+    softplus_minus = (-s.abs()).exp().log1p() + (-s).relu()
+    scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * y
+    loss = (1 - y) * s + scale * softplus_minus
+    return _reduced(loss if weight is None else loss * weight, reduction, "binary_cross_entropy_with_logits")
+
+
+def kl_div(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """L = y (log y − x) per element, x log-probabilities, y probabilities (log-probabilities if log_target).
+
+    reduction "batchmean" divides the sum by the batch size (the mathematically right KL); "mean" by
+    the element count, as PyTorch (which warns about it).
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    x = _as_tensor(input)
+    y = target if isinstance(target, Tensor) else tensor(np.asarray(target, dtype=x.dtype))
+    if log_target:
+        loss = y.exp() * (y - x)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y_log_y = _registered("where", y.data > 0, y * y.log(), 0.0)   # 0 log 0 = 0
+        loss = y_log_y - y * x
+    if reduction == "batchmean":
+        return loss.sum() / (x.shape[0] if x.ndim else 1)
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      UserWarning, stacklevel=2)
+    return _reduced(loss, reduction, "kl_div")
+
+
+def _reduced(loss: Tensor, reduction: str, op: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: {reduction!r} is not a valid value for reduction (mean, sum, none)")

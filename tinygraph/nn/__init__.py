@@ -19,6 +19,9 @@ from tinygraph.nn.layers import (AvgPool2d, Conv2d, Flatten, Identity, Linear, L
                                   ModuleList, ReLU, Sequential, Sigmoid, Softmax, Tanh, as_tensor)
 from tinygraph.nn.normalization import BatchNorm1d, BatchNorm2d, Dropout
 from tinygraph.nn.loss import CrossEntropyLoss, MSELoss
+from tinygraph.nn.loss import (BCELoss, BCEWithLogitsLoss, HuberLoss, KLDivLoss, L1Loss, NLLLoss,  # issue 20
+                               SmoothL1Loss)
+from tinygraph.nn.transposed import ConvTranspose2d, MaxUnpool2d
 from tinygraph.nn.module import (IncompatibleKeys, Module, Parameter, StateDictError, module_path, node_module_class,
                                  node_module_path, parameter_name)
 from tinygraph.nn import utils
@@ -27,4 +30,6 @@ from tinygraph.nn import functional  # import tinygraph.nn.functional as F: PyTo
 __all__ = ["Module", "Parameter", "module_path", "IncompatibleKeys", "StateDictError",
            "Linear", "Conv2d", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "MaxPool2d", "MaxPool",
            "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Flatten", "Identity", "Sequential", "ModuleList",
-           "CrossEntropyLoss", "MSELoss", "as_tensor", "utils"]
+           "CrossEntropyLoss", "MSELoss", "as_tensor", "utils",
+           "ConvTranspose2d", "MaxUnpool2d", "NLLLoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
+           "BCEWithLogitsLoss", "KLDivLoss"]

@@ -111,14 +111,15 @@ class Conv2d(Module):
                 raise ValueError(f"{name}: padding='same' needs stride 1, got stride={self.stride}")
             total = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
             if any(t % 2 for t in total):
-                raise ValueError(f"{name}: padding='same' with kernel_size={self.kernel_size} and dilation="
-                                 f"{self.dilation} would pad unevenly, which the conv2d op cannot do; pad explicitly")
+                return "same"      # uneven: forward pads the extra row/column at the end, as PyTorch
             return (total[0] // 2, total[1] // 2)
         if isinstance(padding, str):
             raise ValueError(f"{name}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
         return _pair(name, "padding", padding, minimum=0)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.padding == "same":
+            return F.conv2d(as_tensor(x), self.weight, self.bias, 1, "same", self.dilation, self.groups)
         options = {"stride": self.stride, "padding": self.padding}
         if self.dilation != (1, 1):
             options["dilation"] = self.dilation
@@ -200,13 +201,13 @@ class MaxPool2d(Module):
         self.stride = self.kernel_size if stride is None else _pair(name, "stride", stride, minimum=1)
         self.padding = _pair(name, "padding", padding, minimum=0)
         self.dilation = _pair(name, "dilation", dilation, minimum=1)
-        _refuse(name, "return_indices", return_indices, False, "use Tensor.max(dim) for indices")
+        self.return_indices = bool(return_indices)     # forward returns (values, indices), for MaxUnpool2d
         self.ceil_mode = bool(ceil_mode)
         _check_pool_padding(name, self.kernel_size, self.padding)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.max_pool2d(as_tensor(x), self.kernel_size, self.stride, self.padding, self.dilation,
-                            ceil_mode=self.ceil_mode)
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
