@@ -102,6 +102,11 @@ EMPTY_IMAGE = "an image with an empty batch is in 'empty'; 0-d has no image layo
 ORDER_OF_OVERFLOW = ("sums of products of values near max/8 overflow to inf or to inf - inf = NaN depending on "
                      "the summation order, which BLAS and PyTorch's kernels choose differently")
 # Defects in files another helper is fixing (issue 18): the matrix marks their cases xfail(strict=True).
+# An intentional difference: integers where PyTorch has no integer kernel ("not implemented for 'Long'",
+# "mean(): could not infer output dtype"); tinygraph computes as NumPy does, in float64 (README "Dtypes").
+NUMPY_INTEGERS = "integer input: PyTorch has no integer kernel and raises; tinygraph computes in float64 as NumPy does"
+DROPOUT_INTEGERS = ("dropout refuses integer input in training (a mask scaled by 1/(1 - p) is no integer); "
+                    "PyTorch returns integer zeros for p = 1 and an empty tensor as it is")
 INDEX_KEPT = "the caller's index array is kept by reference: changing it after forward changes backward (ops/getitem.py)"
 
 
@@ -134,6 +139,8 @@ def reversed_axes(x) -> tuple:
 def dropout_reference(p: float):
     """tinygraph's mask, drawn from default_rng(0), applied by PyTorch (its own random stream differs)."""
     def reference(x):
+        if not x.is_floating_point():
+            return F.dropout(x, p)          # PyTorch's own answer to an integer input
         keep = np.asarray(np.random.default_rng(0).random(tuple(x.shape)) < 1 - p)
         return x * torch.from_numpy(keep) * (0.0 if p == 1 else 1 / (1 - p))
     return reference
@@ -176,21 +183,22 @@ REFERENCES: dict[str, Reference] = {
         dtypes=FLOATS + INTS),
     # ---- reductions
     "sum": reduction("sum", "sum"),
-    "mean": reduction("mean", "mean", dtypes=FLOATS),
+    "mean": reduction("mean", "mean", differences={"int": NUMPY_INTEGERS}),
     "amax": reduction("amax", "amax"),
     "amin": reduction("amin", "amin"),
-    "logsumexp": reduction("logsumexp", "logsumexp", dtypes=FLOATS,
+    "logsumexp": reduction("logsumexp", "logsumexp",
                            xfail={"empty": "over an empty dim: a bare NumPy ValueError; PyTorch gives -inf "
                                            "(ops/logsumexp.py)"}),
-    "var": reduction("var", "var", dtypes=FLOATS),
-    "std": reduction("std", "std", dtypes=FLOATS,
+    "var": reduction("var", "var", differences={"int": NUMPY_INTEGERS}),
+    "std": reduction("std", "std", differences={"int": NUMPY_INTEGERS},
                      xfail={"float16/large": "float16 std overflows in float16; PyTorch accumulates in float32 "
                                              "(ops/std.py)",
                             "float32/large": "float32 std of values near max/8 overflows to inf; PyTorch's CPU "
                                              "var/std accumulate in float64 and give a finite std (ops/std.py)"}),
-    "softmax": unary(lambda x: tg.softmax(x, dim=-1), lambda x: torch.softmax(x, dim=-1), dtypes=FLOATS),
+    "softmax": unary(lambda x: tg.softmax(x, dim=-1), lambda x: torch.softmax(x, dim=-1),
+                     differences={"int": NUMPY_INTEGERS}),
     "log_softmax": unary(lambda x: tg.log_softmax(x, dim=-1), lambda x: torch.log_softmax(x, dim=-1),
-                         dtypes=FLOATS),
+                         differences={"int": NUMPY_INTEGERS}),
     # ---- shapes and indexing
     "reshape": unary(lambda x: tg.reshape(x, shape=tuple(reversed(x.shape))),
                      lambda x: x.reshape(tuple(reversed(x.shape)))),
@@ -226,19 +234,22 @@ REFERENCES: dict[str, Reference] = {
     "linear": Reference(
         calls={"x, w, b": (tg.linear, F.linear)},
         inputs=(Input("x"), Input("w", "plain"), Input("b", "plain")),
-        shapes={"main": [(3, 5), (4, 5), (4,)], "empty": [(0, 5), (4, 5), (4,)], "0-d": [(), (4, 5), (4,)]}),
+        shapes={"main": [(3, 5), (4, 5), (4,)], "empty": [(0, 5), (4, 5), (4,)], "0-d": [(), (4, 5), (4,)]},
+        dtypes=FLOATS + INTS),
     "conv2d": Reference(
         calls={"padding 1": (lambda x, w, b: tg.conv2d(x, w, b, padding=1), lambda x, w, b: F.conv2d(x, w, b, padding=1)),
                "stride 2, dilation 2": (lambda x, w, b: tg.conv2d(x, w, b, stride=2, dilation=2),
                                         lambda x, w, b: F.conv2d(x, w, b, stride=2, dilation=2))},
         inputs=(Input("x"), Input("w", "plain"), Input("b", "plain")),
         shapes={"main": [(2, 3, 6, 5), (4, 3, 2, 2), (4,)], "empty": [(0, 3, 6, 5), (4, 3, 2, 2), (4,)]},
-        skip={"0-d": EMPTY_IMAGE, "large": ORDER_OF_OVERFLOW}),
+        skip={"0-d": EMPTY_IMAGE, "large": ORDER_OF_OVERFLOW}, dtypes=FLOATS + INTS,
+        differences={"int32/stride 2, dilation 2": NUMPY_INTEGERS}),
     "maxpool": Reference(
         calls={"2x2": (lambda x: tg.maxpool(x, 2), lambda x: F.max_pool2d(x, 2)),
                "3x3, stride 2, padding 1": (lambda x: tg.maxpool(x, 3, 2, padding=1),
                                             lambda x: F.max_pool2d(x, 3, 2, padding=1))},
         inputs=X, shapes={"main": [(2, 3, 6, 5)], "empty": [(0, 3, 6, 5)]}, skip={"0-d": EMPTY_IMAGE},
+        dtypes=FLOATS + INTS,
         xfail={"3x3, stride 2, padding 1/nan": "a window holding NaN: the padded, overlapping pool routes its "
                                                "gradient elsewhere than PyTorch, which sends it to the NaN "
                                                "(ops/maxpool.py)"}),
@@ -246,7 +257,8 @@ REFERENCES: dict[str, Reference] = {
         calls={"2x2": (lambda x: tg.avg_pool2d(x, 2), lambda x: F.avg_pool2d(x, 2)),
                "3x3, stride 2, padding 1": (lambda x: tg.avg_pool2d(x, 3, 2, padding=1),
                                             lambda x: F.avg_pool2d(x, 3, 2, padding=1))},
-        inputs=X, shapes={"main": [(2, 3, 6, 5)], "empty": [(0, 3, 6, 5)]}, skip={"0-d": EMPTY_IMAGE}),
+        inputs=X, shapes={"main": [(2, 3, 6, 5)], "empty": [(0, 3, 6, 5)]}, skip={"0-d": EMPTY_IMAGE},
+        dtypes=FLOATS + INTS, differences={"int32": NUMPY_INTEGERS}),
     "batch_norm": Reference(
         calls={"training": (lambda x, w, b: tg.batch_norm(x, w, b, training=True),
                             lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True)),
@@ -256,7 +268,10 @@ REFERENCES: dict[str, Reference] = {
                                                 torch.full((3,), 2.0, dtype=x.dtype), w, b))},
         inputs=(Input("x"), Input("weight", "plain"), Input("bias", "plain")),
         shapes={"main": [(4, 3, 2), (3,), (3,)], "empty": [(0, 3), (3,), (3,)], "0-d": [(), (3,), (3,)]},
-        xfail={"empty": "an empty batch: training refuses it and eval fails with a bare NumPy reshape error; "
+        dtypes=FLOATS + INTS, differences={"int/eval, running statistics": NUMPY_INTEGERS},
+        xfail={"int/training/!empty/!0-d": "integer input fails with a bare NumPy UFuncTypeError (a float64 result "
+                                      "cast to the integer dtype), not an error naming batch_norm (ops/batch_norm.py)",
+               "empty": "an empty batch: training refuses it and eval fails with a bare NumPy reshape error; "
                         "PyTorch gives an empty output (ops/batch_norm.py)",
                "float16/large/training": "float16 batch statistics overflow; PyTorch accumulates them in "
                                          "float32 (ops/batch_norm.py)"}),
@@ -266,19 +281,22 @@ REFERENCES: dict[str, Reference] = {
                "p 1": (lambda x: tg.dropout(x, p=1.0, generator=np.random.default_rng(0)),
                        lambda x: F.dropout(x, p=1.0)),
                "eval": (lambda x: tg.dropout(x, training=False), lambda x: F.dropout(x, training=False))},
-        inputs=X, shapes={"main": [(3, 4)], "empty": [(0, 3)], "0-d": [()]}),
+        inputs=X, shapes={"main": [(3, 4)], "empty": [(0, 3)], "0-d": [()]}, dtypes=FLOATS + INTS,
+        differences={"int/p 1": DROPOUT_INTEGERS, "int/p 0.5, mask of default_rng(0)/empty": DROPOUT_INTEGERS}),
     # ---- losses
     "mse_loss": Reference(
         calls={"mean": (tg.mse_loss, F.mse_loss),
                "none": (lambda x, y: tg.mse_loss(x, y, reduction="none"), lambda x, y: F.mse_loss(x, y, reduction="none")),
                "sum": (lambda x, y: tg.mse_loss(x, y, reduction="sum"), lambda x, y: F.mse_loss(x, y, reduction="sum"))},
-        inputs=(Input("input"), Input("target", "plain")),
+        inputs=(Input("input"), Input("target", "plain")), dtypes=FLOATS + INTS,
+        differences={"int": NUMPY_INTEGERS},
         shapes={"main": [(3, 4), (3, 4)], "empty": [(0, 4), (0, 4)], "0-d": [(), ()]}),
     "nll_loss": Reference(
         calls={"mean": (lambda x, y: tg.nll_loss(x, y), lambda x, y: F.nll_loss(x, y)),
                "none": (lambda x, y: tg.nll_loss(x, y, reduction="none"), lambda x, y: F.nll_loss(x, y, reduction="none")),
                "sum": (lambda x, y: tg.nll_loss(x, y, reduction="sum"), lambda x, y: F.nll_loss(x, y, reduction="sum"))},
-        inputs=(Input("input"), Input("target", "labels")),
+        inputs=(Input("input"), Input("target", "labels")), dtypes=FLOATS + INTS,
+        differences={"int": NUMPY_INTEGERS},
         shapes={"main": [(4, LABEL_CLASSES), (4,)], "empty": [(0, LABEL_CLASSES), (0,)],
                 "0-d": [(LABEL_CLASSES,), ()]},
         xfail={"0-d": "unbatched input (C,) with a 0-d target is refused; PyTorch accepts it (ops/nll_loss.py)"}),
@@ -289,6 +307,7 @@ REFERENCES: dict[str, Reference] = {
                "probabilities, sum": (lambda s, y, p: tg.softmax_xent(s, p, reduction="sum"),
                                       lambda s, y, p: F.cross_entropy(s, p, reduction="sum"))},
         inputs=(Input("logits"), Input("target", "labels"), Input("probabilities", "probabilities")),
+        dtypes=FLOATS + INTS, differences={"int": NUMPY_INTEGERS},
         shapes={"main": [(4, LABEL_CLASSES), (4,), (4, LABEL_CLASSES)],
                 "empty": [(0, LABEL_CLASSES), (0,), (0, LABEL_CLASSES)],
                 "0-d": [(LABEL_CLASSES,), (), (LABEL_CLASSES,)]},
