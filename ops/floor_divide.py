@@ -11,7 +11,8 @@ class FloorDivide(Op):
 
     @staticmethod
     def forward(ctx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        if np.result_type(a, b).kind in "biu" and not np.all(b):
+        # (every element of b is used when the result has any element)
+        if np.result_type(a, b).kind in "biu" and np.broadcast(a, b).size and not np.all(b):
             raise ZeroDivisionError(f"floor_divide: integer division by zero (a {a.shape}, b {b.shape})")
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.floor_divide(a, b)

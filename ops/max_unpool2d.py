@@ -21,17 +21,17 @@ class MaxUnpool2d(Op):
             raise OpError("max_unpool2d", "indices", f"indices must be integers, got dtype {indices.dtype}")
         N, C = x.shape[:2]
         Ho, Wo = output_size
-        places = indices.reshape(N, C, -1)
+        places = indices.reshape(N, C, x.shape[2] * x.shape[3])
         if places.size and (places.min() < 0 or places.max() >= Ho * Wo):
             raise OpError("max_unpool2d", "indices", f"indices must lie in [0, {Ho * Wo}) for an output of "
                           f"{Ho}×{Wo}; got [{places.min()}, {places.max()}] (x {x.shape})")
         out = np.zeros((N, C, Ho * Wo), dtype=x.dtype)
-        np.put_along_axis(out, places, x.reshape(N, C, -1), axis=2)
-        ctx.places, ctx.x_shape = places, x.shape
+        np.put_along_axis(out, places, x.reshape(places.shape), axis=2)
+        ctx.places, ctx.x_shape = places.copy(), x.shape           # a copy: the caller may reuse indices
         return out.reshape(N, C, Ho, Wo)
 
     @staticmethod
     def backward(ctx, grad_out):
         N, C = ctx.x_shape[:2]
-        grad_x = np.take_along_axis(grad_out.reshape(N, C, -1), ctx.places, axis=2)
+        grad_x = np.take_along_axis(grad_out.reshape(N, C, grad_out.shape[2] * grad_out.shape[3]), ctx.places, axis=2)
         return grad_x.reshape(ctx.x_shape), None

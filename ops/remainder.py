@@ -12,7 +12,8 @@ class Remainder(Op):
 
     @staticmethod
     def forward(ctx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        if np.result_type(a, b).kind in "biu" and not np.all(b):
+        # (every element of b is used when the result has any element)
+        if np.result_type(a, b).kind in "biu" and np.broadcast(a, b).size and not np.all(b):
             raise ZeroDivisionError(f"remainder: integer division by zero (a {a.shape}, b {b.shape})")
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(a, b)

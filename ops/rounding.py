@@ -6,6 +6,7 @@ unchanged (sign gives −1, 0, 1 in the input's dtype).
 """
 import numpy as np
 
+from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.registry import register_op
 
@@ -43,7 +44,14 @@ class Round(Op):
 
     @staticmethod
     def forward(ctx, x: np.ndarray, *, decimals: int = 0) -> np.ndarray:
-        return np.round(x, decimals) if x.dtype.kind == "f" else x.copy()
+        if x.dtype.kind != "f":
+            if decimals:
+                raise OpError("round", "decimals", f"round(decimals={decimals}) needs a floating tensor, got dtype "
+                              f"{x.dtype} (as PyTorch)")
+            return x.copy()
+        if decimals and x.dtype == np.float16:     # x·10^d would overflow float16: scale in float32
+            return np.round(x.astype(np.float32), decimals).astype(np.float16)
+        return np.round(x, decimals)
 
     backward = staticmethod(_no_gradient)
 

@@ -18,22 +18,23 @@ class ScatterAddAlongDim(Op):
 
     @staticmethod
     def forward(ctx, x: np.ndarray, index: np.ndarray, src: np.ndarray, *, dim) -> np.ndarray:
-        axis = one_axis("scatter_add", dim, x.shape)
+        axis = one_axis("scatter_add_along_dim", dim, x.shape)
         if index.dtype.kind not in "iu":
-            raise OpError("scatter_add", "index", f"index must be an integer tensor, got dtype {index.dtype}")
+            raise OpError("scatter_add_along_dim", "index", f"index must be an integer tensor, got dtype {index.dtype}")
         if not (index.ndim == x.ndim == src.ndim) and index.size:
-            raise OpError("scatter_add", "index", f"x {x.shape}, index {index.shape} and src {src.shape} "
+            raise OpError("scatter_add_along_dim", "index", f"x {x.shape}, index {index.shape} and src {src.shape} "
                           "must have the same number of dims")
         too_large = [d for d in range(index.ndim) if index.shape[d] > src.shape[d]
                      or (d != axis and index.shape[d] > x.shape[d])]
         if too_large:
-            raise OpError("scatter_add", "index", f"index of shape {index.shape} is larger than src {src.shape} "
+            raise OpError("scatter_add_along_dim", "index", f"index of shape {index.shape} is larger than src {src.shape} "
                           f"or (outside dim {axis}) than x {x.shape} in dim {too_large[0]}")
         if index.size and (index.min() < 0 or index.max() >= x.shape[axis]):
-            raise OpError("scatter_add", "index", f"index values must lie in [0, {x.shape[axis]}) for dim {axis} "
+            raise OpError("scatter_add_along_dim", "index", f"index values must lie in [0, {x.shape[axis]}) for dim {axis} "
                           f"of x of shape {x.shape}; got [{index.min()}, {index.max()}]")
         corner = tuple(slice(0, n) for n in index.shape)
-        ctx.axis, ctx.index, ctx.corner, ctx.src_shape = axis, index, corner, src.shape
+        # A copy of index: the caller may reuse its array before backward().
+        ctx.axis, ctx.index, ctx.corner, ctx.src_shape = axis, index.copy(), corner, src.shape
         out = x.astype(np.result_type(x, src), copy=True)
         np.add.at(out, full_index(index, axis), src[corner])          # repeated indices accumulate
         return out

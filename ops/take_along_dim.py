@@ -14,7 +14,7 @@ class TakeAlongDim(Op):
     """out[..., k, ...] = x[..., index[..., k, ...], ...] along `dim` (dims other than `dim` broadcast);
     δx = δout scatter-added back to the places it was read from (a place read twice gets both).
 
-    dim=None reads the flattened x with a flattened index, as PyTorch.
+    Negative indices count from the end; dim=None reads the flattened x with a flattened index, as PyTorch.
     """
 
     @staticmethod
@@ -38,12 +38,13 @@ class TakeAlongDim(Op):
             raise OpError("take_along_dim", None, f"x of shape {x.shape} and index of shape {index.shape} do not "
                           f"broadcast outside dim {axis}") from None
         size = x.shape[axis]
-        if index.size and (index.min() < 0 or index.max() >= size):
-            raise OpError("take_along_dim", "index", f"index values must lie in [0, {size}) for dim {axis} "
+        if index.size and (index.min() < -size or index.max() >= size):
+            raise OpError("take_along_dim", "index", f"index values must lie in [{-size}, {size}) for dim {axis} "
                           f"of x of shape {x.shape}; got [{index.min()}, {index.max()}]")
         ctx.read_shape = x.shape                  # x as read: flattened (dim=None) or 1-D (0-d x)
         x = np.broadcast_to(x, shape[:axis] + (size,) + shape[axis + 1:])
-        index = np.broadcast_to(index, shape[:axis] + (index.shape[axis],) + shape[axis + 1:])
+        # Negative indices count from the end; `%` also copies, so the caller may reuse its index array.
+        index = np.broadcast_to(index, shape[:axis] + (index.shape[axis],) + shape[axis + 1:]) % max(size, 1)
         ctx.axis, ctx.index, ctx.broadcast_shape = axis, index, x.shape
         return np.take_along_axis(x, index, axis=axis)
 

@@ -317,3 +317,88 @@ REFERENCES: dict[str, Reference] = {
                "labels, none/inf": "a row of logits with +inf and -inf: gradient -inf where PyTorch has NaN "
                                    "(ops/softmax_xent.py)"}),
 }
+
+
+# ---- issue 20: the rest of PyTorch's tensor vocabulary
+import tinygraph.functional as tgF  # noqa: E402
+
+ZERO_GRADIENT_OF_FLOOR = ("PyTorch has no derivative for floor_divide ('not implemented'); tinygraph's is 0, "
+                          "as PyTorch's div(rounding_mode='floor')")
+NO_0D_ALONG_DIM = "a gather along a dim needs at least one dim: 0-d has none"
+
+
+def along_rows(tg_fn, torch_fn):
+    """Calls of (x, index) with the index made valid along dim 0 (index % rows), and as given (PyTorch refuses
+    negative and out-of-range indices: tinygraph must too, naming the op)."""
+    return {"index % rows": (lambda x, i, *rest: tg_fn(x, i % max(x.shape[0], 1), *rest),
+                             lambda x, i, *rest: torch_fn(x, torch.remainder(i, max(x.shape[0], 1)), *rest)),
+            "index as given": (tg_fn, torch_fn)}
+
+
+REFERENCES.update({
+    "sin": unary(tg.sin, torch.sin, differences={"int": NUMPY_INTEGERS}),
+    "cos": unary(tg.cos, torch.cos, differences={"int": NUMPY_INTEGERS}),
+    "tan": unary(tg.tan, torch.tan, differences={"int": NUMPY_INTEGERS}),
+    "asin": unary(tg.asin, torch.asin, differences={"int": NUMPY_INTEGERS}),
+    "acos": unary(tg.acos, torch.acos, differences={"int": NUMPY_INTEGERS}),
+    "atan": unary(tg.atan, torch.atan, differences={"int": NUMPY_INTEGERS}),
+    "sinh": unary(tg.sinh, torch.sinh, differences={"int": NUMPY_INTEGERS}),
+    "cosh": unary(tg.cosh, torch.cosh, differences={"int": NUMPY_INTEGERS}),
+    "log1p": unary(tg.log1p, torch.log1p, differences={"int": NUMPY_INTEGERS}),
+    "expm1": unary(tg.expm1, torch.expm1, differences={"int": NUMPY_INTEGERS}),
+    "log2": unary(tg.log2, torch.log2, differences={"int": NUMPY_INTEGERS}),
+    "log10": unary(tg.log10, torch.log10, differences={"int": NUMPY_INTEGERS}),
+    "exp2": unary(tg.exp2, torch.exp2, differences={"int": NUMPY_INTEGERS}),
+    "rsqrt": unary(tg.rsqrt, torch.rsqrt, differences={"int": NUMPY_INTEGERS}),
+    "reciprocal": unary(tg.reciprocal, torch.reciprocal, differences={"int": NUMPY_INTEGERS}),
+    "erf": unary(tg.erf, torch.erf, differences={"int": NUMPY_INTEGERS}),
+    "square": unary(tg.square, torch.square),
+    "frac": unary(tg.frac, torch.frac),
+    "floor": unary(tg.floor, torch.floor),
+    "ceil": unary(tg.ceil, torch.ceil),
+    "round": Reference(
+        calls={"halves to even": (tg.round, torch.round),
+               "decimals 1": (lambda x: tg.round(x, decimals=1), lambda x: torch.round(x, decimals=1))},
+        inputs=X, shapes={"main": [(3, 4)], "empty": [(0, 3)], "0-d": [()]}, dtypes=FLOATS + INTS),
+    "trunc": unary(tg.trunc, torch.trunc),
+    "sign": unary(tg.sign, torch.sign),
+    "floor_divide": binary(tg.floor_divide, torch.floor_divide, differences={"float": ZERO_GRADIENT_OF_FLOOR}),
+    "remainder": binary(tg.remainder, torch.remainder),
+    "cast": Reference(
+        calls={"to float32": (lambda x: x.to(tg.float32) * 1, lambda x: x.to(torch.float32) * 1),
+               "to float64": (lambda x: tg.cast(x, dtype=tg.float64), lambda x: x.to(torch.float64)),
+               "to float16": (lambda x: x.half() * 1, lambda x: x.half() * 1)},
+        inputs=X, shapes={"main": [(3, 4)], "empty": [(0, 3)], "0-d": [()]}, dtypes=FLOATS + INTS,
+        skip={"int/!to float64": "the matrix expects NumPy's float64 from integer input; a cast's dtype is its "
+                                 "argument, as PyTorch's (tests/test_torch_parity.py checks it)"}),
+    "clone": unary(lambda x: x.clone(), lambda x: x.clone()),
+    "cumsum": Reference(
+        calls={"dim 1": (lambda x: tg.cumsum(x, 1), lambda x: torch.cumsum(x, 1)),
+               "dim 0": (lambda x: x.cumsum(dim=0), lambda x: x.cumsum(dim=0))},
+        inputs=X, shapes={"main": [(3, 4)], "empty": [(0, 3)]}, skip={"0-d": "dim 1 of a 0-d tensor is out of range"},
+        dtypes=FLOATS + INTS),
+    "take_along_dim": Reference(
+        calls=along_rows(lambda x, i: tg.take_along_dim(x, i, dim=0), lambda x, i: torch.take_along_dim(x, i, dim=0)),
+        inputs=(Input("x"), Input("index", "index")),
+        shapes={"main": [(4, 3), (5, 3)], "empty": [(0, 3), (2, 3)], "broadcast index": [(4, 3), (6, 1)]},
+        skip={"0-d": NO_0D_ALONG_DIM}, dtypes=FLOATS + INTS),
+    "scatter_add_along_dim": Reference(
+        calls=along_rows(lambda x, i, s: tg.scatter_add(x, 0, i, s), lambda x, i, s: torch.scatter_add(x, 0, i, s)),
+        inputs=(Input("x"), Input("index", "index"), Input("src")),
+        shapes={"main": [(4, 3), (5, 3), (5, 3)], "empty": [(0, 3), (0, 3), (0, 3)]},
+        skip={"0-d": NO_0D_ALONG_DIM}, dtypes=FLOATS + INTS),
+    "conv_transpose2d": Reference(
+        calls={"stride 2, padding 1, output_padding 1": (
+                   lambda x, w, b: tg.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+                   lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1)),
+               "groups 3, dilation 2": (lambda x, w, b: tg.conv_transpose2d(x, w, b[:6], groups=3, dilation=2),
+                                        lambda x, w, b: F.conv_transpose2d(x, w, b[:6], groups=3, dilation=2))},
+        inputs=(Input("x"), Input("w", "plain"), Input("b", "plain")),
+        shapes={"main": [(2, 3, 4, 5), (3, 2, 3, 2), (6,)], "empty": [(0, 3, 4, 5), (3, 2, 3, 2), (6,)]},
+        skip={"0-d": EMPTY_IMAGE, "large": ORDER_OF_OVERFLOW}),
+    "max_unpool2d": Reference(
+        calls={"2x2 round trip": (lambda x: tgF.max_unpool2d(*tgF.max_pool2d(x, 2, return_indices=True), 2),
+                                  lambda x: F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2))},
+        inputs=X, shapes={"main": [(2, 3, 4, 6)], "empty": [(0, 3, 4, 6)]},
+        skip={"0-d": EMPTY_IMAGE}),
+})

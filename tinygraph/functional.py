@@ -328,7 +328,11 @@ def _max_pool_indices(x: np.ndarray, kernel_size, stride, padding, dilation, cei
     (out_h, out_w), padded = pooled_size("maxpool", x.shape, kernel, steps, pads, dilations, ceil_mode)
     A = pad_to(x, pads, padded, -np.inf)
     flat = windows(A, kernel, steps, dilations).reshape(*x.shape[:2], out_h, out_w, kernel[0] * kernel[1])
-    i, j = np.divmod(flat.argmax(axis=-1), kernel[1])          # the window offset of the maximum
+    best = flat.argmax(axis=-1)                                # the first maximum, or the first NaN ...
+    nan = np.isnan(flat) if flat.dtype.kind == "f" else np.zeros(flat.shape, bool)
+    last_nan = flat.shape[-1] - 1 - np.flip(nan, axis=-1).argmax(axis=-1)
+    best = np.where(nan.any(axis=-1), last_nan, best)          # ... but the last NaN, as PyTorch's CPU kernel
+    i, j = np.divmod(best, kernel[1])                          # the window offset of the maximum
     h = np.arange(out_h)[:, np.newaxis] * steps[0] - pads[0] + i * dilations[0]
     w = np.arange(out_w)[np.newaxis, :] * steps[1] - pads[1] + j * dilations[1]
     return (h * x.shape[3] + w).astype(np.int64)

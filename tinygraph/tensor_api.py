@@ -260,6 +260,10 @@ def gather(input: Tensor, dim: int, index) -> Tensor:
     if any(n > m for d, (n, m) in enumerate(zip(index_data.shape, x.shape)) if d != axis):
         raise OpError("gather", "index", f"index of shape {index_data.shape} is larger than input of shape "
                       f"{x.shape} outside dim {axis}")
+    size = x.shape[axis] if x.shape else 1
+    if index_data.size and (index_data.min() < 0 or index_data.max() >= size):
+        raise OpError("gather", "index", f"index values must lie in [0, {size}) for dim {axis} of input of shape "
+                      f"{x.shape}; got [{index_data.min()}, {index_data.max()}]")
     # Only input's index-shaped corner outside dim is read: take along dim from that slice.
     corner = tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index_data.shape))
     sliced = x if all(s == slice(None) or s.stop == m for s, m in zip(corner, x.shape)) else apply(GetItem, x, index=corner)
