@@ -1,7 +1,7 @@
 """A dtype conversion, differentiable between floating dtypes: x.double(), x.half(), x.to(tg.float32)."""
 import numpy as np
 
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
 from tinygraph.registry import register_op
 
 
@@ -17,3 +17,7 @@ class Cast(Op):
     @staticmethod
     def backward(ctx, grad_out):
         return (grad_out.astype(ctx.input_dtype),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        return (apply(Cast, grad_out, dtype=ctx.input_dtype),)

@@ -33,6 +33,11 @@ class Cat(Op):
         grad_a, grad_b = np.split(grad_out, [ctx.split], axis=ctx.axis)
         return grad_a, grad_b
 
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        before = (slice(None),) * ctx.axis
+        return grad_out[before + (slice(0, ctx.split),)], grad_out[before + (slice(ctx.split, None),)]
+
 
 def cat(tensors, dim: int = 0) -> Tensor:
     """torch.cat: join a sequence of tensors along `dim`, as a balanced tree of two-input joins."""

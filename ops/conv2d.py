@@ -3,9 +3,11 @@ import numpy as np
 
 from tinygraph import buffers
 from tinygraph.errors import OpError
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
 from tinygraph.ops._im2col import col2im, col2im_wide, im2col, im2col_wide, im2row, row2im, window_layout, zero_pad
 from tinygraph.ops._windows import output_size, pair
+from tinygraph.ops.cat import cat
+from tinygraph.ops.conv_transpose2d import ConvTranspose2d
 from tinygraph.registry import register_op
 
 
@@ -120,6 +122,34 @@ class Conv2d(Op):
                     into = buffers.empty(grad_x.shape, grad_x.dtype)
                 np.copyto(into, grad_x)
                 grad_x = into
+        return grad_x, grad_w, grad_b
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        """Eqs. (1)-(3) as ops, so they can be differentiated again: δx is a transposed convolution of δZ
+        with W (conv_transpose2d, conv2d's adjoint), ∂L/∂W a convolution of X with δZ, ∂L/∂b = Σ δZ."""
+        need_x, need_w, need_b = ctx.needs_input_grad
+        x, w = ctx.input(0), ctx.input(1)
+        (KH, KW), (sh, sw), (ph, pw), (dh, dw) = ctx.w_shape[2:], ctx.stride, ctx.padding, ctx.dilation
+        grad_x = grad_w = grad_b = None
+        if need_x:                                    # eq. (3), with stride, padding and dilation
+            Ho, Wo = grad_out.shape[2:]
+            spare = (ctx.x_shape[2] + 2 * ph - ((Ho - 1) * sh + dh * (KH - 1) + 1),
+                     ctx.x_shape[3] + 2 * pw - ((Wo - 1) * sw + dw * (KW - 1) + 1))
+            grad_x = apply(ConvTranspose2d, grad_out, w, stride=ctx.stride, padding=ctx.padding,
+                           output_padding=spare, groups=ctx.groups, dilation=ctx.dilation)
+        if need_w:                                    # eq. (2): a convolution of X (batch as channels) with δZ
+            filters, channels = ctx.w_shape[0] // ctx.groups, ctx.w_shape[1]
+            per_group = []
+            for g in range(ctx.groups):
+                xg = x if ctx.groups == 1 else x[:, g * channels:(g + 1) * channels]
+                dg = grad_out if ctx.groups == 1 else grad_out[:, g * filters:(g + 1) * filters]
+                windows_by_delta = apply(Conv2d, xg.transpose(0, 1), dg.transpose(0, 1), stride=ctx.dilation,
+                                         padding=ctx.padding, dilation=ctx.stride)
+                per_group.append(windows_by_delta.transpose(0, 1)[:, :, :KH, :KW])
+            grad_w = per_group[0] if ctx.groups == 1 else cat(per_group, dim=0)
+        if need_b:                                    # eq. (1)
+            grad_b = grad_out.sum((0, 2, 3))
         return grad_x, grad_w, grad_b
 
 

@@ -22,3 +22,10 @@ class Div(Op):
         grad_a = grad_out / b if need_a else None
         grad_b = -grad_out * a / (b * b) if need_b else None
         return grad_a, grad_b
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        a, b = ctx.saved
+        a, b = ctx.input(0, a), ctx.input(1, b)
+        need_a, need_b = ctx.needs_input_grad
+        return (grad_out / b if need_a else None), (-grad_out * a / (b * b) if need_b else None)

@@ -19,3 +19,8 @@ class Exp(Op):
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         return (grad_out * out,)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (out,) = ctx.saved
+        return (grad_out * ctx.output(out),)

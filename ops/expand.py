@@ -4,6 +4,7 @@ import numpy as np
 from tinygraph.broadcast import unbroadcast
 from tinygraph.errors import OpError
 from tinygraph.op import Op
+from tinygraph.recorded_backward import sum_to_shape
 from tinygraph.registry import register_op
 
 
@@ -30,3 +31,7 @@ class Expand(Op):
     def backward(ctx, grad_out):
         grad_x, _ = unbroadcast(grad_out, ctx.shape)
         return (grad_x,)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        return (sum_to_shape(grad_out, ctx.shape),)

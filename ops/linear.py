@@ -40,6 +40,16 @@ class Linear(Op):
         grad_c = grad_s.sum(axis=0) if need_b else None                # Σ_n δs
         return grad_p, grad_U, grad_c
 
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        p, U = ctx.saved
+        need_x, need_w, need_b = ctx.needs_input_grad
+        grad_s = grad_out.reshape(-1, grad_out.shape[-1])
+        grad_p = grad_out @ ctx.input(1, U) if need_x else None
+        grad_U = grad_s.transpose(0, 1) @ ctx.input(0, p).reshape(-1, p.shape[-1]) if need_w else None
+        grad_c = grad_s.sum(0) if need_b else None
+        return grad_p, grad_U, grad_c
+
 
 def _check(x: np.ndarray, w: np.ndarray, b) -> None:
     if w.ndim != 2:

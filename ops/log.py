@@ -18,3 +18,8 @@ class Log(Op):
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         return (grad_out / x,)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (x,) = ctx.saved
+        return (grad_out / ctx.input(0, x),)

@@ -3,6 +3,7 @@ import numpy as np
 
 from tinygraph.errors import OpError
 from tinygraph.op import Op
+from tinygraph.recorded_backward import sum_to_shape
 from tinygraph.registry import register_op
 
 
@@ -63,4 +64,28 @@ class MatMul(Op):
             grad_b = np.swapaxes(a2, -1, -2) @ g
             if b.ndim == 1:
                 grad_b = grad_b[..., 0]
+        return grad_a, grad_b
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        """The rule above on Tensors: δa = δout bᵀ, δb = aᵀ δout (batch axes summed where they broadcast)."""
+        a, b = ctx.saved
+        need_a, need_b = ctx.needs_input_grad
+        a_shape, b_shape = a.shape, b.shape
+        a, b = ctx.input(0, a), ctx.input(1, b)
+        a2 = a.reshape(1, *a_shape) if len(a_shape) == 1 else a
+        b2 = b.reshape(*b_shape, 1) if len(b_shape) == 1 else b
+        g = grad_out
+        if len(b_shape) == 1:
+            g = g.reshape(*g.shape, 1)
+        if len(a_shape) == 1:
+            g = g.reshape(*g.shape[:-1], 1, g.shape[-1])
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = g @ b2.transpose(-1, -2)
+            grad_a = sum_to_shape(grad_a.reshape(*grad_a.shape[:-2], grad_a.shape[-1]) if len(a_shape) == 1
+                                  else grad_a, a_shape)
+        if need_b:
+            grad_b = a2.transpose(-1, -2) @ g
+            grad_b = sum_to_shape(grad_b.reshape(*grad_b.shape[:-1]) if len(b_shape) == 1 else grad_b, b_shape)
         return grad_a, grad_b

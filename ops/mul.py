@@ -20,3 +20,9 @@ class Mul(Op):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         return (grad_out * b if need_a else None), (grad_out * a if need_b else None)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        a, b = ctx.saved
+        need_a, need_b = ctx.needs_input_grad
+        return (grad_out * ctx.input(1, b) if need_a else None), (grad_out * ctx.input(0, a) if need_b else None)

@@ -27,3 +27,7 @@ class Reshape(Op):
     @staticmethod
     def backward(ctx, grad_out):
         return (grad_out.reshape(ctx.shape),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        return (grad_out.reshape(*ctx.shape),)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from tinygraph.errors import OpError
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
 from tinygraph.registry import register_op
 
 from tinygraph.ops.getitem import _as_pytorch_reads_it
@@ -20,7 +20,8 @@ class SetItem(Op):
 
     @staticmethod
     def forward(ctx, x: np.ndarray, value: np.ndarray, *, index) -> np.ndarray:
-        ctx.steps = steps = _as_pytorch_reads_it(_copied(index), x.ndim)
+        ctx.index = index = _copied(index)
+        ctx.steps = steps = _as_pytorch_reads_it(index, x.ndim)
         out = x.copy()
         try:
             _region(out, steps)[steps[-1]] = value
@@ -37,6 +38,13 @@ class SetItem(Op):
             grad_x = grad_out.copy()
             _region(grad_x, steps)[steps[-1]] = 0
         grad_value = _region(grad_out, steps)[steps[-1]] if ctx.needs_input_grad[1] else None
+        return grad_x, grad_value
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        need_x, need_value = ctx.needs_input_grad
+        grad_x = apply(SetItem, grad_out, 0, index=ctx.index) if need_x else None
+        grad_value = grad_out[ctx.index] if need_value else None
         return grad_x, grad_value
 
 

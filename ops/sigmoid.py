@@ -21,3 +21,9 @@ class Sigmoid(Op):
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         return (grad_out * out * (1 - out),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (out,) = ctx.saved
+        out = ctx.output(out)
+        return (grad_out * out * (1 - out),)

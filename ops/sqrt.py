@@ -21,3 +21,8 @@ class Sqrt(Op):
         (out,) = ctx.saved
         with np.errstate(divide="ignore", invalid="ignore"):
             return (grad_out / (2 * out),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (out,) = ctx.saved
+        return (grad_out / (2 * ctx.output(out)),)

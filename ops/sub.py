@@ -16,3 +16,7 @@ class Sub(Op):
     @staticmethod
     def backward(ctx, grad_out):
         return grad_out, -grad_out
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        return grad_out, -grad_out

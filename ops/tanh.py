@@ -22,3 +22,9 @@ class Tanh(Op):
         grad_x = np.multiply(out, out, out=buffers.empty(out.shape, np.result_type(grad_out, out)))   # out²
         np.subtract(1, grad_x, out=grad_x)                               # 1 − out², in place: no temporaries
         return (np.multiply(grad_out, grad_x, out=grad_x),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (out,) = ctx.saved
+        out = ctx.output(out)
+        return (grad_out * (1 - out * out),)

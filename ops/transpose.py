@@ -2,7 +2,7 @@
 import numpy as np
 
 from tinygraph.errors import OpError
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
 from tinygraph.registry import register_op
 
 
@@ -22,3 +22,8 @@ class Transpose(Op):
     def backward(ctx, grad_out):
         inverse = None if ctx.axes is None else np.argsort([a % grad_out.ndim for a in ctx.axes])
         return (np.transpose(grad_out, inverse),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        inverse = None if ctx.axes is None else tuple(int(i) for i in np.argsort([a % grad_out.ndim for a in ctx.axes]))
+        return (apply(Transpose, grad_out, axes=inverse),)

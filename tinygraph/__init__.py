@@ -24,7 +24,7 @@ from tinygraph.engine import BackwardStep, backward, topological_order
 from tinygraph.grad_mode import (backward_hook, detect_anomaly, enable_grad, forward_hook, is_grad_enabled, no_grad,
                                  set_grad_enabled)
 from tinygraph.broadcast import unbroadcast
-from tinygraph.gradcheck import GradcheckError, gradcheck
+from tinygraph.gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 # The built-in ops, one file each; importing them registers them (tg.relu, x.relu(), ...).
 import tinygraph.ops  # noqa: F401
@@ -35,6 +35,7 @@ from tinygraph.profile import OpStats, Profile, profile  # per-op timings
 from tinygraph.memory import keep_freed_memory  # opt-in: reuse freed arrays, no page faults
 from tinygraph import data, nn, optim  # tg.nn.Linear, tg.optim.Adam, tg.data.load_digits, ...
 from tinygraph import autograd  # tg.autograd.Function: extend tinygraph the PyTorch way
+from tinygraph import func  # tg.func.grad, hessian, jvp, ...: function transforms, JAX's and torch.func's names
 from tinygraph.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # tg.manual_seed(0): reproducible runs
 from tinygraph.checkpoint import load, save  # tg.save(path, state) / tg.load(path)
 from tinygraph.drawing import draw, draw_steps, record_backward, trace  # see backprop

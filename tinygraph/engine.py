@@ -9,13 +9,15 @@ import numpy as np
 from tinygraph import buffers
 from tinygraph.broadcast import unbroadcast, unbroadcast_axes
 from tinygraph.parallel import run_backward
+from tinygraph.recorded_backward import recorded_sweep
 from tinygraph.grad_mode import STATE
 from tinygraph.node import Node
 from tinygraph.tensor import Tensor
 
 
-def graph_order(root: Tensor) -> list:
-    """Every Node and leaf that `root` depends on through inputs that require grad, each after its parents.
+def graph_order(root) -> list:
+    """Every Node and leaf that `root` (a tensor, or a list of them) depends on through inputs that
+    require grad, each after its parents.
 
     Iterative depth-first search (an explicit stack, no recursion), so a chain of any depth works.
     An item is pushed once to be expanded (its parents pushed above it) and stays on the stack under
@@ -24,7 +26,8 @@ def graph_order(root: Tensor) -> list:
     """
     order: list = []
     placed: dict[int, bool] = {}        # id -> False while its parents are being placed, True once placed
-    stack = [root if root._node is None else root._node]
+    roots = root if isinstance(root, (list, tuple)) else [root]
+    stack = [t if t._node is None else t._node for t in reversed(roots)]
     while stack:
         item = stack.pop()
         key = id(item)
@@ -49,18 +52,88 @@ def topological_order(root: Tensor) -> list:
     return [item.output if type(item) is Node else item for item in graph_order(root)]
 
 
-def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
+def backward(root: Tensor, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) into `leaf.grad` for every leaf that requires grad.
 
     Each node's rule runs once, after every consumer of its output has added its contribution;
     a tensor used several times receives the sum. Unless `retain_graph` is true, each Node lets
-    go of what its rule saved once the rule has run (see `Node.release`).
+    go of what its rule saved once the rule has run (see `Node.release`). With `create_graph`,
+    the rules' work is itself recorded and `.grad` is a Tensor of that graph, so it can be
+    differentiated again (retain_graph then defaults to True, as in PyTorch).
     """
     if not root.requires_grad:
         raise RuntimeError(f"backward(): {root._label()} does not require grad: no input of the "
                            "ops that made it has requires_grad=True (or it was made under no_grad())")
+    if retain_graph is None:
+        retain_graph = create_graph
+    if create_graph:
+        _sweep([root], [grad], retain_graph, True, None)
+        return
     _run_backward(root, _initial_grad(root, grad), retain_graph)
     buffers.end_step()
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple:
+    """The gradients of `outputs` with respect to `inputs`, as a tuple of Tensors (PyTorch's autograd.grad).
+
+    No `.grad` changes. `grad_outputs` weights each output (needed for outputs of more than one
+    element); with `create_graph` the gradients carry a graph of their own, to be differentiated
+    again. An input the outputs do not depend on raises unless `allow_unused` (then None).
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"autograd.grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"autograd.grad: input {i} ({t._label() if isinstance(t, Tensor) else type(t).__name__}) "
+                               "does not require grad")
+    for i, t in enumerate(outputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"autograd.grad: output {i} does not require grad: nothing it was made from requires grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    keys = [id(t if t._node is None else t._node) for t in inputs]
+    capture = dict.fromkeys(keys)
+    _sweep(outputs, grad_outputs, retain_graph, create_graph, capture)
+    results = []
+    for i, (t, key) in enumerate(zip(inputs, keys)):
+        g = capture[key]
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(f"autograd.grad: input {i} ({t._label()}) was not used to compute the outputs; "
+                                   "pass allow_unused=True to get None for it")
+            results.append(None)
+            continue
+        results.append(g if isinstance(g, Tensor) else Tensor._wrap(g))
+    return tuple(results)
+
+
+def _sweep(outputs: list, grad_outputs: list, retain_graph: bool, create_graph: bool, capture: dict | None) -> None:
+    """Seed each output's gradient and run the sweep over their joint graph (plain or recorded)."""
+    order = graph_order(outputs)
+    _check_not_released(order)
+    pending: dict[int, Any] = {}
+    for t, g in zip(outputs, grad_outputs):
+        if create_graph and isinstance(g, Tensor) and g.requires_grad:     # a seed that is itself differentiated
+            if g.shape != t.shape:
+                raise ValueError(f"backward(): grad has shape {g.shape} but {t._label()} needs the same shape")
+        else:
+            g = _initial_grad(t, g)
+            if create_graph:
+                g = Tensor._wrap(g)
+        key = id(t if t._node is None else t._node)
+        pending[key] = g if key not in pending else pending[key] + g
+    if create_graph:
+        recorded_sweep(order, pending, retain_graph, capture)
+    else:
+        _sweep_arrays(order, pending, retain_graph, capture)
+        buffers.end_step()
 
 
 # tensor.py imports nothing above it, so the engine gives Tensor its backward method: the same
@@ -71,16 +144,29 @@ Tensor.backward = backward
 def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
     """The reverse sweep over `graph_order(root)`, last item first."""
     order = graph_order(root)
+    _check_not_released(order)
+    _sweep_arrays(order, {id(order[-1]): grad}, retain_graph, None)
+
+
+def _check_not_released(order: list) -> None:
     for item in order:
         if type(item) is Node and item.released:
             raise RuntimeError(
                 f"backward(): the graph through op '{item.op.name}' (output {item.output._label()}) "
                 "was already backpropagated and its saved arrays were released. Call "
                 "backward(retain_graph=True) the first time to backpropagate twice.")
+
+
+def _sweep_arrays(order: list, pending: dict, retain_graph: bool, capture: dict | None) -> None:
+    """Run each Node's rule once, last item of `order` first, accumulating array gradients.
+
+    `pending` maps id(item) to the gradient its consumers sent (the roots' to start). Leaves
+    accumulate into `.grad`, unless `capture` is given: then the gradient of each item whose id is
+    a key of `capture` is stored there instead and no `.grad` changes (tg.autograd.grad).
+    """
     hooks = STATE.backward_hooks
     check_finite = STATE.detect_anomaly
     timer = STATE.backward_timer
-    pending: dict[int, np.ndarray] = {id(order[-1]): grad}
     # Items whose pending gradient is a sum this backward() made itself: only those may be added
     # to in place, because a rule's gradient may be shared (add hands one array to both inputs) or
     # a read-only view (sum's broadcast).
@@ -89,7 +175,11 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
         grad_out = pending.pop(id(item), None)
         if grad_out is None:
             continue  # no path from root reached it with a gradient (every rule returned None)
+        if capture is not None and id(item) in capture:
+            capture[id(item)] = grad_out
         if type(item) is not Node:        # a leaf: its gradient accumulates in .grad
+            if capture is not None:
+                continue
             item.grad = grad_out.copy() if item.grad is None else _sum(item.grad, grad_out)
             if hooks:
                 step = BackwardStep(item, None, grad_out, (), ())
@@ -97,7 +187,7 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
                     hook(step)
             continue
         node = item
-        if node._retained is not None:
+        if node._retained is not None and capture is None:
             kept = node._retained()
             if kept is not None and kept._node is node:
                 kept.grad = grad_out.copy() if kept.grad is None else _sum(kept.grad, grad_out)

@@ -152,3 +152,38 @@ def _label(inputs, i: int) -> str:
 
 def _index(index) -> tuple[int, ...]:
     return tuple(int(k) for k in index)
+
+
+def gradgradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
+                  rtol: float = 1e-3, seed: int = 0) -> bool:
+    """Check second derivatives: `gradcheck` of fn's gradients, taken with create_graph=True.
+
+    The first derivative is weighted into one number, g(x, v) = Σ_k u_k · (vᵀ ∂fn/∂x_k)(x) with fixed
+    random u_k and output weights v, and gradcheck compares its gradient — Hessian-vector products
+    in x, and the first-order rule itself in v — with central differences. A rule whose gradient
+    cannot be differentiated (no differentiable_backward) raises its "backward is not differentiable".
+    """
+    from tinygraph.engine import grad
+    from tinygraph.grad_mode import enable_grad
+
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError("gradgradcheck: no input has requires_grad=True, so there is nothing to check")
+    with no_grad():
+        shape = fn(*[_copy(x, np.float64) for x in inputs]).shape
+    rng = np.random.default_rng(seed + 1)
+    output_weights = Tensor(rng.uniform(0.5, 1.5, size=shape), requires_grad=True, name="v")
+    directions = [rng.uniform(0.5, 1.5, size=inputs[i].shape) for i in checked]
+
+    def weighted_first_derivative(*args: Any) -> Tensor:
+        *xs, v = args
+        with enable_grad():
+            out = fn(*xs)
+            grads = grad(out, [xs[i] for i in checked], grad_outputs=v, create_graph=True, allow_unused=True)
+            total = (v * 0.0).sum()
+            for g, u in zip(grads, directions):
+                if g is not None:
+                    total = total + (g * u).sum()
+        return total
+
+    return gradcheck(weighted_first_derivative, *inputs, output_weights, eps=eps, atol=atol, rtol=rtol, seed=seed)

@@ -70,6 +70,37 @@ class Context:
         for part in self.parts or ():
             part.saved = None
 
+    # ------------------------------------------------------------------ for a differentiable backward
+    # backward(create_graph=True) runs an op's `differentiable_backward(ctx, grad_out)`, whose rule is
+    # written in ops on Tensors. It reads the op's inputs and output as Tensors bound to the graph, so
+    # what it computes from them can be differentiated again.
+    node = None                        # the Node being backpropagated (set by the engine)
+
+    def input(self, index: int, values: np.ndarray | None = None) -> Tensor | None:
+        """Input `index` as a Tensor of the graph: the leaf or constant itself, or a Tensor made by the
+        input's Node (its values: `values` if given, e.g. an array the rule saved, else what the Node kept)."""
+        parent = self.node.parents[index]
+        if parent is None or type(parent) is not Node:
+            return parent
+        return _bound(parent, values, f"its input {self.node.op.arg_names[index]!r}", self.node)
+
+    def output(self, values: np.ndarray | None = None) -> Tensor:
+        """The op's output as a Tensor made by this Node (values as in `input`)."""
+        return _bound(self.node, values, "its output", self.node)
+
+
+def _bound(node: Node, values, what: str, user: Node) -> Tensor:
+    if values is None:
+        values = node.value()
+        if values is None:
+            raise RuntimeError(
+                f"backward(create_graph=True): op '{user.op.name}' needs the values of {what} "
+                f"({node.output._label()}), which were freed once nothing held the tensor; keep a reference "
+                "to that tensor until the gradient is taken, or run the forward pass inside tg.record_backward()")
+    t = Tensor._wrap(values)
+    t._node, t.requires_grad, t._name = node, True, node.name
+    return t
+
 
 class Op:
     """Base class of every op. Subclass it, write `forward` and `backward`, decorate with `register_op`."""
@@ -91,6 +122,9 @@ class Op:
     # proportion to its batch (conv2d's im2col) then runs as more parts than threads, each thread
     # taking its share in turn, so the scratch stays small and warm in cache.
     part_work_limit: int | None = None
+    # The rule on Tensors, recorded by backward(create_graph=True): `differentiable_backward(ctx, grad_out)`
+    # returns one Tensor (or None) per input, like `backward`. None: the op is differentiable once.
+    differentiable_backward = None
     # Other names a caller may use for a hyperparameter, e.g. NumPy's {"axis": "dim", "keepdims": "keepdim"}.
     aliases: dict[str, str] = {}
 

@@ -19,5 +19,6 @@ A Function works on Tensors, as torch.autograd.Function does; underneath, each o
 """
 from tinygraph.autograd import function
 from tinygraph.autograd.function import Function, FunctionCtx, once_differentiable
+from tinygraph.engine import backward, grad      # torch.autograd.grad / backward, create_graph included
 
-__all__ = ["Function", "FunctionCtx", "function", "once_differentiable"]
+__all__ = ["Function", "FunctionCtx", "backward", "function", "grad", "once_differentiable"]

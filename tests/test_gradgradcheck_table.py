@@ -1,0 +1,76 @@
+"""Second derivatives of every op, driven by the gradcheck table (tests/cases.py): issue 19.
+
+A row whose ops all have a `differentiable_backward` must pass `tg.gradgradcheck` (Hessian-vector
+products and the rule's own linearity in δout against central differences, float64). A row with
+an op that has only its NumPy rule must refuse to be differentiated twice, naming that op, never
+give a silent zero. ONCE_DIFFERENTIABLE lists those ops: giving one a rule means taking it off.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygraph as tg
+from cases import CASES
+
+# Ops whose backward is not yet written in ops (their gradients raise when differentiated again).
+ONCE_DIFFERENTIABLE: set[str] = {
+    "abs", "acos", "amax", "amin", "asin", "atan", "avg_pool2d", "batch_norm", "ceil", "clamp", "clone",
+    "conv_transpose2d", "cos", "cosh", "cumsum", "dropout", "erf", "exp2", "expm1", "floor", "floor_divide",
+    "frac", "getitem", "log10", "log1p", "log2", "log_softmax", "logsumexp", "max_unpool2d", "maximum",
+    "maxpool", "mean", "minimum", "mse_loss", "nll_loss", "pad", "pow", "reciprocal", "relu", "remainder",
+    "round", "rsqrt", "scatter_add_along_dim", "sign", "sin", "sinh", "softmax", "softmax_xent", "square",
+    "std", "sum", "take_along_dim", "tan", "trunc", "var", "where",
+}
+
+
+def twice_differentiable(name: str) -> bool:
+    return tg.registry()[name].differentiable_backward is not None
+
+
+def ops_of(case) -> set[str]:
+    out = case.fn(*case.make(np.random.default_rng(0)))
+    return {t.op.name for t in tg.topological_order(out) if t.op is not None}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_gradgradcheck(case):
+    args = case.make(np.random.default_rng(0))
+    missing = sorted(name for name in ops_of(case) if not twice_differentiable(name))
+    if missing:
+        with pytest.raises(RuntimeError, match=rf"({'|'.join(missing)}): backward is not differentiable"):
+            tg.gradgradcheck(case.fn, *args)
+    else:
+        assert tg.gradgradcheck(case.fn, *args)
+
+
+def test_the_once_differentiable_ops_are_the_listed_ones():
+    shipped = {name for name, op in tg.registry().items() if op.__module__.split(".")[0] == "tinygraph"}
+    assert {name for name in shipped if not twice_differentiable(name)} == ONCE_DIFFERENTIABLE
+
+
+def test_gradgradcheck_catches_a_wrong_second_order_rule():
+    @tg.register_op("cube_bad_twice", forward="{out} = {x}³", backward="δ{x} = δ{out} ⊙ 3{x}²")
+    class CubeBadTwice(tg.Op):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x ** 3
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            (x,) = ctx.saved
+            return (grad_out * 3 * x ** 2,)
+
+        @staticmethod
+        def differentiable_backward(ctx, grad_out):
+            (x,) = ctx.saved
+            return (grad_out * 3 * x ** 2,)          # x as a constant: the x-dependence is lost
+
+    try:
+        x = tg.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+        assert tg.gradcheck(tg.cube_bad_twice, x)             # first order is right
+        with pytest.raises(tg.GradcheckError):
+            tg.gradgradcheck(tg.cube_bad_twice, x)
+    finally:
+        tg.unregister_op("cube_bad_twice")

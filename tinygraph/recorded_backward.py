@@ -1,0 +1,163 @@
+"""Backward on Tensors: each rule's work recorded as ops, so a gradient can be differentiated again.
+
+`backward(create_graph=True)` and `tg.autograd.grad(..., create_graph=True)` come here. The sweep is
+the engine's (same order, same contract), but gradients are Tensors and each op's rule is its
+`differentiable_backward`, written in registered ops on the op's inputs and output as Tensors of
+the graph (`ctx.input(i)`, `ctx.output()`). An op that has only a NumPy rule still gives its
+gradient, through a Node that raises "X: backward is not differentiable" only if someone
+differentiates through it, as PyTorch's once_differentiable does.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygraph import buffers
+from tinygraph.grad_mode import STATE, enable_grad
+from tinygraph.node import Node
+from tinygraph.op import Context, Op, apply
+from tinygraph.parallel import run_backward
+from tinygraph.tensor import Tensor
+
+
+def recorded_sweep(order: list, pending: dict, retain_graph: bool, capture: dict | None) -> None:
+    """The reverse sweep over `order` with Tensor gradients; see engine._run_backward for the plain one.
+
+    `pending` maps id(item) to the gradient its consumers sent (the roots' to start). Leaves
+    accumulate into `.grad` unless `capture` is given: then the gradient of every item whose id is
+    a key of `capture` is stored there, and no `.grad` changes (tg.autograd.grad).
+    """
+    from tinygraph.engine import BackwardStep, _check_versions    # the engine imports this module
+
+    hooks = STATE.backward_hooks
+    with enable_grad():
+        for item in reversed(order):
+            grad_out = pending.pop(id(item), None)
+            if grad_out is None:
+                continue
+            if capture is not None and id(item) in capture:
+                capture[id(item)] = grad_out
+            if type(item) is not Node:                  # a leaf
+                if capture is None:
+                    item.grad = grad_out if item.grad is None else grad_out + item.grad
+                    if hooks:
+                        _tell(hooks, BackwardStep(item, None, grad_out.data, (), ()))
+                continue
+            node = item
+            if capture is None and node._retained is not None:
+                kept = node._retained()
+                if kept is not None and kept._node is node:
+                    kept.grad = grad_out if kept.grad is None else grad_out + kept.grad
+            if node.saved_versions:
+                _check_versions(node)
+            rule_grads = _differentiable_rule(node, grad_out)
+            input_grads = []
+            for i, parent in enumerate(node.parents):
+                g = rule_grads[i]
+                if g is None or parent is None or (type(parent) is not Node and not parent.requires_grad):
+                    input_grads.append(None)
+                    continue
+                g = _contract(node, i, g, parent.shape, parent.dtype)
+                input_grads.append(g)
+                earlier = pending.get(id(parent))
+                pending[id(parent)] = g if earlier is None else earlier + g
+            if hooks:
+                _tell(hooks, BackwardStep(node.output, node, grad_out.data,
+                                          tuple(None if g is None else g.data for g in input_grads),
+                                          tuple(None if g is None else np.asarray(_data(g)) for g in rule_grads)))
+            if not retain_graph:
+                node.release()
+    buffers.end_step()
+
+
+def _tell(hooks, step) -> None:
+    for hook in hooks:
+        hook(step)
+
+
+def _data(g):
+    return g.data if isinstance(g, Tensor) else g
+
+
+def _differentiable_rule(node: Node, grad_out: Tensor) -> tuple:
+    """The op's rule on Tensors; for an op with only a NumPy rule, its gradients marked once-differentiable."""
+    op, ctx = node.op, node.ctx
+    rule = op.differentiable_backward
+    if rule is not None:
+        ctx.node = node
+        try:
+            grads = rule(ctx, grad_out)
+        finally:
+            ctx.node = None
+    else:
+        grads = run_backward(op, ctx, grad_out.data)
+        if isinstance(grads, (tuple, list)):
+            grads = tuple(None if g is None else _once_differentiable(node, np.asarray(g), grad_out) for g in grads)
+    if not isinstance(grads, (tuple, list)) or len(grads) != len(node.parents):
+        raise TypeError(f"{op.name}.differentiable_backward must return a tuple with one gradient per input "
+                        f"{op.arg_names}, got {grads!r:.80}")
+    return tuple(grads)
+
+
+def _contract(node: Node, i: int, g: Any, shape: tuple, dtype: np.dtype) -> Tensor:
+    """The engine's contract on a Tensor gradient: broadcasting undone by a recorded sum, dtype cast."""
+    op = node.op
+    if not isinstance(g, Tensor):
+        g = Tensor._wrap(np.asarray(g, dtype=dtype))
+    if g.shape != shape:
+        if not op.broadcasting:
+            raise ValueError(f"{op.name}.differentiable_backward: gradient for input {i} ({op.arg_names[i]!r}) "
+                             f"has shape {g.shape}, but the input has shape {shape}")
+        g = sum_to_shape(g, shape)
+    if g.dtype != dtype:
+        from tinygraph.ops.cast import Cast
+        g = apply(Cast, g, dtype=dtype)
+    return g
+
+
+def sum_to_shape(g: Tensor, shape: tuple) -> Tensor:
+    """Sum a broadcast gradient down to `shape`, recorded (broadcast.unbroadcast on Tensors)."""
+    from tinygraph.broadcast import unbroadcast_axes
+    axes = unbroadcast_axes(g.shape, shape)
+    if axes:
+        g = g.sum(axes, keepdim=True)
+    return g.reshape(*shape) if g.shape != shape else g
+
+
+# ------------------------------------------------------------------------------------ once-differentiable
+_ONCE: dict = {}
+
+
+def _once_differentiable(node: Node, gradient: np.ndarray, grad_out: Tensor) -> Tensor:
+    """`gradient` as a Tensor whose Node refuses to be differentiated: it depends on the op's inputs
+    and on grad_out in a way only the op's NumPy rule knows."""
+    op = node.op
+    marker = _ONCE.get(op)
+    if marker is None:
+        marker = _ONCE[op] = type(f"{type(op).__name__}Backward", (NotDifferentiable,),
+                                  {"name": f"{op.name}_backward", "of": op, "arg_names": ("grad_out",) + op.arg_names})
+    t = Tensor._wrap(gradient)
+    parents = (grad_out._node if grad_out._node is not None else grad_out,) + node.parents
+    if any(p is not None and (type(p) is Node or p.requires_grad) for p in parents):
+        t.requires_grad = True
+        t._node = Node(marker, Context((True,) * len(parents)), parents, {}, t, False)
+    return t
+
+
+class NotDifferentiable(Op):
+    """The Node of a gradient made by an op's NumPy rule: differentiating through it raises."""
+
+    of: type[Op] = Op
+    forward_formula = "{out} = the NumPy backward rule of the op"
+
+    @staticmethod
+    def forward(ctx, *arrays):             # never run: the engine makes these Nodes directly
+        raise NotImplementedError
+
+    @classmethod
+    def backward(cls, ctx, grad_out):
+        raise RuntimeError(
+            f"{cls.of.name}: backward is not differentiable: its rule runs on NumPy arrays only, so the "
+            f"gradient it made cannot be differentiated again. Give the op a differentiable_backward "
+            f"written in tinygraph ops (README: Add your own op) to take higher derivatives through it")
