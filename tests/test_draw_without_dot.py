@@ -59,7 +59,7 @@ def test_step_page_without_dot_carries_each_frames_dot_and_graphviz_in_webassemb
     L = derivation_tensors()["L"]
     page = tg.draw_steps(L, recording=recorded(L)).save(tmp_path / "steps.html").read_text(encoding="utf-8")
     sources = frame_sources(page)
-    assert page.count('<section class="frame"') == len(sources) == 8
+    assert page.count('<section class="frame"') == 8 and len(sources) == 3 * 8    # close up, whole, full
     assert "<svg" not in page.replace("<svg", "", 0).split("<script>", 1)[0]   # no frame drawn by dot
     assert all(s["dot"].startswith("digraph tinygraph") for s in sources)
     # The heatmaps travel as data URIs with their pixel sizes, which Graphviz needs for the layout.
@@ -67,7 +67,7 @@ def test_step_page_without_dot_carries_each_frames_dot_and_graphviz_in_webassemb
     assert images and all(i["name"].startswith("data:image/png;base64,") and i["width"].endswith("px")
                           for i in images)
     assert "tinygraph-images-" not in page                       # no reference to a file on this machine
-    assert page.count("Viz.js 3.31.0") == 1 and "tinygraphRender(frame)" in page
+    assert page.count("Viz.js 3.31.0") == 1 and "tinygraphRender(view)" in page
     # Nothing to fetch: the only URLs are XML namespaces and the licence header's homepages.
     urls = set(re.findall(r"https?://[\w./-]*\w/?", page))
     assert urls <= {"http://www.w3.org/1999/xlink", "http://www.w3.org/2000/svg", "http://www.w3.org/2000/xmlns/",
@@ -95,7 +95,7 @@ def test_with_dot_the_notebook_gets_svg_and_the_page_no_webassembly():
     L = derivation_tensors()["L"]
     assert "image/svg+xml" in tg.draw(L)._repr_mimebundle_()
     page = tg.draw_steps(L, recording=recorded(L)).html
-    assert "Viz.js" not in page and page.count("<svg") == 8 and not frame_sources(page)
+    assert "Viz.js" not in page and page.count("<svg") == 3 * 8 and not frame_sources(page)
 
 
 def test_the_command_without_dot_writes_dot_and_the_page_and_says_how_to_get_dot(no_dot, tmp_path):
@@ -109,4 +109,4 @@ def test_the_command_without_dot_writes_dot_and_the_page_and_says_how_to_get_dot
     line, = result.stderr.strip().splitlines()
     assert "`dot`" in line and "no PNG" in line and "SVG, PNG and PDF" in line and "apt-get install graphviz" in line
     assert "laid out in the browser" in result.stdout
-    assert len(frame_sources((tmp_path / "steps.html").read_text(encoding="utf-8"))) == 3    # relu, mul, sum
+    assert len(frame_sources((tmp_path / "steps.html").read_text(encoding="utf-8"))) == 3 * 3    # relu, mul, sum

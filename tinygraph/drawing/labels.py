@@ -22,6 +22,8 @@ class Labels:
 
     def _tensor_label(self, item: TensorItem) -> str:
         t = item.tensor
+        if self.compact:
+            return self._compact_tensor_label(item)
         rows = [f"<B>{escape(item.symbol)}</B>  " + S.small(f"{S.shape_text(t.shape)} {t.dtype}")]
         if self.values and t.values_available and t.size <= SMALL and t.dtype.kind in "fiub":
             rows.extend(S.small(line, S.INK, 11) for line in S.entries(item.symbol, t.data))
@@ -36,6 +38,20 @@ class Labels:
             rows.append(S.small("values freed by backward(); draw inside tg.record_backward()"))
         if self.backward and self.grads and t.requires_grad:
             rows.extend(self._grad_rows(item))
+        return S.table(rows)
+
+    def _compact_tensor_label(self, item: TensorItem) -> str:
+        """Name, shape and ‖δ‖ (or how far δ has got): the whole-graph view on one screen."""
+        rows = [f"<B>{escape(item.symbol)}</B>  " + S.small(S.shape_text(item.tensor.shape))]
+        if self.backward and self.grads and item.tensor.requires_grad:
+            stat = self.stats[item.id]
+            if self.frame is not None:
+                state, stat, _ = self.frame.state.get(item.id, (None, None, 0))
+            delta = f"δ{item.symbol}"
+            if stat is None:
+                rows.append(S.small(f"{delta}: not reached yet", S.FADED))
+            else:
+                rows.append(f'<FONT COLOR="{S.GRADIENT_TEXT}">‖{escape(delta)}‖ = {S.num(stat.norm)}</FONT>')
         return S.table(rows)
 
     def _image_rows(self, item: TensorItem, array: np.ndarray, what: str) -> list[str]:
@@ -107,6 +123,8 @@ class Labels:
         rows = [f"<B>{escape(op.name)}</B>" + (f"  {S.small('in ' + op.module)}" if op.module else "")]
         if self.formulas:
             rows.append(S.wrapped(self._forward_formula(op), 36))
+        if self.compact and self.only is None:     # the whole-graph view on a screen: name and formula only
+            return S.table(rows)
         attrs = ", ".join(f"{k}={v}" for k, v in op.node.attrs.items())
         if attrs:
             rows.append(S.small(attrs))

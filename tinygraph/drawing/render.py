@@ -87,9 +87,23 @@ def draw(root: Tensor, *, view: str = "both", values: bool = True, grads: bool =
                   lecture=lecture)
 
 
+def column_count(graph: Graph) -> int:
+    """How many columns (tensors and ops) a left-to-right drawing of `graph` has in one row."""
+    nodes = list(graph.tensors) + list(graph.ops)
+    edges = sorted({(t, oid) for oid, op in graph.ops.items() for t in op.inputs if t is not None}
+                   | {(oid, op.output) for oid, op in graph.ops.items()})
+    return max(assign_rows(nodes, edges, 1).values(), default=0) + 1
+
+
 def render(graph: Graph, *, view: str, values: bool, grads: bool, formulas: bool, collapse,
            rankdir: str, recording: BackwardRecording | None, wrap: int | str | None = "auto",
-           frame: Frame | None = None, images: bool = True, lecture: bool = False) -> Drawing:
+           frame: Frame | None = None, images: bool = True, lecture: bool = False,
+           only: set[str] | None = None, grow: float = 1.0, floor: int = 0, compact: bool = False) -> Drawing:
+    """The drawing of `graph` (see `draw`). only: draw just these tensor and op ids and the edges
+    between them, without the legend (the step page's close-up); grow: every font this much larger;
+    floor: and none smaller than this many points; compact: tensors show name, shape and ‖δ‖ only,
+    and, drawing the whole graph, ops their formula and edges no label, with no legend (the step
+    page's whole-graph view, and its lecture close-up, to fit a screen)."""
     if view not in VIEWS:
         raise ValueError(f"draw: view must be one of {VIEWS}, got {view!r}")
     if rankdir not in ("LR", "RL", "TB", "BT"):
@@ -102,13 +116,18 @@ def render(graph: Graph, *, view: str, values: bool, grads: bool, formulas: bool
         raise ValueError(f"draw: wrap must be None, 'auto' or an int >= 2 (columns per row), got {wrap!r}")
     if rankdir not in ("LR", "RL"):
         wrap = None
+    if only is not None:
+        wrap = None
     renderer = _Renderer(graph, view, values, grads, formulas, rankdir, recording, frame, wrap)
-    renderer.images, renderer.lecture = images, lecture
+    renderer.images, renderer.only, renderer.compact, renderer.floor = images, only, compact, floor
+    renderer.grow = grow * (LECTURE_SCALE if lecture else 1.0)
     return renderer.digraph()
 
 
 class _Renderer(Labels):
     """Decides what is drawn and where; `Labels` says what each node and edge reads."""
+
+    images, only, grow, floor, compact = True, None, 1.0, 0, False       # set by render()
 
     def __init__(self, graph, view, values, grads, formulas, rankdir, recording, frame, wrap):
         self.g, self.view, self.values, self.grads, self.wrap = graph, view, values, grads, wrap
@@ -141,16 +160,17 @@ class _Renderer(Labels):
         return True
 
     def _visible(self, item: TensorItem) -> bool:
-        return self.forward or item.tensor.requires_grad
+        return (self.forward or item.tensor.requires_grad) and (self.only is None or item.id in self.only)
 
     # ------------------------------------------------------------------ output
     def digraph(self) -> graphviz.Digraph:
-        grow = LECTURE_SCALE if self.lecture else 1.0
+        grow = self.grow
         d = Drawing("tinygraph", graph_attr={
             "rankdir": self.rankdir, "fontname": S.FONT, "nodesep": "0.3", "ranksep": "0.45",
             "bgcolor": "white", "pad": "0.3", "newrank": "true"},
-            node_attr={"fontname": S.FONT, "fontsize": f"{12 * grow:g}", "color": S.INK, "margin": "0.12,0.06"},
-            edge_attr={"fontname": S.FONT, "fontsize": f"{10 * grow:g}", "arrowsize": "0.8"})
+            node_attr={"fontname": S.FONT, "fontsize": f"{max(self.floor, 12 * grow):g}", "color": S.INK,
+                       "margin": "0.12,0.06"},
+            edge_attr={"fontname": S.FONT, "fontsize": f"{max(self.floor, 10 * grow):g}", "arrowsize": "0.8"})
         self.rows, self.ghosts = self._layout(), {}
         self.defs: dict[str, tuple[str, dict]] = {}
         self.edge_list: list[tuple[str, str, dict]] = []
@@ -161,7 +181,7 @@ class _Renderer(Labels):
             members.setdefault(self.rows.get(tid, 0), []).append(tid)
             self._define(tid, self._tensor_label(item), **self._tensor_attrs(item))
         for oid, op in self.g.ops.items():
-            if oid in self.g.group_of:
+            if oid in self.g.group_of or (self.only is not None and oid not in self.only):
                 continue
             members.setdefault(self.rows.get(oid, 0), []).append(oid)
             self._define(oid, self._op_label(op), **self._op_attrs(op))
@@ -174,10 +194,11 @@ class _Renderer(Labels):
             members.setdefault(row, []).insert(0, ghost)
         kinds = {t.kind for tid, t in self.g.tensors.items() if tid not in self.g.group_of and self._visible(t)}
         scale = self.scale if self.backward and any(self.stats.values()) else None
-        self._define("legend", S.legend_label(kinds, scale, self.forward, self.backward, self._legend_notes(),
-                                              stepping=self.frame is not None, wrapped=bool(self.ghosts)),
-                     shape="plaintext")
-        members[max(members) + 1] = ["legend"]      # below every row
+        if self.only is None and not self.compact:
+            self._define("legend", S.legend_label(kinds, scale, self.forward, self.backward, self._legend_notes(),
+                                                  stepping=self.frame is not None, wrapped=bool(self.ghosts)),
+                         shape="plaintext")
+            members[max(members) + 1] = ["legend"]      # below every row
         self._clusters(d, members)
         for tail, head, attrs in self.edge_list:   # after every node, so each is made in its cluster
             if "label" in attrs:
@@ -189,10 +210,11 @@ class _Renderer(Labels):
         self.defs[item_id] = (self._larger(label), attrs)
 
     def _larger(self, label: str) -> str:
-        """In lecture mode every POINT-SIZE of a label grows by LECTURE_SCALE."""
-        if not self.lecture:
+        """Every POINT-SIZE of a label grows by `grow` (LECTURE_SCALE in lecture mode), to at least `floor`."""
+        if self.grow == 1.0 and not self.floor:
             return label
-        return re.sub(r'POINT-SIZE="(\d+)"', lambda m: f'POINT-SIZE="{round(int(m.group(1)) * LECTURE_SCALE)}"', label)
+        return re.sub(r'POINT-SIZE="(\d+)"',
+                      lambda m: f'POINT-SIZE="{max(self.floor, round(int(m.group(1)) * self.grow))}"', label)
 
     def _clusters(self, d: graphviz.Digraph, members: dict[int, list[str]]) -> None:
         """Emit every node; with wrapping, inside an invisible box per row so rows cannot interleave."""
@@ -274,16 +296,19 @@ class _Renderer(Labels):
         for oid, op in self.g.ops.items():
             here, out = self.g.where(oid), self.g.where(op.output)
             out_item = self.g.tensors[op.output]
+            if self.only is not None and oid not in self.only:
+                continue
             for index, tid in enumerate(op.inputs):
-                if tid is None:
+                if tid is None or (self.only is not None and tid not in self.only):
                     continue
                 src = self.g.where(tid)
                 grouped = src != tid or here != oid
                 if self.forward:    # one edge per input, so x * x shows two; into a group, one per tensor
                     edge(src, here, "forward" if grouped else f"forward{index}", color=S.FORWARD, penwidth="1.3")
                 if self.backward and self._gives_grad(oid, index):
+                    label = "" if self.compact and self.only is None else self._grad_label(op, index, grouped)
                     edge(src, here, "grad" if grouped else f"grad{index}", dir="back", style="dashed",
-                         label=self._grad_label(op, index, grouped), **self._grad_style(oid, index))
+                         label=label, **self._grad_style(oid, index))
             if self.forward:
                 edge(here, out, "forward", color=S.FORWARD, penwidth="1.3")
             if self.backward and out_item.tensor.requires_grad:

@@ -19,7 +19,7 @@ from tinygraph.drawing import style as S
 from tinygraph.drawing.browser import RENDER_JS, dot_payload, has_dot, viz_script
 from tinygraph.drawing.graph import build_graph, formula
 from tinygraph.drawing.record import BackwardRecording, record_backward
-from tinygraph.drawing.render import AUTO_COLLAPSE, Frame, render
+from tinygraph.drawing.render import AUTO_COLLAPSE, LECTURE_SCALE, Frame, column_count, render
 from tinygraph.engine import backward
 from tinygraph.tensor import Tensor
 
@@ -67,9 +67,12 @@ def draw_steps(root: Tensor, path: str | Path | None = None, *, recording: Backw
     inline in Jupyter and `.save(path)`s; given `path`, it is saved there too.
 
     Without `recording`, runs backward itself (retain_graph=True) and puts back every `.grad` it
-    touched, so calling it changes nothing. Needs Graphviz's `dot` to draw the frames. The page
-    takes `#step=N` in its address, ← and → keys, and zooms to the op whose rule runs. Without
-    Graphviz's `dot` the page lays the frames out itself, in the browser (Graphviz in WebAssembly).
+    touched, so calling it changes nothing. The page takes `#step=N` in its address, ← and → keys,
+    and shows each frame three ways, fitted to the window: the running op close up with all its
+    inputs and its output (text ≥ 14 px on a 1280×800 screen), the whole graph in rows (names,
+    formulas, ‖δ‖), and the full drawing to scroll, opened at the running op. lecture: larger type,
+    in the drawings and on the page. Without Graphviz's `dot` the page lays the frames out itself,
+    in the browser (Graphviz in WebAssembly).
     """
     graph = build_graph(root)
     if len(graph.ops) > AUTO_COLLAPSE:
@@ -82,17 +85,39 @@ def draw_steps(root: Tensor, path: str | Path | None = None, *, recording: Backw
         raise ValueError("draw_steps: the recording holds no backward step of this graph; run "
                          "root.backward() inside tg.record_backward() first")
     pages, in_browser = [], not has_dot()
+    wrap = whole_graph_wrap(graph)
+
+    def picture(digraph) -> str:
+        return dot_payload(digraph.source) if in_browser else _inline_svg(digraph.pipe(format="svg").decode("utf-8"))
+
+    def largest(digraphs) -> str:
+        """Of several layouts, the one that fits SCREEN at the largest scale, as a picture."""
+        if len(digraphs) == 1:
+            return picture(digraphs[0])
+        svgs = [picture(d) for d in digraphs]
+        return max(svgs, key=lambda svg: _fit_scale(svg))
+
     for number, (frame, caption) in enumerate(frames):
-        digraph = render(graph, view=view, values=values, grads=True, formulas=formulas, collapse=False,
-                         rankdir=rankdir, recording=recording, frame=frame, images=images, lecture=lecture)
-        svg = dot_payload(digraph.source) if in_browser else _inline_svg(digraph.pipe(format="svg").decode("utf-8"))
         op = graph.ops[frame.current]
-        receivers = [t for t in op.inputs if t is not None and graph.tensors[t].tensor.requires_grad]
-        focus = " ".join([op.id, op.output] + receivers)
-        pages.append(f'<section class="frame" id="frame{number}" data-focus="{focus}"'
+        focus = [op.id, op.output] + [t for t in dict.fromkeys(op.inputs) if t is not None]
+        common = dict(view=view, grads=True, collapse=False, recording=recording, frame=frame, lecture=lecture)
+        # The running op with every input and its output, no text under CLOSE_UP_FLOOR, top to bottom
+        # or left to right, whichever fits the screen larger. In lecture mode its tensors say only
+        # name, shape and ‖δ‖, without heatmaps, which would shrink its larger type back when fitted.
+        close = [render(graph, values=values, formulas=formulas, rankdir=direction, images=images and not lecture,
+                        compact=lecture, only=set(focus), floor=CLOSE_UP_FLOOR * (LECTURE_SCALE if lecture else 1),
+                        **common)
+                 for direction in (("TB",) if in_browser else ("TB", "LR"))]
+        # The whole graph in rows, to the screen's aspect: names, formulas and ‖δ‖ only.
+        whole = render(graph, values=False, formulas=formulas, rankdir="LR", images=False, compact=True,
+                       wrap=wrap, floor=WHOLE_FLOOR * (LECTURE_SCALE if lecture else 1), **common)
+        # Everything, as tg.draw shows it, at full size (scrolled to the running op).
+        full = render(graph, values=values, formulas=formulas, rankdir=rankdir, images=images, **common)
+        pages.append(f'<section class="frame" id="frame{number}" data-focus="{" ".join(focus)}"'
                      f'{" hidden" if number else ""}><p class="caption">{caption}</p>'
-                     f'<div class="view">{svg}</div></section>')
-    page = StepPage(_page(pages, graph.tensors[graph.root].symbol, in_browser), len(pages))
+                     f'<div class="view close">{largest(close)}</div><div class="view whole">{picture(whole)}</div>'
+                     f'<div class="view full">{picture(full)}</div></section>')
+    page = StepPage(_page(pages, graph.tensors[graph.root].symbol, in_browser, lecture), len(pages))
     if path is not None:
         page.save(path)
     return page
@@ -114,6 +139,31 @@ def draw_step(root: Tensor, step: int, *, recording: BackwardRecording | None = 
     plain = html.unescape(re.sub(r"<[^>]+>", "", caption.replace("<br>", "\n")))
     digraph.attr(label=plain.replace("\n", "\\l") + "\\l", labelloc="t", labeljust="l", fontsize="16")
     return digraph
+
+
+CLOSE_UP_FLOOR = 13        # points: no smaller text in the close-up, so it reads ≥ 14 px fitted to 1280×800
+WHOLE_FLOOR = 11           # points: the whole-graph view's smallest text (≥ 10 px fitted to 1280×800)
+SCREEN = (1240, 620)       # px left for a frame's drawing on a 1280×800 screen, below the page's header
+COLUMN, ROW = 200, 110     # about the size of one column and one row of the whole-graph view, in points
+
+
+def whole_graph_wrap(graph) -> int | None:
+    """Columns per row for the whole-graph view, so its rows take the screen's aspect at the
+    largest scale: wide enough to use the screen's width, few enough rows to fit its height."""
+    columns = column_count(graph)
+    best, best_scale = None, 0.0
+    for width in range(2, columns + 1):
+        rows = -(-columns // width)
+        scale = min(SCREEN[0] / (width * COLUMN), SCREEN[1] / (rows * ROW))
+        if scale > best_scale + 1e-9:
+            best, best_scale = width, scale
+    return None if best is None or best >= columns else best
+
+
+def _fit_scale(svg: str) -> float:
+    """How large an SVG of Graphviz's shows when fitted to SCREEN (its viewBox is in points)."""
+    match = re.search(r'viewBox="[\d.-]+ [\d.-]+ ([\d.]+) ([\d.]+)"', svg)
+    return min(SCREEN[0] / float(match.group(1)), SCREEN[1] / float(match.group(2))) if match else 0.0
 
 
 def _record(root: Tensor, graph) -> BackwardRecording:
@@ -190,77 +240,72 @@ def _inline_svg(svg: str) -> str:
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Backpropagation of {root}, step by step</title>
 <style>
-body {{ font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 0 1.2em; color: #222; }}
-h1 {{ font-size: 1.3em; margin: .4em 0; }}
-#controls {{ position: sticky; top: 0; z-index: 1; background: #fff; padding: .4em 0;
-             border-bottom: 1px solid #ddd; }}
-button {{ font-size: 1em; padding: .3em .9em; }}
-input[type=range] {{ width: 30%; vertical-align: middle; }}
-.caption {{ font-size: 1.05em; line-height: 1.45; margin: .4em 0; }}
+body {{ font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 0 1em; color: #222; font-size: 16px; }}
+body.lecture {{ font-size: 22px; }}
+h1 {{ font-size: 1.15em; margin: .3em 0 .2em; }}
+#controls {{ position: sticky; top: 0; z-index: 1; background: #fff; padding: .2em 0; }}
+button, select {{ font-size: 1em; padding: .15em .7em; }}
+input[type=range] {{ width: 25%; vertical-align: middle; }}
+details {{ font-size: .85em; color: #444; }}
+.caption {{ line-height: 1.4; margin: .3em 0; }}
 code {{ background: #fff7ec; padding: 0 .3em; }}
-.view svg {{ width: 100%; height: auto; }}
-body.zoom .view svg {{ height: calc(100vh - 15em); min-height: 320px; }}
-body.full .view {{ overflow: auto; }}
-body.full .view svg {{ width: auto; height: auto; }}
+.view {{ display: none; }}
+body.close .view.close, body.whole .view.whole {{ display: block; }}
+body.full .view.full {{ display: block; overflow: auto; }}
+.view svg {{ display: block; margin: 0 auto; }}
 </style></head>
-<body>
+<body class="close{lecture}">
 <h1>Backpropagation of {root}, one rule at a time</h1>
 <div id="controls"><button id="prev">◀ previous</button>
-<input id="slider" type="range" min="0" max="{last}" value="0">
+<input id="slider" type="range" min="0" max="{last}" value="0" autocomplete="off">
 <button id="next">next ▶</button> <span id="counter"></span> &nbsp;
-<label>show: <select id="mode"><option value="zoom">the running op, close up</option>
-<option value="fit">the whole graph</option><option value="full">full size (scroll)</option></select></label>
-<br><small>Each frame runs one op's backward rule, in the engine's order: the highlighted op receives
-the gradient of its output and adds (<code>+=</code>) into its inputs' gradients; grey dashed edges
-have not run yet. Keys ← →; link to a frame with <code>#step=N</code>.</small></div>
+<label>show: <select id="mode" autocomplete="off"><option value="close">the running op, close up</option>
+<option value="whole">the whole graph</option><option value="full">the full drawing (scroll)</option></select></label>
+<details><summary>how to read it</summary>Each frame runs one op's backward rule, in the engine's
+order: the highlighted op receives the gradient of its output and adds (<code>+=</code>) into its inputs'
+gradients; grey dashed edges have not run yet. Keys ← →; link to a frame with <code>#step=N</code>.
+The full drawing has the legend.</details></div>
 {frames}
 {renderer}<script>
 (function () {{
   var frames = document.querySelectorAll(".frame"), slider = document.getElementById("slider");
   var counter = document.getElementById("counter"), mode = document.getElementById("mode"), current = 0;
-  function box(svg, el) {{      // el's bounding box in svg's own (viewBox) coordinates
-    var b = el.getBBox(), m = svg.getScreenCTM().inverse().multiply(el.getScreenCTM());
-    var xs = [], ys = [], p = svg.createSVGPoint();
-    [[b.x, b.y], [b.x + b.width, b.y], [b.x, b.y + b.height], [b.x + b.width, b.y + b.height]].forEach(function (c) {{
-      p.x = c[0]; p.y = c[1]; var q = p.matrixTransform(m); xs.push(q.x); ys.push(q.y); }});
-    return [Math.min.apply(null, xs), Math.min.apply(null, ys), Math.max.apply(null, xs), Math.max.apply(null, ys)];
-  }}
-  function frameView(frame) {{
-    var svg = frame.querySelector("svg");
+  function fit(view, frame) {{     // the drawing as large as the window allows, whole
+    var svg = view.querySelector("svg");
     if (!svg) return;
-    if (!svg.dataset.whole) svg.dataset.whole = svg.getAttribute("viewBox");
-    svg.setAttribute("viewBox", svg.dataset.whole);
-    if (mode.value !== "zoom") return;
-    // The running op, the tensor whose gradient it receives and the inputs it adds into.
-    var focus = frame.dataset.focus.split(" "), titles = svg.querySelectorAll("g.node > title"), r = null;
-    for (var k = 0; k < titles.length; k++) {{
-      if (focus.indexOf(titles[k].textContent) < 0) continue;
-      var b = box(svg, titles[k].parentNode);
-      r = r ? [Math.min(r[0], b[0]), Math.min(r[1], b[1]), Math.max(r[2], b[2]), Math.max(r[3], b[3])] : b;
+    var box = svg.viewBox.baseVal, w = box.width, h = box.height;
+    if (mode.value === "full") {{
+      svg.style.width = (w * 4 / 3) + "px"; svg.style.height = (h * 4 / 3) + "px";   // points to pixels
+      view.style.height = Math.max(240, window.innerHeight - view.getBoundingClientRect().top - 8) + "px";
+      var titles = svg.querySelectorAll("g.node > title");
+      for (var k = 0; k < titles.length; k++) {{
+        if (titles[k].textContent !== frame.dataset.focus.split(" ")[0]) continue;
+        var r = titles[k].parentNode.getBoundingClientRect(), v = view.getBoundingClientRect();
+        view.scrollLeft += (r.left + r.right) / 2 - (v.left + v.right) / 2;
+        view.scrollTop += (r.top + r.bottom) / 2 - (v.top + v.bottom) / 2;
+      }}
+      return;
     }}
-    if (!r) return;
-    var whole = svg.dataset.whole.split(" ").map(Number), rect = svg.getBoundingClientRect();
-    var width = Math.max(900, r[2] - r[0] + 120);
-    var height = width * Math.max(0.3, rect.height / Math.max(1, rect.width));
-    var x = (r[0] + r[2]) / 2 - width / 2, y = (r[1] + r[3]) / 2 - height / 2;
-    x = Math.max(whole[0], Math.min(x, whole[0] + whole[2] - width));
-    y = Math.max(whole[1], Math.min(y, whole[1] + whole[3] - height));
-    svg.setAttribute("viewBox", [x, y, Math.min(width, whole[2]), Math.min(height, whole[3])].join(" "));
+    var width = view.clientWidth, height = window.innerHeight - view.getBoundingClientRect().top - 8;
+    var scale = Math.min(width / w, Math.max(120, height) / h);
+    svg.style.width = (w * scale) + "px"; svg.style.height = (h * scale) + "px";
   }}
   function show(i) {{
     current = Math.max(0, Math.min(frames.length - 1, i));
     for (var k = 0; k < frames.length; k++) frames[k].hidden = (k !== current);
     slider.value = current;
     counter.textContent = "frame " + (current + 1) + " of " + frames.length;
-    document.body.className = mode.value;
-    var frame = frames[current], shown = current;
-    function view() {{
+    document.body.classList.remove("close", "whole", "full");
+    document.body.classList.add(mode.value);
+    var frame = frames[current], shown = current, view = frame.querySelector(".view." + mode.value);
+    function drawn() {{
       if (shown !== current) return;
-      frameView(frame);
-      document.body.setAttribute("data-shown", String(current + 1));    // for tests: this frame is drawn
+      window.scrollTo(0, 0);
+      fit(view, frame);
+      document.body.setAttribute("data-shown", (current + 1) + " " + mode.value);   // for tests: drawn
     }}
-    if (typeof tinygraphRender === "undefined") view();        // frames are SVG already (rendered by dot)
-    else tinygraphRender(frame).then(view, function (e) {{ console.error("tinygraph: " + e); }});
+    if (typeof tinygraphRender === "undefined") drawn();        // frames are SVG already (rendered by dot)
+    else tinygraphRender(view).then(drawn, function (e) {{ console.error("tinygraph: " + e); }});
     try {{ history.replaceState(null, "", "#step=" + (current + 1)); }} catch (e) {{}}   // not in every frame
   }}
   function fromHash() {{
@@ -272,6 +317,7 @@ have not run yet. Keys ← →; link to a frame with <code>#step=N</code>.</smal
   slider.oninput = function () {{ show(parseInt(slider.value, 10)); }};
   mode.onchange = function () {{ show(current); }};
   window.addEventListener("hashchange", function () {{ show(fromHash()); }});
+  window.addEventListener("resize", function () {{ show(current); }});
   document.addEventListener("keydown", function (e) {{
     if (e.target.tagName === "SELECT") return;
     if (e.key === "ArrowLeft") show(current - 1);
@@ -284,6 +330,7 @@ have not run yet. Keys ← →; link to a frame with <code>#step=N</code>.</smal
 """
 
 
-def _page(frames: list[str], root_symbol: str, in_browser: bool = False) -> str:
+def _page(frames: list[str], root_symbol: str, in_browser: bool = False, lecture: bool = False) -> str:
     renderer = f"<script>{viz_script()}</script>\n<script>{RENDER_JS}</script>\n" if in_browser else ""
-    return PAGE.format(root=escape(root_symbol), last=len(frames) - 1, frames="\n".join(frames), renderer=renderer)
+    return PAGE.format(root=escape(root_symbol), last=len(frames) - 1, frames="\n".join(frames), renderer=renderer,
+                       lecture=" lecture" if lecture else "")
