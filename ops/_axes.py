@@ -62,3 +62,10 @@ def share_among_extremes(grad_out: np.ndarray, x: np.ndarray, extreme: np.ndarra
     winners = x == restore_axes(extreme, axes, keepdim, x.shape)
     ties = winners.sum(axis=axes, keepdims=True)
     return restore_axes(grad_out, axes, keepdim, x.shape) * winners / ties.astype(grad_out.dtype)
+
+
+def accumulating(dtype) -> np.dtype:
+    """The dtype a reduction of `dtype` values accumulates in: float32 for float16, as PyTorch's CPU
+    kernels do (a float16 sum of 65,505 ones is inf), the dtype itself otherwise."""
+    dtype = np.dtype(dtype)
+    return np.dtype(np.float32) if dtype == np.float16 else dtype

@@ -6,6 +6,8 @@ import numpy as np
 from tinygraph import buffers
 from tinygraph.errors import OpError
 from tinygraph.op import Op
+from tinygraph.ops._axes import accumulating
+from tinygraph.ops._inputs import refuse_gradient
 from tinygraph.registry import register_op
 
 
@@ -19,6 +21,7 @@ class BatchNorm(Op):
 
     training: μ, σ² are the batch's mean and biased variance, and running_mean / running_var (if given)
     move towards μ and the unbiased variance by `momentum`, in place. Eval: μ, σ² are the running ones.
+    float16 is computed in float32 and rounded once, as PyTorch's CPU kernel (its sums overflow otherwise).
     """
 
     @staticmethod
@@ -26,6 +29,13 @@ class BatchNorm(Op):
                 running_mean: np.ndarray = None, running_var: np.ndarray = None, *,
                 training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> np.ndarray:
         _check(x, weight, bias, running_mean, running_var, training)
+        refuse_gradient(ctx, "batch_norm", BatchNorm.arg_names, ("running_mean", "running_var"),
+                        "running statistics are updated in place, not differentiated")
+        dtype = accumulating(x.dtype)
+        ctx.out_dtype = None
+        if dtype != x.dtype:          # float16: statistics and normalisation in float32, rounded once at the end
+            ctx.out_dtype = x.dtype
+            x, weight, bias = (None if a is None else a.astype(dtype) for a in (x, weight, bias))
         m = x.size // x.shape[1]                               # values per channel
         x_mu = buffers.empty(x.shape, x.dtype)                 # x − μ, kept for backward (x̂ = (x − μ)/√(σ² + ε))
         if training:
@@ -36,8 +46,8 @@ class BatchNorm(Op):
                 if running is not None:
                     running[...] = (1 - momentum) * running + momentum * batch
         else:
-            mean, var = running_mean, running_var
-            np.subtract(x, along_channels(mean.astype(x.dtype, copy=False), x), out=x_mu)
+            mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
+            np.subtract(x, along_channels(mean, x), out=x_mu)
         inv_std = (1 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
         scale = inv_std if weight is None else weight * inv_std            # γ/√(σ² + ε), so γ x̂ in one pass
         y = buffers.empty(x.shape, np.result_type(x_mu, scale, *([] if bias is None else [bias])))
@@ -46,12 +56,20 @@ class BatchNorm(Op):
             np.add(y, along_channels(bias, x), out=y)                       # + β
         ctx.save_for_backward(x_mu, inv_std, weight)
         ctx.training = training
-        return y
+        return y if ctx.out_dtype is None else y.astype(ctx.out_dtype)
 
     @staticmethod
     def backward(ctx, grad_out):
         """δx = γ/√(σ² + ε) ⊙ (δy − mean(δy) − x̂ ⊙ mean(δy ⊙ x̂)) in training, the means per channel."""
         x_mu, inv_std, gamma = ctx.saved                      # x − μ, 1/√(σ² + ε), γ
+        if ctx.out_dtype is not None:                         # float16, computed in float32
+            grads = BatchNorm.backward_in(ctx, grad_out.astype(x_mu.dtype), x_mu, inv_std, gamma)
+            return tuple(None if g is None else g.astype(ctx.out_dtype) for g in grads)
+        return BatchNorm.backward_in(ctx, grad_out, x_mu, inv_std, gamma)
+
+    @staticmethod
+    def backward_in(ctx, grad_out, x_mu, inv_std, gamma):
+        """backward's work, in the dtype the forward computed in."""
         need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
         through_statistics = need_x and ctx.training          # μ and σ² depend on x too
         sum_grad = channel_sums(grad_out) if need_bias or through_statistics else None        # Σ δy

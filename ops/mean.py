@@ -4,15 +4,18 @@ import math
 import numpy as np
 
 from tinygraph.op import Op
-from tinygraph.ops._axes import reduction_axes, restore_axes
+from tinygraph.ops._axes import accumulating, reduction_axes, restore_axes
+from tinygraph.recorded_backward import broadcast_back
 from tinygraph.registry import register_op
+from tinygraph.tensor import Tensor
 
 
 @register_op("mean", forward="{out} = (1/n) Σ {x}", backward="δ{x} = δ{out} / n copied over the averaged axes")
 class Mean(Op):
     """out = Σ x / n over `dim` (all dims when None), n the number of elements averaged.
 
-    float16 sums in float32 (as PyTorch does), so the mean of 100,000 ones is 1, not inf.
+    float16 sums and divides in float32 (as PyTorch does), so the mean of 100,000 ones is 1, not inf,
+    and each of its gradients 1e-5, not 0.
     Averaging over an empty axis gives NaN and an empty gradient, as in PyTorch.
     """
 
@@ -25,7 +28,7 @@ class Mean(Op):
         dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
         count = x.size if axes is None else math.prod([x.shape[a] for a in axes])
         ctx.count, ctx.dtype = count, dtype
-        accumulate = np.float32 if dtype == np.float16 else dtype.type
+        accumulate = accumulating(dtype).type
         with np.errstate(invalid="ignore", divide="ignore"):        # 0 / 0 = NaN for an empty axis
             total = np.sum(x, axis=axes, keepdims=keepdim, dtype=accumulate)
             return np.asarray(total / accumulate(count) if count else total * np.nan).astype(dtype, copy=False)
@@ -35,4 +38,12 @@ class Mean(Op):
         grad = restore_axes(grad_out, ctx.axes, ctx.keepdim, ctx.shape)
         if ctx.count == 0:
             return (np.zeros(ctx.shape, dtype=ctx.dtype),)
-        return (np.broadcast_to(grad / ctx.dtype.type(ctx.count), ctx.shape),)
+        accumulate = accumulating(ctx.dtype)           # 1/n in float16 is 0 once n > 65,504
+        grad = (grad.astype(accumulate, copy=False) / accumulate.type(ctx.count)).astype(ctx.dtype, copy=False)
+        return (np.broadcast_to(grad, ctx.shape),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        if ctx.count == 0:
+            return (Tensor._wrap(np.zeros(ctx.shape, dtype=ctx.dtype)),)
+        return (broadcast_back(grad_out / ctx.count, ctx.axes, ctx.keepdim, ctx.shape),)

@@ -3,6 +3,7 @@ import numpy as np
 
 from tinygraph.errors import OpError
 from tinygraph.op import Op
+from tinygraph.ops._axes import accumulating
 from tinygraph.registry import register_op
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -14,7 +15,8 @@ REDUCTIONS = ("mean", "sum", "none")
 class MSELoss(Op):
     """L = Σ (x − y)² / n over the n elements ("mean"), or Σ ("sum"), or elementwise ("none").
 
-    δx = 2 (x − y) δL / n and δy = −δx; shapes broadcast as in PyTorch.
+    δx = 2 (x − y) δL / n and δy = −δx; shapes broadcast as in PyTorch. float16 squares and sums in
+    float32 and is rounded once, as PyTorch's CPU kernel.
     """
 
     @staticmethod
@@ -24,16 +26,21 @@ class MSELoss(Op):
         difference = input - target
         ctx.save_for_backward(difference)
         ctx.reduction = reduction
-        squares = difference * difference
+        d = difference.astype(accumulating(difference.dtype), copy=False)    # float16: squares and sums in float32
+        squares = d * d
         if reduction == "mean":
-            return squares.sum() / squares.size if squares.size else np.full((), np.nan, squares.dtype)
-        return squares.sum() if reduction == "sum" else squares
+            loss = squares.sum() / squares.size if squares.size else np.nan
+        else:
+            loss = squares.sum() if reduction == "sum" else squares
+        loss = np.asarray(loss)
+        return loss.astype(difference.dtype, copy=False) if difference.dtype.kind == "f" else loss
 
     @staticmethod
     def backward(ctx, grad_out):
         (difference,) = ctx.saved
-        grad = 2 * difference * grad_out                  # "none": one upstream gradient per element
+        accumulate = accumulating(difference.dtype)      # float16's 1/n is 0 once n > 65,504
+        grad = 2 * difference.astype(accumulate, copy=False) * grad_out   # "none": one upstream gradient per element
         if ctx.reduction == "mean":
-            grad = grad / max(difference.size, 1)
+            grad = grad / accumulate.type(max(difference.size, 1))
         grad = grad.astype(difference.dtype, copy=False)
         return grad, -grad

@@ -2,24 +2,29 @@
 import numpy as np
 
 from tinygraph.op import Op
-from tinygraph.ops._axes import one_axis
+from tinygraph.ops._axes import accumulating, one_axis
 from tinygraph.registry import register_op
 
 
 @register_op("softmax", forward="{out} = e^{x} / Σ e^{x}", backward="δ{x} = {out} ⊙ (δ{out} − Σ δ{out} ⊙ {out})")
 class Softmax(Op):
-    """out = e^(x − m) / Σ e^(x − m) along `dim` (m the max, so e^ ≤ 1); δx = out ⊙ (δout − Σ δout ⊙ out)."""
+    """out = e^(x − m) / Σ e^(x − m) along `dim` (m the max, so e^ ≤ 1); δx = out ⊙ (δout − Σ δout ⊙ out).
+
+    float16 is computed in float32 and rounded once, as PyTorch's CPU kernel.
+    """
 
     @staticmethod
     def forward(ctx, x: np.ndarray, *, dim: int) -> np.ndarray:
         axis = one_axis("softmax", dim, x.shape) if x.ndim else ()
-        e = np.exp(x - np.max(x, axis=axis, keepdims=True)) if x.size else x
+        values = x.astype(accumulating(x.dtype), copy=False)
+        e = np.exp(values - np.max(values, axis=axis, keepdims=True)) if x.size else values
         out = e / np.sum(e, axis=axis, keepdims=True)
         ctx.axis = axis
         ctx.save_for_backward(out)
-        return out
+        return out.astype(x.dtype, copy=False) if x.dtype.kind == "f" else out   # integers: float64, as NumPy
 
     @staticmethod
     def backward(ctx, grad_out):
         (out,) = ctx.saved
-        return (out * (grad_out - np.sum(grad_out * out, axis=ctx.axis, keepdims=True)),)
+        grad = grad_out.astype(out.dtype, copy=False)
+        return ((out * (grad - np.sum(grad * out, axis=ctx.axis, keepdims=True))).astype(grad_out.dtype, copy=False),)

@@ -1,10 +1,9 @@
 """Standard deviation over some dims, with Bessel's correction by default (as PyTorch)."""
-import math
-
 import numpy as np
 
 from tinygraph.op import Op
 from tinygraph.ops._axes import reduction_axes, restore_axes
+from tinygraph.ops.var import centre
 from tinygraph.registry import register_op
 
 
@@ -14,6 +13,7 @@ class Std(Op):
     """out = √var(x); δx = δout · (x − x̄) / ((n − correction) · out), and 0 where out = 0 (as PyTorch).
 
     Its own op rather than sqrt(var): at out = 0 the composition would give 0 · ∞ = NaN.
+    float16 is computed in float32 and rounded once, as PyTorch's CPU kernels do.
     """
 
     aliases = {"axis": "dim", "keepdims": "keepdim"}     # NumPy's names work too
@@ -21,14 +21,12 @@ class Std(Op):
     @staticmethod
     def forward(ctx, x: np.ndarray, *, dim=None, correction: float = 1, keepdim: bool = False) -> np.ndarray:
         axes = reduction_axes("std", dim, x.shape)
-        n = x.size if axes is None else math.prod([x.shape[a] for a in axes])
-        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+        centred, denominator, dtype = centre(x, axes, correction)
         with np.errstate(invalid="ignore", divide="ignore"):
-            centred = x - np.mean(x, axis=axes, keepdims=True, dtype=dtype)
-            denominator = dtype.type(max(n - correction, 0))
-            out = np.sqrt(np.sum(centred * centred, axis=axes, keepdims=True) / denominator).astype(dtype, copy=False)
-        ctx.axes, ctx.keepdim = axes, keepdim
+            out = np.sqrt(np.sum(centred * centred, axis=axes, keepdims=True) / denominator)
+        ctx.axes, ctx.keepdim, ctx.dtype = axes, keepdim, dtype
         ctx.save_for_backward(centred, denominator, out)
+        out = out.astype(dtype, copy=False)
         return out if keepdim else np.squeeze(out, axis=axes)
 
     @staticmethod
@@ -36,4 +34,4 @@ class Std(Op):
         centred, denominator, out = ctx.saved
         with np.errstate(invalid="ignore", divide="ignore"):
             grad_var = np.where(out == 0, 0, restore_axes(grad_out, ctx.axes, ctx.keepdim, centred.shape) / (2 * out))
-            return (grad_var * 2 * centred / denominator,)
+            return ((grad_var * 2 * centred / denominator).astype(ctx.dtype, copy=False),)

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from tinygraph.op import Op
-from tinygraph.ops._axes import reduction_axes, restore_axes
+from tinygraph.ops._axes import accumulating, reduction_axes, restore_axes
 from tinygraph.registry import register_op
 
 
@@ -13,6 +13,7 @@ class Var(Op):
     """out = Σ (x − x̄)² / (n − correction), x̄ the mean over `dim`; δx = δout · 2(x − x̄) / (n − correction).
 
     (The path through x̄ adds Σ 2(x − x̄) = 0, so it is left out.) n ≤ correction gives inf or NaN, as in PyTorch.
+    float16 is computed in float32 and rounded once, as PyTorch's CPU kernels do.
     """
 
     aliases = {"axis": "dim", "keepdims": "keepdim"}     # NumPy's names work too
@@ -20,17 +21,26 @@ class Var(Op):
     @staticmethod
     def forward(ctx, x: np.ndarray, *, dim=None, correction: float = 1, keepdim: bool = False) -> np.ndarray:
         axes = reduction_axes("var", dim, x.shape)
-        n = x.size if axes is None else math.prod([x.shape[a] for a in axes])
-        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+        centred, denominator, dtype = centre(x, axes, correction)
+        ctx.axes, ctx.keepdim, ctx.dtype = axes, keepdim, dtype
+        ctx.save_for_backward(centred, denominator)
         with np.errstate(invalid="ignore", divide="ignore"):
-            centred = x - np.mean(x, axis=axes, keepdims=True, dtype=dtype)
-            denominator = dtype.type(max(n - correction, 0))
-            ctx.axes, ctx.keepdim = axes, keepdim
-            ctx.save_for_backward(centred, denominator)
             return (np.sum(centred * centred, axis=axes, keepdims=keepdim) / denominator).astype(dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad_out):
         centred, denominator = ctx.saved
         with np.errstate(invalid="ignore", divide="ignore"):
-            return (restore_axes(grad_out, ctx.axes, ctx.keepdim, centred.shape) * 2 * centred / denominator,)
+            grad = restore_axes(grad_out, ctx.axes, ctx.keepdim, centred.shape) * 2 * centred / denominator
+        return (grad.astype(ctx.dtype, copy=False),)
+
+
+def centre(x: np.ndarray, axes, correction: float) -> tuple[np.ndarray, np.generic, np.dtype]:
+    """(x − x̄ in the accumulating dtype, n − correction (at least 0) in it, the result's dtype), for var and std."""
+    n = x.size if axes is None else math.prod([x.shape[a] for a in axes])
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    accumulate = accumulating(dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = x.astype(accumulate, copy=False)
+        centred = values - np.mean(values, axis=axes, keepdims=True, dtype=accumulate)
+    return centred, accumulate.type(max(n - correction, 0)), dtype

@@ -15,7 +15,8 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
 
     Returns that total norm (a 0-d tensor, in the gradients' dtype); parameters without a gradient
     are skipped. As in PyTorch, the gradients are multiplied even when the factor is 1, and a
-    non-finite norm is an error only with error_if_nonfinite=True.
+    non-finite norm is an error only with error_if_nonfinite=True. float16 gradients are measured and
+    scaled in float32 (as PyTorch's CPU kernels), so their norm is inf only when it is past 65,504 itself.
     """
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     norm_type = float(norm_type)
@@ -23,17 +24,20 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     if not grads:
         return Tensor(np.array(0.0, dtype=np.float32))
     dtype = np.result_type(*grads)
-    norms = np.array([_vector_norm(g, norm_type) for g in grads], dtype=dtype)
-    total = _vector_norm(norms, norm_type)
+    accumulate = np.dtype(np.float32) if dtype == np.float16 else dtype
+    norms = np.array([_vector_norm(g.astype(np.float32) if g.dtype == np.float16 else g, norm_type) for g in grads],
+                     dtype=accumulate)
+    with np.errstate(over="ignore"):        # a float16 norm past 65,504 is inf, as PyTorch returns it
+        total = _vector_norm(norms, norm_type).astype(dtype)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(f"nn.utils.clip_grad_norm_: the total norm of order {norm_type} of the gradients "
                            f"is {total}, so it cannot be clipped (pass error_if_nonfinite=False to scale anyway)")
-    coefficient = np.minimum(dtype.type(max_norm) / (total + dtype.type(1e-6)), dtype.type(1.0))
+    coefficient = np.minimum(accumulate.type(max_norm) / (total + accumulate.type(1e-6)), accumulate.type(1.0))
     for p in params:
         if p.grad is not None:
             # a new array, not *=: a gradient array may be shared or read-only
             p.grad = (p.grad * coefficient).astype(p.grad.dtype, copy=False)
-    return Tensor(np.asarray(total, dtype=dtype))
+    return Tensor(np.asarray(total))
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
