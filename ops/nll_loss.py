@@ -3,6 +3,7 @@ import numpy as np
 
 from tinygraph.errors import OpError
 from tinygraph.op import Op
+from tinygraph.ops._inputs import refuse_gradient
 from tinygraph.registry import register_op
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -21,6 +22,7 @@ class NLLLoss(Op):
     def forward(ctx, input: np.ndarray, target: np.ndarray, weight: np.ndarray = None, *,
                 ignore_index: int = -100, reduction: str = "mean") -> np.ndarray:
         labels, row_weights = read_labels("nll_loss", input, target, weight, ignore_index, reduction)
+        refuse_gradient(ctx, "nll_loss", NLLLoss.arg_names, ("weight",), "class weights of class-index targets")
         rows = np.arange(len(labels))
         losses = -row_weights * input[rows, labels]          # ignored rows have weight 0 (and label 0)
         divisor = row_weights.sum() if reduction == "mean" else None

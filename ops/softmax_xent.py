@@ -3,6 +3,8 @@ import numpy as np
 
 from tinygraph.errors import OpError
 from tinygraph.op import Op
+from tinygraph.ops._axes import accumulating
+from tinygraph.ops._inputs import refuse_gradient
 from tinygraph.registry import register_op
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -10,48 +12,63 @@ REDUCTIONS = ("mean", "sum", "none")
 
 @register_op("softmax_xent", forward="{out} = −Σ_i {target}_i log softmax({logits})_i",
              backward=("δ{logits} = softmax({logits}) − {target}  (÷N for the mean, §3.1)",
-                       "δ{target}: none (labels are constants)",
-                       "δ{weight}: none (class weights are constants)"))
+                       "δ{target} = −log softmax({logits})  (probabilities; labels are constants)",
+                       "δ{weight}_i = −Σ_n {target}_ni log softmax({logits})_ni  (probabilities only)"))
 class SoftmaxCrossEntropy(Op):
     """L = −Σ_i y_i log ŷ_i with ŷ = softmax(s), per row of logits s (N, M); δs = ŷ − y (§3.1).
 
     target: integer class labels (N,) or probability rows (N, M) such as one-hot y. PyTorch's options
     make y a weighted, smoothed distribution q (below), and δs = ŷ·Σq − q, which is ŷ − y when Σq = 1.
     reduction: "mean" over the batch (default), "sum", or "none" (one loss per row).
+    Probability rows and their class weights are differentiated too, as in PyTorch: δy = −(1 − ε)·w ⊙ log ŷ,
+    δw = −Σ_n ((1 − ε)·y + ε/M) ⊙ log ŷ; with labels, a weight that requires grad is refused, as there.
+    float16 is computed in float32 and rounded once, as PyTorch's CPU kernels.
     """
 
     @staticmethod
     def forward(ctx, logits: np.ndarray, target: np.ndarray, weight: np.ndarray = None, *,
                 reduction: str = "mean", ignore_index: int = -100, label_smoothing: float = 0.0) -> np.ndarray:
         _check(logits, weight, reduction, label_smoothing)
+        ctx.out_dtype = logits.dtype
+        logits = logits.astype(accumulating(logits.dtype), copy=False)
         labels, y = _read_target(target, logits.shape, logits.dtype, ignore_index)
+        if labels is not None:
+            refuse_gradient(ctx, "softmax_xent", SoftmaxCrossEntropy.arg_names, ("weight",),
+                            "class weights of class-index targets")
         # log-sum-exp: subtracting each row's max keeps exp() in (0, 1], so logits of ±1e4 stay finite.
         shifted = logits - logits.max(axis=1, keepdims=True)
         exp_shifted = np.exp(shifted)
         total = exp_shifted.sum(axis=1, keepdims=True)
         log_probs = shifted - np.log(total)                                      # log ŷ
         plain = labels is not None and weight is None and label_smoothing == 0 and ignore_index not in labels
+        of_target = ()                     # what δy and δw need, for probability rows that require grad
         if plain:                                                                # the derivation's case
             losses = -log_probs[np.arange(len(labels)), labels]
             divisor = len(losses)
         else:
+            if labels is None and (ctx.needs_input_grad[1] or ctx.needs_input_grad[2]):
+                of_target = (log_probs, y, weight)          # log ŷ, y, w
+                ctx.smoothing = label_smoothing
             y, divisor = _target_distribution(labels, y, weight, ignore_index, label_smoothing, logits.shape,
                                               logits.dtype)
             losses = -(y * log_probs).sum(axis=1)
             labels = None
-        ctx.save_for_backward(exp_shifted / total, labels, y)                    # ŷ and the target
+        ctx.save_for_backward(exp_shifted / total, labels, y, *of_target)        # ŷ and the target
         ctx.reduction, ctx.divisor = reduction, divisor
         if reduction == "mean":
             if divisor:
-                return losses.sum() / divisor      # what .mean() computes when the divisor is N
-            with np.errstate(invalid="ignore", divide="ignore"):    # every row ignored: NaN, as in PyTorch
-                return losses.sum() / divisor
-        return losses.sum() if reduction == "sum" else losses
+                loss = losses.sum() / divisor      # what .mean() computes when the divisor is N
+            else:
+                with np.errstate(invalid="ignore", divide="ignore"):   # no rows, or every row ignored: NaN, as in PyTorch
+                    loss = losses.sum() / divisor
+        else:
+            loss = losses.sum() if reduction == "sum" else losses
+        return np.asarray(loss).astype(ctx.out_dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad_out):
-        """§3.1: δs = ŷ − y, divided by N for the mean; the target gets no gradient."""
-        probs, labels, y = ctx.saved
+        """§3.1: δs = ŷ − y, divided by N for the mean; probability rows and their weights as in the class doc."""
+        probs, labels, y, *of_target = ctx.saved
         if labels is not None:
             grad_s = probs.copy()
             grad_s[np.arange(len(labels)), labels] -= 1
@@ -59,13 +76,23 @@ class SoftmaxCrossEntropy(Op):
             # ŷ·Σy − y: exactly ŷ − y for rows summing to 1, and still the derivative of the loss
             # reported for rows that do not (weighted, smoothed or ignored rows; round-off).
             grad_s = probs * y.sum(axis=1, keepdims=True) - y
-        if ctx.reduction == "mean":          # every row ignored (divisor 0): no row passes anything back
-            grad_s *= grad_out / ctx.divisor if ctx.divisor else 0
-        elif ctx.reduction == "sum":
-            grad_s *= grad_out
-        else:
-            grad_s *= grad_out[:, np.newaxis]          # "none": one upstream gradient per row
-        return grad_s, None, None
+        # δL_n of each row: every row ignored (divisor 0) passes nothing back
+        grad_rows = grad_out.astype(probs.dtype, copy=False)
+        if ctx.reduction == "mean":
+            grad_rows = grad_rows / ctx.divisor if ctx.divisor else grad_rows * 0
+        if ctx.reduction == "none":
+            grad_rows = grad_rows[:, np.newaxis]          # one upstream gradient per row
+        grad_s *= grad_rows
+        grad_y = grad_w = None
+        if of_target:
+            log_probs, y, w = of_target
+            smoothing = ctx.smoothing
+            weighted_log_probs = log_probs * grad_rows                            # δL_n log ŷ_ni
+            if ctx.needs_input_grad[1]:
+                grad_y = -(1 - smoothing) * (weighted_log_probs if w is None else weighted_log_probs * w)
+            if ctx.needs_input_grad[2]:
+                grad_w = -(((1 - smoothing) * y + smoothing / y.shape[1]) * weighted_log_probs).sum(axis=0)
+        return (grad_s.astype(ctx.out_dtype, copy=False), grad_y, grad_w)
 
 
 def _target_distribution(labels, y, weight, ignore_index, smoothing, shape, dtype) -> tuple[np.ndarray, float]:
@@ -90,9 +117,9 @@ def _check(logits, weight, reduction, label_smoothing) -> None:
     if reduction not in REDUCTIONS:
         raise OpError("softmax_xent", "reduction",
                       f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    if logits.ndim != 2 or logits.shape[0] == 0 or logits.shape[1] == 0:
+    if logits.ndim != 2 or logits.shape[1] == 0:
         raise OpError("softmax_xent", "logits",
-                      f"logits must be 2-D (N, M) with N, M >= 1, got shape {logits.shape}")
+                      f"logits must be 2-D (N, M) with M >= 1, got shape {logits.shape}")
     if weight is not None and weight.shape != (logits.shape[1],):
         raise OpError("softmax_xent", "weight", f"weight must have shape ({logits.shape[1]},), one per class "
                       f"of logits {logits.shape}, got shape {weight.shape}")
@@ -133,7 +160,9 @@ def _read_target(target: np.ndarray, shape: tuple[int, int], dtype, ignore_index
                           f"shape {shape}: they must match")
         y = target.astype(dtype, copy=False)
         sums = y.sum(axis=1)
-        tolerance = 1e-4 if np.dtype(dtype).itemsize < 8 else 1e-6
+        # Rows rounded to the target's dtype are off by up to half its resolution per entry, so a float16
+        # softmax may sum to 0.9995; the floor keeps what float32 and float64 rows always passed.
+        tolerance = max(1e-4 if np.dtype(dtype).itemsize < 8 else 1e-6, classes * np.finfo(target.dtype).eps)
         if not np.isfinite(y).all() or (y < 0).any() or (np.abs(sums - 1) > tolerance).any():
             worst = int(np.argmax(np.abs(sums - 1)))
             raise OpError("softmax_xent", "target", f"target rows (shape {target.shape}) must be probabilities: "

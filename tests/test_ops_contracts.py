@@ -133,11 +133,11 @@ def test_softmax_xent_reductions_relate_as_documented():
     assert tg.softmax_xent(logits, as_floats).item() == pytest.approx(rows.mean(), rel=1e-12)
 
 
-def test_softmax_xent_gives_the_target_no_gradient():
+def test_softmax_xent_differentiates_a_probability_target_as_pytorch():
     logits = tg.tensor(np.zeros((2, 3)), requires_grad=True)
     target = tg.tensor(np.full((2, 3), 1 / 3), requires_grad=True)
     tg.softmax_xent(logits, target).backward()
-    assert target.grad is None
+    np.testing.assert_allclose(target.grad, np.full((2, 3), np.log(3) / 2))   # −log ŷ / N (issue 18.6)
     np.testing.assert_allclose(logits.grad, np.zeros((2, 3)), atol=1e-15)   # ŷ = y = 1/3 everywhere
 
 

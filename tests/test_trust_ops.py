@@ -195,3 +195,172 @@ def test_a_where_mask_and_probability_target_refilled_before_backward_change_not
     TF.cross_entropy(torch.where(torch.tensor([[True, False, True], [False, True, True]]), ts, 0.0),
                      torch.tensor([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]], dtype=torch.float64)).backward()
     np.testing.assert_allclose(s.grad, ts.grad.numpy(), rtol=1e-10)
+
+
+# ------------------------------------------------------------------ 6. an input that requires grad gets one, or the call raises
+
+def recorded_calls():
+    """(op, input arrays, attrs) of every op application in the gradcheck table's graphs, walked through grad_fn."""
+    from cases import CASES
+    calls = []
+    for case in CASES:
+        out = case.fn(*case.make(np.random.default_rng(0)))
+        stack, seen = [out], set()
+        while stack:
+            node = stack.pop().grad_fn
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            calls.append((case.id, node.op, [None if t is None else t.data for t in node.inputs], node.attrs))
+            stack.extend(t for t in node.inputs if t is not None)
+    return calls
+
+
+def test_every_floating_input_that_requires_grad_gets_a_gradient_or_the_call_raises():
+    silent = []
+    for case_id, op, arrays, attrs in recorded_calls():
+        leaves = [tg.tensor(a.copy(), requires_grad=True) if a is not None and a.dtype.kind == "f" else a
+                  for a in arrays]
+        try:
+            out = tg.op.apply(op, *leaves, **attrs)
+            if out.dtype.kind != "f":
+                continue
+            out.backward(np.ones(out.shape, out.dtype))
+        except (tg.OpError, RuntimeError) as error:
+            assert op.name in str(error), f"{case_id}: {op.name} raised without naming itself: {error}"
+            continue
+        for name, leaf in zip(op.arg_names, leaves):
+            if isinstance(leaf, tg.Tensor) and leaf.grad is None:
+                silent.append(f"{case_id}: {op.name}'s input {name!r} requires grad and got none")
+    assert not silent, "\n".join(sorted(set(silent)))
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3,), (2, 3, 2, 2)], ids=["rows", "one sample", "N-d"])
+@pytest.mark.parametrize("options", [{}, {"reduction": "sum"}, {"reduction": "none"}, {"label_smoothing": 0.2},
+                                     {"weight": [0.5, 2.0, 1.0]}], ids=["mean", "sum", "none", "smoothing", "weight"])
+def test_a_probability_target_that_requires_grad_gets_pytorchs_gradient(shape, options):
+    rng = np.random.default_rng(0)
+    student, teacher = rng.standard_normal(shape), rng.standard_normal(shape)
+    class_axis = 0 if len(shape) == 1 else 1
+    weight = options.pop("weight", None)
+
+    def ours(s, t):
+        w = None if weight is None else tg.tensor(np.array(weight), requires_grad=True)
+        return F.cross_entropy(s, t.softmax(class_axis), weight=w, **options)
+
+    def theirs(s, t):
+        w = None if weight is None else torch.tensor(weight, dtype=torch.float64, requires_grad=True)
+        return TF.cross_entropy(s, t.softmax(class_axis), weight=w, **options)
+    assert_same_grads(ours, theirs, student, teacher)
+
+
+def test_a_class_weight_that_requires_grad_is_differentiated_with_probabilities():
+    rng = np.random.default_rng(1)
+    logits, probs = rng.standard_normal((4, 3)), rng.dirichlet(np.ones(3), size=4)
+    w = tg.tensor([0.5, 2.0, 1.0], requires_grad=True)
+    F.cross_entropy(tg.tensor(logits), probs, weight=w, label_smoothing=0.1).backward()
+    tw = torch.tensor([0.5, 2.0, 1.0], dtype=torch.float64, requires_grad=True)
+    TF.cross_entropy(torch.tensor(logits), torch.tensor(probs), weight=tw, label_smoothing=0.1).backward()
+    np.testing.assert_allclose(w.grad, tw.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("ours, theirs, argument", [
+    (lambda s, w: F.cross_entropy(s, np.array([0, 2]), weight=w),
+     lambda s, w: TF.cross_entropy(s, torch.tensor([0, 2]), weight=w), "weight"),
+    (lambda s, w: F.nll_loss(s, np.array([0, 2]), weight=w),
+     lambda s, w: TF.nll_loss(s, torch.tensor([0, 2]), weight=w), "weight"),
+    (lambda s, w: F.batch_norm(s, w, tg.tensor(np.ones(3))),
+     lambda s, w: TF.batch_norm(s, w, torch.ones(3, dtype=torch.float64)), "running_mean"),
+], ids=["cross_entropy labels", "nll_loss", "batch_norm running_mean"])
+def test_an_input_pytorch_cannot_differentiate_is_refused_when_it_requires_grad(ours, theirs, argument):
+    s = np.random.default_rng(2).standard_normal((2, 3))
+    w = np.array([0.5, 2.0, 1.0])
+    with pytest.raises(RuntimeError, match="not differentiable"):
+        theirs(torch.tensor(s, requires_grad=True), torch.tensor(w, requires_grad=True))
+    with pytest.raises(tg.OpError, match="not differentiable") as caught:
+        ours(tg.tensor(s, requires_grad=True), tg.tensor(w, requires_grad=True))
+    assert caught.value.argument == argument
+    with tg.no_grad():                               # as in PyTorch, no gradient is asked for: no error
+        ours(tg.tensor(s, requires_grad=True), tg.tensor(w, requires_grad=True))
+
+
+# ------------------------------------------------------------------ 4. float16 accumulates in float32, as PyTorch's CPU kernels
+
+def assert_float16_like_torch(ours, theirs, *values, rtol=4e-3):
+    """A float16 computation in tinygraph against PyTorch's: values against its float16 kernels (which
+    accumulate in float32), gradients against its float32 ones rounded to float16 (its float16 backward
+    rounds intermediate steps, 2/(n − 1) times a small gradient is subnormal, so it is the less accurate)."""
+    xs = [tg.tensor(np.asarray(v, np.float16), requires_grad=True) for v in values]
+    out, expected = ours(*xs), theirs(*[torch.tensor(np.asarray(v, np.float16)) for v in values])
+    assert out.dtype == np.float16 and expected.dtype == torch.float16
+    np.testing.assert_allclose(out.data.astype(np.float64), expected.double().numpy(), rtol=rtol, atol=1e-3)
+    out.sum().backward()
+    ts = [torch.tensor(np.asarray(v, np.float16).astype(np.float32), requires_grad=True) for v in values]
+    theirs(*ts).sum().backward()
+    for x, t in zip(xs, ts):
+        assert x.grad.dtype == np.float16
+        reference = t.grad.half().double().numpy()
+        scale = max(float(np.abs(reference).max()), 1e-30)
+        np.testing.assert_allclose(x.grad.astype(np.float64) / scale, reference / scale, atol=2 * rtol)
+
+
+BIG = np.random.default_rng(3).standard_normal(70_000) * 3 + 100        # more elements than float16's max
+ROWS = np.random.default_rng(4).standard_normal((3, 2, 70_000))
+
+
+@pytest.mark.parametrize("ours, theirs, values", [
+    (lambda x: x.mean(), lambda x: x.mean(), (BIG,)),
+    (lambda x: x.mean(dim=2), lambda x: x.mean(dim=2), (ROWS,)),
+    (lambda x: x.sum() / 1000, lambda x: x.sum() / 1000, (BIG / 1000,)),
+    (lambda x: x.var(), lambda x: x.var(), (BIG,)),
+    (lambda x: x.std(dim=2), lambda x: x.std(dim=2), (ROWS * 100,)),
+    (lambda x: x.var(dim=(0, 2), correction=0), lambda x: x.var(dim=(0, 2), correction=0), (ROWS * 100,)),
+    (lambda x, y: F.mse_loss(x, y), lambda x, y: TF.mse_loss(x, y), (BIG, BIG * 0)),
+    (lambda x, y: F.mse_loss(x, y, reduction="sum"), lambda x, y: TF.mse_loss(x, y, reduction="sum"),
+     (BIG / 1000, BIG * 0)),
+    (lambda x: x.logsumexp(2), lambda x: x.logsumexp(2), (ROWS,)),
+    (lambda x: x.softmax(2) * x, lambda x: x.softmax(2) * x, (ROWS[:, :, :100],)),
+    (lambda x: x.log_softmax(2) * x, lambda x: x.log_softmax(2) * x, (ROWS[:, :, :100],)),
+], ids=["mean", "mean(dim)", "sum", "var", "std(dim)", "var(dims)", "mse_loss", "mse_loss sum", "logsumexp",
+        "softmax", "log_softmax"])
+def test_float16_reductions_accumulate_in_float32(ours, theirs, values):
+    assert_float16_like_torch(ours, theirs, *values)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_float16_batch_norm_computes_its_statistics_in_float32(training):
+    x = (np.random.default_rng(5).standard_normal((300, 2, 16, 16)) * 30 + 50).astype(np.float16)
+    running = [np.full(2, 50, np.float16), np.full(2, 900, np.float16)]
+    ours_stats = [a.copy() for a in running]
+    gamma, beta = np.array([1.5, 0.5]), np.array([0.1, -0.2])
+    pattern = np.random.default_rng(6).standard_normal(x.shape).astype(np.float16)   # δy: not the same everywhere
+    assert_float16_like_torch(
+        lambda x, g, b: F.batch_norm(x, *ours_stats, g, b, training=training) * pattern,
+        lambda x, g, b: TF.batch_norm(x, *[torch.tensor(a).to(x.dtype) for a in running], g, b,
+                                      training=training) * torch.tensor(pattern),
+        x, gamma, beta)
+    theirs_stats = [torch.tensor(a) for a in running]
+    TF.batch_norm(torch.tensor(x), *theirs_stats, training=training)
+    for ours, theirs in zip(ours_stats, theirs_stats):
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=2e-3)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1000.0], ids=["norm 316", "norm past float16's max"])
+def test_clip_grad_norm_of_float16_gradients_as_pytorch(scale):
+    gradient = np.full(100_000, scale, np.float16)
+    p = tg.tensor(np.zeros(100_000, np.float16), requires_grad=True)
+    p.grad = gradient.copy()
+    t = torch.zeros(100_000, dtype=torch.float16, requires_grad=True)
+    t.grad = torch.tensor(gradient)
+    total = tg.nn.utils.clip_grad_norm_([p], 1.0)
+    expected = torch.nn.utils.clip_grad_norm_([t], 1.0)
+    assert total.dtype == np.float16
+    np.testing.assert_allclose(total.data.astype(np.float64), expected.double().numpy(), rtol=1e-3)
+    np.testing.assert_allclose(p.grad.astype(np.float64), t.grad.double().numpy(), rtol=1e-3)
+
+
+def test_a_float16_softmax_is_a_probability_target():
+    rng = np.random.default_rng(6)
+    logits, teacher = rng.standard_normal((64, 5)), rng.standard_normal((64, 5))
+    assert_float16_like_torch(lambda s, t: F.cross_entropy(s, t.softmax(1)),
+                              lambda s, t: TF.cross_entropy(s, t.softmax(1)), logits, teacher)

@@ -265,17 +265,20 @@ def _rows_of_classes(input, target, op: str):
     """
     x = _as_tensor(input)
     y = target.data if isinstance(target, Tensor) else np.asarray(target)
+    # Probability rows are reshaped as a tensor when they are one, so a target that requires grad gets it.
+    probabilities = target if isinstance(target, Tensor) and y.dtype.kind == "f" else y
     if x.ndim == 2 or x.ndim == 0:
         return x, target, lambda out, reduction: out
     if x.ndim == 1:                                     # one sample: classes on axis 0
         rows = x.reshape(1, x.shape[0])
-        y_rows = y.reshape(1, -1) if y.ndim == 1 and y.dtype.kind == "f" else y.reshape(1)
+        y_rows = probabilities.reshape(1, -1) if y.ndim == 1 and y.dtype.kind == "f" else y.reshape(1)
         return rows, y_rows, lambda out, reduction: out.reshape() if reduction == "none" else out
     n, classes, *rest = x.shape
     order = (0, *range(2, x.ndim), 1)                   # classes last, then one row per (n, d1, …)
     rows = x.permute(*order).reshape(-1, classes)
     if y.dtype.kind == "f" and y.shape == x.shape:
-        y_rows = y.transpose(order).reshape(-1, classes)
+        y_rows = (probabilities.permute(*order) if isinstance(probabilities, Tensor)
+                  else y.transpose(order)).reshape(-1, classes)
     else:
         if y.shape != (n, *rest):
             raise OpError("softmax_xent" if op == "cross_entropy" else op, "target",
