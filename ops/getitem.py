@@ -40,10 +40,22 @@ class GetItem(Op):
 
 
 def _copied(index):
-    """The index with each array in it copied (ints, slices, None and Ellipsis are immutable)."""
+    """The index with each array in it copied (ints, slices, None and Ellipsis are immutable).
+
+    A 0-d integer array (a 0-d index tensor, labels[0]) becomes an int: PyTorch reads it as one, a
+    basic index, where NumPy would make it an array that moves the other arrays' axes to the front.
+    """
     if isinstance(index, tuple):
-        return tuple(np.array(p) if isinstance(p, np.ndarray) else p for p in index)
-    return np.array(index) if isinstance(index, np.ndarray) else index
+        return tuple(_copied_part(p) for p in index)
+    return _copied_part(index)
+
+
+def _copied_part(part):
+    if not isinstance(part, np.ndarray):
+        return part
+    if part.ndim == 0 and part.dtype.kind in "iu":
+        return int(part)
+    return np.array(part)
 
 
 def _as_pytorch_reads_it(index, ndim: int) -> tuple:

@@ -364,3 +364,23 @@ def test_a_float16_softmax_is_a_probability_target():
     logits, teacher = rng.standard_normal((64, 5)), rng.standard_normal((64, 5))
     assert_float16_like_torch(lambda s, t: F.cross_entropy(s, t.softmax(1)),
                               lambda s, t: TF.cross_entropy(s, t.softmax(1)), logits, teacher)
+
+
+# ------------------------------------------------------------------ 9. empty and 0-d edges
+
+@pytest.mark.parametrize("index", [
+    lambda labels: (labels[0], slice(None), [0, 2, 1]),
+    lambda labels: (slice(None), labels[1], [0, 2]),
+    lambda labels: (labels[0], [2, 0], labels[1]),
+    lambda labels: (labels[0],),
+], ids=["0-d, slice, list", "slice, 0-d, list", "0-d, list, 0-d", "0-d alone"])
+def test_a_0d_integer_tensor_index_reads_as_an_integer_as_in_pytorch(index):
+    values = np.arange(24.0).reshape(2, 3, 4)
+    x = tg.tensor(values, requires_grad=True)
+    t = torch.tensor(values, requires_grad=True)
+    ours, theirs = x[index(tg.tensor([1, 0]))], t[index(torch.tensor([1, 0]))]
+    np.testing.assert_array_equal(ours.data, theirs.detach().numpy())
+    weights = np.arange(ours.data.size, dtype=np.float64).reshape(ours.shape)
+    (ours * weights).sum().backward()
+    (theirs * torch.tensor(weights)).sum().backward()
+    np.testing.assert_array_equal(x.grad, t.grad.numpy())
