@@ -312,3 +312,30 @@ def test_misuse_is_explained():
 
     with pytest.raises(TypeError, match="save_for_backward: argument 0 is a float"):
         SavesNumber.apply(tg.tensor([1.0], requires_grad=True))
+
+
+def test_the_setup_context_style_like_pytorch():
+    def scaled_exp(base):
+        class ScaledExp(base):
+            @staticmethod
+            def forward(x, scale):
+                return (x * scale).exp()
+
+            @staticmethod
+            def setup_context(ctx, inputs, output):
+                x, scale = inputs
+                ctx.scale = scale
+                ctx.save_for_backward(output)
+
+            @staticmethod
+            def backward(ctx, grad_out):
+                out, = ctx.saved_tensors
+                return grad_out * out * ctx.scale, None
+        return ScaledExp
+    x, q = both([0.1, -0.4, 0.7])
+    y, r = scaled_exp(tg.autograd.Function).apply(x, 2.0), scaled_exp(torch.autograd.Function).apply(q, 2.0)
+    np.testing.assert_allclose(y.data, r.detach().numpy())
+    y.sum().backward()
+    r.sum().backward()
+    np.testing.assert_allclose(x.grad, q.grad.numpy())
+    assert tg.gradcheck(lambda a: scaled_exp(tg.autograd.Function).apply(a, 2.0), x)

