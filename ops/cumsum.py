@@ -6,7 +6,7 @@ from tinygraph.ops._axes import one_axis
 from tinygraph.registry import register_op
 
 
-@register_op("cumsum", forward="{out}_k = Σ_{i≤k} {x}_i", backward="δ{x}_i = Σ_{k≥i} δ{out}_k")
+@register_op("cumsum", forward="{out}_k = Σ_(i ≤ k) {x}_i", backward="δ{x}_i = Σ_(k ≥ i) δ{out}_k")
 class Cumsum(Op):
     """out_k = Σ_{i ≤ k} x_i along `dim`;  δx_i = Σ_{k ≥ i} δout_k, the running sum taken from the end.
 

@@ -7,7 +7,7 @@ from tinygraph.registry import register_op
 
 
 @register_op("max_unpool2d", forward="{out}[n, c, {indices}[n, c, u, v]] = {x}[n, c, u, v], 0 elsewhere",
-             backward=("δ{x}[n, c, u, v] = δ{out}[n, c, {indices}[n, c, u, v]]", "none: indices"))
+             backward=("δ{x}[n, c, u, v] = δ{out}[n, c, {indices}[n, c, u, v]]", "δ{indices}: none (indices are constants)"))
 class MaxUnpool2d(Op):
     """out (N, C, Ho, Wo) zero but out.flat[n, c][indices[n, c, u, v]] = x[n, c, u, v] (indices into Ho·Wo);
     δx = δout read at the same places. A place named twice keeps one value, as PyTorch."""

@@ -9,7 +9,7 @@ from tinygraph.registry import register_op
 
 
 @register_op("scatter_add_along_dim", forward="{out} = {x};  {out}[…{index}[…k…]…] += {src}[…k…] along dim",
-             backward=("δ{x} = δ{out}", "none: indices", "δ{src}[…k…] = δ{out}[…{index}[…k…]…]"))
+             backward=("δ{x} = δ{out}", "δ{index}: none (indices are constants)", "δ{src}[…k…] = δ{out}[…{index}[…k…]…]"))
 class ScatterAddAlongDim(Op):
     """out = x with src[..., k, ...] added at [..., index[..., k, ...], ...] along `dim`, for every
     position of index (src may be larger: only its index-shaped corner is used, as PyTorch);

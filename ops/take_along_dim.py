@@ -9,7 +9,7 @@ from tinygraph.registry import register_op
 
 
 @register_op("take_along_dim", forward="{out}[…k…] = {x}[…{index}[…k…]…] along dim",
-             backward=("δ{x}[…{index}[…k…]…] += δ{out}[…k…]", "none: indices"))
+             backward=("δ{x}[…{index}[…k…]…] += δ{out}[…k…]", "δ{index}: none (indices are constants)"))
 class TakeAlongDim(Op):
     """out[..., k, ...] = x[..., index[..., k, ...], ...] along `dim` (dims other than `dim` broadcast);
     δx = δout scatter-added back to the places it was read from (a place read twice gets both).
