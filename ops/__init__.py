@@ -14,7 +14,7 @@ from tinygraph.ops import (  # noqa: F401  the rest of PyTorch's vocabulary (iss
     log2, log10, max_unpool2d, reciprocal, remainder, rounding, rsqrt, scatter_add_along_dim, sin, sinh, square,
     take_along_dim, tan,
 )
-from tinygraph.ops import setitem  # noqa: F401  x[i] = v, recorded (issue 18)
+from tinygraph.ops import add_at, setitem  # noqa: F401  x[i] = v recorded (issue 18); indexing's adjoint (19)
 from tinygraph.ops._tensor_methods import install_tensor_methods  # noqa: E402
 from tinygraph.ops._in_place import install_in_place_methods  # noqa: E402
 

@@ -19,3 +19,8 @@ class Abs(Op):
         (x,) = ctx.saved
         sign_x = (x > 0).astype(x.dtype) - (x < 0)      # not np.sign: NumPy's sign(NaN) is NaN, PyTorch's 0
         return (grad_out * sign_x,)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (x,) = ctx.saved
+        return (grad_out * ((x > 0).astype(x.dtype) - (x < 0)),)

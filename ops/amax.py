@@ -4,6 +4,7 @@ import numpy as np
 from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.ops._axes import reduction_axes, share_among_extremes
+from tinygraph.recorded_backward import broadcast_back
 from tinygraph.registry import register_op
 
 
@@ -29,3 +30,10 @@ class Amax(Op):
     def backward(ctx, grad_out):
         x, out = ctx.saved
         return (share_among_extremes(grad_out, x, out, ctx.axes, ctx.keepdim),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        """δout shared among the elements equal to the extreme: a constant routing."""
+        x, out = ctx.saved
+        share = share_among_extremes(np.ones_like(out), x, out, ctx.axes, ctx.keepdim)
+        return (broadcast_back(grad_out, ctx.axes, ctx.keepdim, x.shape) * share,)

@@ -8,6 +8,7 @@ from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.ops._axes import accumulating
 from tinygraph.ops._inputs import refuse_gradient
+from tinygraph.recorded_backward import by_composition
 from tinygraph.registry import register_op
 
 
@@ -31,19 +32,21 @@ class BatchNorm(Op):
         _check(x, weight, bias, running_mean, running_var, training)
         refuse_gradient(ctx, "batch_norm", BatchNorm.arg_names, ("running_mean", "running_var"),
                         "running statistics are updated in place, not differentiated")
-        dtype = accumulating(x.dtype)
+        # float16: statistics and normalisation in float32, rounded once at the end; integers: float64, as NumPy
+        dtype = accumulating(x.dtype) if x.dtype.kind == "f" else np.dtype(np.float64)
         ctx.out_dtype = None
-        if dtype != x.dtype:          # float16: statistics and normalisation in float32, rounded once at the end
-            ctx.out_dtype = x.dtype
+        if dtype != x.dtype:
+            ctx.out_dtype = x.dtype if x.dtype.kind == "f" else None
             x, weight, bias = (None if a is None else a.astype(dtype) for a in (x, weight, bias))
         m = x.size // x.shape[1]                               # values per channel
         x_mu = buffers.empty(x.shape, x.dtype)                 # x − μ, kept for backward (x̂ = (x − μ)/√(σ² + ε))
         if training:
-            mean = channel_sums(x) / m
-            np.subtract(x, along_channels(mean, x), out=x_mu)
-            var = channel_sums(x_mu, x_mu) / m                 # σ², biased: what normalises
-            for running, batch in ((running_mean, mean), (running_var, var * m / (m - 1))):
-                if running is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):     # an empty batch: NaN statistics, no rows to use them
+                mean = channel_sums(x) / m
+                np.subtract(x, along_channels(mean, x), out=x_mu)
+                var = channel_sums(x_mu, x_mu) / m             # σ², biased: what normalises
+            for running, batch in ((running_mean, mean), (running_var, var * m / max(m - 1, 1))):
+                if running is not None and m:                  # an empty batch leaves them, as PyTorch
                     running[...] = (1 - momentum) * running + momentum * batch
         else:
             mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
@@ -55,7 +58,7 @@ class BatchNorm(Op):
         if bias is not None:
             np.add(y, along_channels(bias, x), out=y)                       # + β
         ctx.save_for_backward(x_mu, inv_std, weight)
-        ctx.training = training
+        ctx.training, ctx.eps = training, eps
         return y if ctx.out_dtype is None else y.astype(ctx.out_dtype)
 
     @staticmethod
@@ -71,6 +74,10 @@ class BatchNorm(Op):
     def backward_in(ctx, grad_out, x_mu, inv_std, gamma):
         """backward's work, in the dtype the forward computed in."""
         need_x, need_weight, need_bias = ctx.needs_input_grad[:3]
+        if grad_out.size == 0:             # an empty batch: its NaN statistics scale no rows, so all is 0
+            zeros = np.zeros(grad_out.shape[1], grad_out.dtype)
+            return (np.zeros_like(grad_out) if need_x else None, zeros if need_weight else None,
+                    zeros if need_bias else None, None, None)
         through_statistics = need_x and ctx.training          # μ and σ² depend on x too
         sum_grad = channel_sums(grad_out) if need_bias or through_statistics else None        # Σ δy
         sum_grad_x_hat = None
@@ -91,6 +98,22 @@ class BatchNorm(Op):
                 np.multiply(grad_out, along_channels(scale, grad_out), out=grad_x)
         return (grad_x, sum_grad_x_hat if need_weight else None, sum_grad if need_bias else None, None, None)
 
+    differentiable_backward = by_composition(lambda ctx, x, weight, bias, mean, var: _composed(ctx, x, weight, bias))
+
+
+def _composed(ctx, x, weight, bias):
+    """γ (x − μ) / √(σ² + ε) + β in ops: μ and σ² of the batch in training, the running ones (constants) in eval."""
+    x_mu, inv_std, _ = ctx.saved
+    axes = (0,) + tuple(range(2, x.ndim))
+    along = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if ctx.training:
+        centred = x - x.mean(axes, keepdim=True)
+        x_hat = centred / ((centred * centred).mean(axes, keepdim=True) + ctx.eps).sqrt()
+    else:                                     # x − μ with μ constant: x minus what forward subtracted
+        x_hat = (x - (x.data - x_mu.astype(x.dtype, copy=False))) * inv_std.astype(x.dtype).reshape(along)
+    y = x_hat if weight is None else x_hat * weight.reshape(*along)
+    return y if bias is None else y + bias.reshape(*along)
+
 
 def channel_sums(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """Σ a (or Σ a ⊙ b) over every axis but axis 1: one value per channel, with no array of products.
@@ -98,7 +121,7 @@ def channel_sums(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     einsum sums each sample's contiguous block of a channel in one loop; ndarray.sum over axes
     (0, 2, 3) runs many short strided loops instead, and a ⊙ b would be one more array.
     """
-    a3 = a.reshape(a.shape[0], a.shape[1], -1)
+    a3 = a.reshape(a.shape[0], a.shape[1], math.prod(a.shape[2:]))      # not -1: an empty batch leaves it open
     if b is None:
         return np.einsum("ncl->c", a3)
     return np.einsum("ncl,ncl->c", a3, b.reshape(a3.shape))
@@ -124,7 +147,7 @@ def _check(x, weight, bias, running_mean, running_var, training) -> None:
         if vector is not None and vector.shape != (channels,):
             raise OpError("batch_norm", name, f"{name} must have shape ({channels},), one per channel of "
                           f"input x {x.shape}, got shape {vector.shape}")
-    if training and x.size // max(channels, 1) <= 1:
+    if training and x.size // max(channels, 1) == 1:        # an empty batch is allowed, as in PyTorch
         raise OpError("batch_norm", "x", f"training needs more than one value per channel to take a "
                       f"variance, got input x of shape {x.shape}")
     if not training and (running_mean is None or running_var is None):

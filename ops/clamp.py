@@ -2,7 +2,8 @@
 import numpy as np
 
 from tinygraph.errors import OpError
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
+from tinygraph.ops.where import Where
 from tinygraph.registry import register_op
 
 
@@ -35,3 +36,8 @@ class Clamp(Op):
     def backward(ctx, grad_out):
         (inside,) = ctx.saved
         return (np.where(inside, grad_out, grad_out.dtype.type(0)),)      # selected: inf/NaN outside stays out
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (inside,) = ctx.saved
+        return (apply(Where, inside, grad_out, 0.0),)

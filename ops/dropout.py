@@ -35,3 +35,10 @@ class Dropout(Op):
             return (grad_out,)
         (keep,) = ctx.saved
         return (grad_out * keep * ctx.scale,)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        if ctx.scale is None:
+            return (grad_out,)
+        (keep,) = ctx.saved
+        return (grad_out * (keep * ctx.scale),)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from tinygraph.errors import OpError
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
 from tinygraph.registry import register_op
 
 
@@ -19,7 +19,8 @@ class GetItem(Op):
         ctx.shape = x.shape
         # The rule keeps its own copy of every index array: the caller may refill its array (or index
         # tensor) before backward, and PyTorch, too, copies a NumPy index.
-        ctx.steps = steps = _as_pytorch_reads_it(_copied(index), x.ndim)
+        ctx.index = index = _copied(index)
+        ctx.steps = steps = _as_pytorch_reads_it(index, x.ndim)
         ctx.step_shapes, out = [], x
         try:
             for step in steps:
@@ -37,6 +38,11 @@ class GetItem(Op):
             np.add.at(grad_in, step, grad)          # δx[i] += δout[...]: repeated indices add up
             grad = grad_in
         return (grad,)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        from tinygraph.ops.add_at import AddAt        # add_at imports this module
+        return (apply(AddAt, grad_out, index=ctx.index, shape=ctx.shape),)
 
 
 def _copied(index):

@@ -29,3 +29,10 @@ class LogSoftmax(Op):
         (out,) = ctx.saved
         grad = grad_out.astype(out.dtype, copy=False)
         return ((grad - np.exp(out) * np.sum(grad, axis=ctx.axis, keepdims=True)).astype(grad_out.dtype, copy=False),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (out,) = ctx.saved
+        if out.ndim == 0:
+            return (grad_out * 0.0,)
+        return (grad_out - ctx.output(out).exp() * grad_out.sum(ctx.axis, keepdim=True),)

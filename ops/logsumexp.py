@@ -3,6 +3,7 @@ import numpy as np
 
 from tinygraph.op import Op
 from tinygraph.ops._axes import accumulating, reduction_axes, restore_axes
+from tinygraph.recorded_backward import by_composition
 from tinygraph.registry import register_op
 
 
@@ -38,3 +39,15 @@ class LogSumExp(Op):
         values, out = ctx.saved
         grad = restore_axes(grad_out, ctx.axes, ctx.keepdim, values.shape) * np.exp(values - out)
         return (grad.astype(grad_out.dtype, copy=False),)
+
+    differentiable_backward = by_composition(lambda ctx, x: _composed(x, ctx.axes, ctx.keepdim))
+
+
+def _composed(x, axes, keepdim: bool):
+    """m + ln Σ e^(x − m), m the max as a constant (it cancels in every derivative)."""
+    if x.data.size == 0:
+        return (x * 0.0).sum(axes, keepdim=keepdim) - np.inf
+    m = np.max(x.data, axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    total = (x - m).exp().sum(axes, keepdim=True).log() + m
+    return total if keepdim else total.reshape(*np.squeeze(total.data, axis=axes).shape)

@@ -2,9 +2,10 @@
 import numpy as np
 
 from tinygraph import buffers
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
 from tinygraph.ops._windows import (add_windows, crop, pad_to, pool_options, pooled_size, rows_apart,
                                      rows_together, windows)
+from tinygraph.ops.add_at import AddAt
 from tinygraph.registry import register_op
 
 
@@ -54,6 +55,26 @@ class MaxPool(Op):
         grad_x[:, :, :out_h * kh, :out_w * kw] = grad_windows.transpose(0, 1, 2, 4, 3, 5).reshape(
             n, channels, out_h * kh, out_w * kw)
         return (grad_x,)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        """§3.3 as a constant routing: δP added at each window's (i*, j*), so max-pooling adds no curvature."""
+        x = ctx.input(0)
+        winners = _winners(ctx, x.data, *grad_out.shape[2:])
+        return (apply(AddAt, grad_out.reshape(-1), index=winners.reshape(-1),
+                      shape=(x.data.size,)).reshape(*ctx.x_shape),)
+
+
+def _winners(ctx, x: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """The flat index into x of each window's (i*, j*): the first maximum in row-major order, a NaN winning."""
+    (kh, kw), (sh, sw), (dh, dw), (ph, pw) = ctx.kernel, ctx.stride, ctx.dilation, ctx.padding
+    A = pad_to(x, ctx.padding, ctx.padded_shape, -np.inf)
+    n, channels, height, width = x.shape
+    best = windows(A, ctx.kernel, ctx.stride, ctx.dilation).reshape(n, channels, out_h, out_w, kh * kw).argmax(-1)
+    rows = np.arange(out_h)[:, None] * sh + (best // kw) * dh - ph
+    columns = np.arange(out_w)[None, :] * sw + (best % kw) * dw - pw
+    planes = np.arange(n * channels).reshape(n, channels, 1, 1) * (height * width)
+    return planes + rows * width + columns
 
 
 # The derivation's pool, non-overlapping 2×2 blocks, as two pairwise maxima: each row of a block

@@ -5,7 +5,9 @@ import numpy as np
 
 from tinygraph.op import Op
 from tinygraph.ops._axes import accumulating, reduction_axes, restore_axes
+from tinygraph.recorded_backward import broadcast_back
 from tinygraph.registry import register_op
+from tinygraph.tensor import Tensor
 
 
 @register_op("mean", forward="{out} = (1/n) Σ {x}", backward="δ{x} = δ{out} / n copied over the averaged axes")
@@ -39,3 +41,9 @@ class Mean(Op):
         accumulate = accumulating(ctx.dtype)           # 1/n in float16 is 0 once n > 65,504
         grad = (grad.astype(accumulate, copy=False) / accumulate.type(ctx.count)).astype(ctx.dtype, copy=False)
         return (np.broadcast_to(grad, ctx.shape),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        if ctx.count == 0:
+            return (Tensor._wrap(np.zeros(ctx.shape, dtype=ctx.dtype)),)
+        return (broadcast_back(grad_out / ctx.count, ctx.axes, ctx.keepdim, ctx.shape),)

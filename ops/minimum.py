@@ -1,7 +1,8 @@
 """Elementwise min(a, b) with broadcasting."""
 import numpy as np
 
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
+from tinygraph.ops.where import Where
 from tinygraph.registry import register_op
 
 
@@ -27,3 +28,11 @@ class Minimum(Op):
         grad_a = np.where(a > b, zero, shared) if need_a else None
         grad_b = np.where(a < b, zero, shared) if need_b else None
         return grad_a, grad_b
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        a, b = ctx.saved
+        need_a, need_b = ctx.needs_input_grad
+        shared = apply(Where, a == b, grad_out * 0.5, grad_out)
+        return (apply(Where, a > b, 0.0, shared) if need_a else None,
+                apply(Where, a < b, 0.0, shared) if need_b else None)

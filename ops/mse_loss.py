@@ -4,6 +4,7 @@ import numpy as np
 from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.ops._axes import accumulating
+from tinygraph.recorded_backward import by_composition
 from tinygraph.registry import register_op
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -44,3 +45,13 @@ class MSELoss(Op):
             grad = grad / accumulate.type(max(difference.size, 1))
         grad = grad.astype(difference.dtype, copy=False)
         return grad, -grad
+
+    differentiable_backward = by_composition(lambda ctx, x, y: _composed(x - y, ctx.reduction))
+
+
+def _composed(difference, reduction: str):
+    squares = difference * difference
+    if reduction == "none":
+        return squares
+    total = squares.sum()
+    return total / max(squares.data.size, 1) if reduction == "mean" else total

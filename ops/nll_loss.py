@@ -4,6 +4,7 @@ import numpy as np
 from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.ops._inputs import refuse_gradient
+from tinygraph.recorded_backward import by_composition
 from tinygraph.registry import register_op
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -42,6 +43,18 @@ class NLLLoss(Op):
         grad_input = np.zeros(ctx.shape, dtype=grad_out.dtype)
         grad_input[np.arange(len(labels)), labels] = grad_rows
         return grad_input, None, None
+
+    differentiable_backward = by_composition(lambda ctx, x, target, weight: _composed(ctx, x))
+
+
+def _composed(ctx, x):
+    """−w[y_n] · x[n, y_n] per row, reduced as forward did (the labels and row weights are constants)."""
+    labels, row_weights = ctx.saved
+    losses = -(x[np.arange(len(labels)), labels] * row_weights)
+    if ctx.reduction == "none":
+        return losses
+    total = losses.sum()
+    return total / ctx.divisor if ctx.reduction == "mean" else total
 
 
 def read_labels(op: str, input: np.ndarray, target: np.ndarray, weight, ignore_index: int, reduction: str):

@@ -2,7 +2,8 @@
 import numpy as np
 
 from tinygraph.errors import OpError
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
+from tinygraph.ops.where import Where
 from tinygraph.registry import register_op
 
 
@@ -41,4 +42,22 @@ class Pow(Op):
         if need_p:
             with np.errstate(divide="ignore", invalid="ignore"):     # ln of 0 or of a negative base
                 grad_p = grad_out * np.where((x == 0) & (p >= 0), 0, out * np.log(x))
+        return grad_x, grad_p
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        x, p, out = ctx.saved
+        need_x, need_p = ctx.needs_input_grad
+        base, exponent = ctx.input(0, x), ctx.input(1, p)
+        grad_x = grad_p = None
+        if need_x:
+            if p.ndim == 0 and not exponent.requires_grad:          # a number for an exponent
+                power = p.item()
+                grad_x = grad_out * 0.0 if power == 0 else grad_out * power * base ** (power - 1)
+            else:
+                grad_x = apply(Where, p == 0, 0.0, grad_out * exponent * base ** (exponent - 1))
+        if need_p:                                                  # out · ln x, and 0 where x = 0, p ≥ 0
+            off = (x == 0) & (p >= 0)
+            logarithm = apply(Where, off, 1.0, base).log()          # ln 1 = 0 there: no 0 · ∞ below
+            grad_p = grad_out * apply(Where, off, 0.0, ctx.output(out) * logarithm)
         return grad_x, grad_p

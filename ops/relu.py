@@ -1,7 +1,8 @@
 """ReLU, section 2.2 of the derivation: A = max(0, Z); its gradient, section 3.4."""
 import numpy as np
 
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
+from tinygraph.ops.where import Where
 from tinygraph.registry import register_op
 
 
@@ -26,6 +27,11 @@ class ReLU(Op):
         np.copyto(grad_Z, grad_out)
         np.copyto(grad_Z, 0, where=dead)
         return (grad_Z,)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        """δZ = δA where Z > 0, exactly 0 elsewhere: the mask is a constant, so it adds no curvature."""
+        return (apply(Where, ctx.saved_whole(0), 0.0, grad_out),)
 
     @staticmethod
     def backward_note(x):

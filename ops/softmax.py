@@ -28,3 +28,11 @@ class Softmax(Op):
         (out,) = ctx.saved
         grad = grad_out.astype(out.dtype, copy=False)
         return ((out * (grad - np.sum(grad * out, axis=ctx.axis, keepdims=True))).astype(grad_out.dtype, copy=False),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (out,) = ctx.saved
+        if out.ndim == 0:                     # the softmax of one number is 1: no gradient
+            return (grad_out * 0.0,)
+        y = ctx.output(out)
+        return (y * (grad_out - (grad_out * y).sum(ctx.axis, keepdim=True)),)

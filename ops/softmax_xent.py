@@ -2,9 +2,11 @@
 import numpy as np
 
 from tinygraph.errors import OpError
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
 from tinygraph.ops._axes import accumulating
 from tinygraph.ops._inputs import refuse_gradient
+from tinygraph.ops.log_softmax import LogSoftmax
+from tinygraph.recorded_backward import by_composition
 from tinygraph.registry import register_op
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -93,6 +95,28 @@ class SoftmaxCrossEntropy(Op):
             if ctx.needs_input_grad[2]:
                 grad_w = -(((1 - smoothing) * y + smoothing / y.shape[1]) * weighted_log_probs).sum(axis=0)
         return (grad_s.astype(ctx.out_dtype, copy=False), grad_y, grad_w)
+
+    differentiable_backward = by_composition(lambda ctx, logits, target, weight: _composed(ctx, logits, target, weight))
+
+
+def _composed(ctx, logits, target, weight):
+    """−Σ_i q_i log softmax(s)_i per row, reduced as forward did: the loss in ops, for every derivative
+    above the first (the labels' distribution q is a constant; probability rows and weights are not)."""
+    probs, labels, y, *of_target = ctx.saved
+    log_probs = apply(LogSoftmax, logits, dim=1)
+    classes = probs.shape[1]
+    if labels is not None:                               # the derivation's case: q is one-hot
+        q = np.eye(classes, dtype=probs.dtype)[labels]
+    elif of_target:                                      # probability rows (or weights) that require grad
+        q = (1 - ctx.smoothing) * target + ctx.smoothing / classes
+        q = q if weight is None else q * weight
+    else:
+        q = y
+    losses = -(log_probs * q).sum(1)
+    if ctx.reduction == "none":
+        return losses
+    total = losses.sum()
+    return total / ctx.divisor if ctx.reduction == "mean" else total
 
 
 def _target_distribution(labels, y, weight, ignore_index, smoothing, shape, dtype) -> tuple[np.ndarray, float]:

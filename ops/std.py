@@ -3,7 +3,8 @@ import numpy as np
 
 from tinygraph.op import Op
 from tinygraph.ops._axes import reduction_axes, restore_axes
-from tinygraph.ops.var import centre
+from tinygraph.ops.var import centre, composed_var
+from tinygraph.recorded_backward import by_composition
 from tinygraph.registry import register_op
 
 
@@ -35,3 +36,6 @@ class Std(Op):
         with np.errstate(invalid="ignore", divide="ignore"):
             grad_var = np.where(out == 0, 0, restore_axes(grad_out, ctx.axes, ctx.keepdim, centred.shape) / (2 * out))
             return ((grad_var * 2 * centred / denominator).astype(ctx.dtype, copy=False),)
+
+    differentiable_backward = by_composition(
+        lambda ctx, x: composed_var(x, ctx.axes, ctx.keepdim, ctx.saved[1]).sqrt())

@@ -3,6 +3,7 @@ import numpy as np
 
 from tinygraph.op import Op
 from tinygraph.ops._axes import accumulating, reduction_axes, restore_axes
+from tinygraph.recorded_backward import broadcast_back
 from tinygraph.registry import register_op
 
 
@@ -23,3 +24,7 @@ class Sum(Op):
     @staticmethod
     def backward(ctx, grad_out):
         return (np.broadcast_to(restore_axes(grad_out, ctx.axes, ctx.keepdim, ctx.shape), ctx.shape),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        return (broadcast_back(grad_out, ctx.axes, ctx.keepdim, ctx.shape),)

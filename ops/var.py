@@ -5,6 +5,7 @@ import numpy as np
 
 from tinygraph.op import Op
 from tinygraph.ops._axes import accumulating, reduction_axes, restore_axes
+from tinygraph.recorded_backward import by_composition
 from tinygraph.registry import register_op
 
 
@@ -33,6 +34,14 @@ class Var(Op):
         with np.errstate(invalid="ignore", divide="ignore"):
             grad = restore_axes(grad_out, ctx.axes, ctx.keepdim, centred.shape) * 2 * centred / denominator
         return (grad.astype(ctx.dtype, copy=False),)
+
+    differentiable_backward = by_composition(lambda ctx, x: composed_var(x, ctx.axes, ctx.keepdim, ctx.saved[1]))
+
+
+def composed_var(x, axes, keepdim: bool, denominator):
+    """Σ (x − x̄)² / (n − correction) in ops (the denominator, a number, as forward computed it)."""
+    centred = x - x.mean(axes, keepdim=True)
+    return (centred * centred).sum(axes, keepdim=keepdim) / denominator.item()
 
 
 def centre(x: np.ndarray, axes, correction: float) -> tuple[np.ndarray, np.generic, np.dtype]:

@@ -2,7 +2,7 @@
 import numpy as np
 
 from tinygraph.errors import OpError
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
 from tinygraph.registry import register_op
 
 
@@ -27,3 +27,10 @@ class Where(Op):
         grad_a = np.where(condition, grad_out, 0) if need_a else None
         grad_b = np.where(condition, 0, grad_out) if need_b else None
         return None, grad_a, grad_b
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (condition,) = ctx.saved
+        _, need_a, need_b = ctx.needs_input_grad
+        return (None, apply(Where, condition, grad_out, 0.0) if need_a else None,
+                apply(Where, condition, 0.0, grad_out) if need_b else None)

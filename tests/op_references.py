@@ -388,3 +388,13 @@ REFERENCES.update({
         inputs=X, shapes={"main": [(2, 3, 4, 6)], "empty": [(0, 3, 4, 6)]},
         skip={"0-d": EMPTY_IMAGE}),
 })
+
+
+# indexing's adjoint: zeros, then out[i] += g (repeats add up), as torch's index_put(accumulate=True)
+REFERENCES["add_at"] = Reference(
+    calls={"index array, repeats": (lambda g, i: tg.add_at(g, index=i, shape=(6, 3)),
+                                    lambda g, i: torch.zeros(6, 3, dtype=g.dtype).index_put((i,), g, accumulate=True))},
+    inputs=(Input("g"), Input("index", "index")),
+    shapes={"main": [(5, 3), (5,)], "empty": [(0, 3), (0,)]},
+    skip={"0-d": "an index picks rows: a 0-d gradient has none"},
+    dtypes=FLOATS + INTS)

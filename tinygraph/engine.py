@@ -15,9 +15,9 @@ from tinygraph.node import Node
 from tinygraph.tensor import Tensor
 
 
-def graph_order(root) -> list:
+def graph_order(root, stop: set | None = None) -> list:
     """Every Node and leaf that `root` (a tensor, or a list of them) depends on through inputs that
-    require grad, each after its parents.
+    require grad, each after its parents; the parents of an item whose id is in `stop` are left out.
 
     Iterative depth-first search (an explicit stack, no recursion), so a chain of any depth works.
     An item is pushed once to be expanded (its parents pushed above it) and stays on the stack under
@@ -35,7 +35,7 @@ def graph_order(root) -> list:
         if state is None:               # first visit: come back after the parents
             placed[key] = False
             stack.append(item)
-            if type(item) is Node:
+            if type(item) is Node and (stop is None or key not in stop):
                 for parent in item.parents:
                     if parent is not None and id(parent) not in placed and (
                             type(parent) is Node or parent.requires_grad):

@@ -84,6 +84,12 @@ class Context:
             return parent
         return _bound(parent, values, f"its input {self.node.op.arg_names[index]!r}", self.node)
 
+    def saved_whole(self, index: int) -> Any:
+        """Saved value `index` for the whole batch: joined along axis 0 when forward ran in parts."""
+        if self.parts is None:
+            return self.saved[index]
+        return np.concatenate([part.saved[index] for part in self.parts], axis=0)
+
     def output(self, values: np.ndarray | None = None) -> Tensor:
         """The op's output as a Tensor made by this Node (values as in `input`)."""
         return _bound(self.node, values, "its output", self.node)

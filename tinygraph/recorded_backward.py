@@ -9,7 +9,7 @@ differentiates through it, as PyTorch's once_differentiable does.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -21,7 +21,8 @@ from tinygraph.parallel import run_backward
 from tinygraph.tensor import Tensor
 
 
-def recorded_sweep(order: list, pending: dict, retain_graph: bool, capture: dict | None) -> None:
+def recorded_sweep(order: list, pending: dict, retain_graph: bool, capture: dict | None,
+                   end_step: bool = True) -> None:
     """The reverse sweep over `order` with Tensor gradients; see engine._run_backward for the plain one.
 
     `pending` maps id(item) to the gradient its consumers sent (the roots' to start). Leaves
@@ -68,7 +69,8 @@ def recorded_sweep(order: list, pending: dict, retain_graph: bool, capture: dict
                                           tuple(None if g is None else np.asarray(_data(g)) for g in rule_grads)))
             if not retain_graph:
                 node.release()
-    buffers.end_step()
+    if end_step:
+        buffers.end_step()
 
 
 def _tell(hooks, step) -> None:
@@ -123,6 +125,38 @@ def sum_to_shape(g: Tensor, shape: tuple) -> Tensor:
     if axes:
         g = g.sum(axes, keepdim=True)
     return g.reshape(*shape) if g.shape != shape else g
+
+
+def broadcast_back(g: Tensor, axes, keepdim: bool, shape: tuple) -> Tensor:
+    """A reduction's gradient spread back over the reduced axes (ops/_axes.restore_axes on Tensors)."""
+    if not keepdim:
+        reduced = range(len(shape)) if axes is None else [a % max(len(shape), 1) for a in axes]
+        g = g.reshape(*[1 if i in reduced else n for i, n in enumerate(shape)])
+    return g.expand(*shape) if g.shape != tuple(shape) else g
+
+
+def by_composition(expression: Callable) -> Callable:
+    """A differentiable_backward for an op that other ops can express: `expression(ctx, *inputs)`
+    recomputes the op's output from its inputs (as Tensors of the graph) with those ops, and the rule
+    is the recorded vector-Jacobian product of that expression. For fused ops (softmax cross-entropy,
+    batch norm): one fast NumPy rule for first order, and the composition for every order above."""
+    def differentiable_backward(ctx, grad_out):
+        from tinygraph.engine import graph_order
+        inputs = [ctx.input(i) for i in range(len(ctx.node.parents))]
+        wanted = {id(t if t._node is None else t._node): i for i, t in enumerate(inputs)
+                  if t is not None and ctx.needs_input_grad[i]}
+        out = expression(ctx, *inputs)
+        if not out.requires_grad:
+            return (None,) * len(inputs)
+        capture = dict.fromkeys(wanted)
+        start = out._node if out._node is not None else out
+        order = graph_order(out, stop=set(wanted))    # the op's inputs are its own variables: stop there
+        recorded_sweep(order, {id(start): grad_out}, True, capture, end_step=False)
+        grads = [None] * len(inputs)
+        for key, i in wanted.items():
+            grads[i] = capture[key]
+        return tuple(grads)
+    return differentiable_backward
 
 
 # ------------------------------------------------------------------------------------ once-differentiable
