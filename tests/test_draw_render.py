@@ -136,6 +136,11 @@ def test_one_step_as_a_drawing_highlights_the_rule_that_runs():
     assert "now: δs += [" in first           # δs has 4 entries: the term itself, signed
     with pytest.raises(ValueError, match=r"step must be in 1\.\.8"):
         draw_step(L, 9, recording=recording)
+    # Close up: the op, its inputs and its output only (conv2d, step 7: X, W, b -> Z), no legend, large type.
+    close = draw_step(L, 7, recording=recording, close_up=True).source
+    drawn = set(re.findall(r"^\s*([OT]\d+|legend) \[", close, re.M))
+    assert drawn == {"O0", "T0", "T1", "T2", "T3"} and "rankdir=TB" in close
+    assert min(int(n) for n in re.findall(r'POINT-SIZE="(\d+)"', close)) >= 13
 
 
 @needs_dot

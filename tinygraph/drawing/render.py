@@ -42,8 +42,8 @@ class Drawing(graphviz.Digraph):
             return super()._repr_mimebundle_(include, exclude, **kwargs)
         return {"text/html": notebook_html(self.source)}
 
-    def _repr_html_(self) -> str:
-        return notebook_html(self.source) if not has_dot() else self.pipe(format="svg", encoding="utf-8")
+    def _repr_html_(self) -> str | None:
+        return None if has_dot() else notebook_html(self.source)    # with dot, the SVG of the bundle
 
     def pipe(self, format=None, *args, **kwargs):
         out = super().pipe(format, *args, **kwargs)

@@ -125,8 +125,9 @@ def draw_steps(root: Tensor, path: str | Path | None = None, *, recording: Backw
 
 def draw_step(root: Tensor, step: int, *, recording: BackwardRecording | None = None, view: str = "both",
               values: bool = False, formulas: bool = True, rankdir: str = "LR", images: bool = True,
-              lecture: bool = False) -> graphviz.Digraph:
-    """One frame of the step-through, as a drawing: backward just after rule number `step` (from 1)."""
+              lecture: bool = False, close_up: bool = False) -> graphviz.Digraph:
+    """One frame of the step-through, as a drawing: backward just after rule number `step` (from 1).
+    close_up: only the op whose rule runs, its inputs and its output, top to bottom, as the page's close-up."""
     graph = build_graph(root)
     if recording is None:
         recording = _record(root, graph)
@@ -134,8 +135,14 @@ def draw_step(root: Tensor, step: int, *, recording: BackwardRecording | None = 
     if not 1 <= step <= len(frames):
         raise ValueError(f"draw_step: step must be in 1..{len(frames)} (one per backward rule), got {step}")
     frame, caption = frames[step - 1]
-    digraph = render(graph, view=view, values=values, grads=True, formulas=formulas, collapse=False,
-                     rankdir=rankdir, recording=recording, frame=frame, images=images, lecture=lecture)
+    close = {}
+    if close_up:
+        op = graph.ops[frame.current]
+        close = dict(only={op.id, op.output} | {t for t in op.inputs if t is not None}, rankdir="TB",
+                     floor=CLOSE_UP_FLOOR * (LECTURE_SCALE if lecture else 1))
+    digraph = render(graph, **{"view": view, "values": values, "grads": True, "formulas": formulas,
+                               "collapse": False, "rankdir": rankdir, "recording": recording, "frame": frame,
+                               "images": images, "lecture": lecture, **close})
     plain = html.unescape(re.sub(r"<[^>]+>", "", caption.replace("<br>", "\n")))
     digraph.attr(label=plain.replace("\n", "\\l") + "\\l", labelloc="t", labeljust="l", fontsize="16")
     return digraph
