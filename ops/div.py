@@ -12,7 +12,8 @@ class Div(Op):
 
     @staticmethod
     def forward(ctx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(a, b)
+        # a only for b's gradient, as PyTorch: h / 2 keeps no h, so h may change in place afterwards.
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
         return a / b
 
     @staticmethod
@@ -26,6 +27,6 @@ class Div(Op):
     @staticmethod
     def differentiable_backward(ctx, grad_out):
         a, b = ctx.saved
-        a, b = ctx.input(0, a), ctx.input(1, b)
         need_a, need_b = ctx.needs_input_grad
+        a, b = (ctx.input(0, a) if need_b else None), ctx.input(1, b)
         return (grad_out / b if need_a else None), (-grad_out * a / (b * b) if need_b else None)

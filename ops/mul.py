@@ -12,7 +12,9 @@ class Mul(Op):
 
     @staticmethod
     def forward(ctx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad
+        # Only what a gradient needs, as PyTorch: h * 2 keeps no h, so h may change in place afterwards.
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
         return a * b
 
     @staticmethod

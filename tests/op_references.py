@@ -92,6 +92,8 @@ class Reference:
     skip: dict[str, str] = field(default_factory=dict)
     differences: dict[str, str] = field(default_factory=dict)
     xfail: dict[str, str] = field(default_factory=dict)
+    # Where PyTorch raises, tinygraph's error must contain one of these (default: the op's name).
+    error_mentions: tuple[str, ...] = ()
 
 
 X = (Input("x"),)
@@ -398,3 +400,171 @@ REFERENCES["add_at"] = Reference(
     shapes={"main": [(5, 3), (5,)], "empty": [(0, 3), (0,)]},
     skip={"0-d": "an index picks rows: a 0-d gradient has none"},
     dtypes=FLOATS + INTS)
+
+
+# ---- writing into tensors: the setitem op, and the in-place idioms that record it and the others
+REFERENCES["setitem"] = Reference(
+    calls={"x[mask] = v": (lambda x, v, m, i: tg.setitem(x, v, index=m), lambda x, v, m, i: _written(x, m, v)),
+           "x[1:] = v": (lambda x, v, m, i: tg.setitem(x, v, index=slice(1, None)),
+                         lambda x, v, m, i: _written(x, slice(1, None), v)),
+           "x[index array, repeats] = v": (lambda x, v, m, i: tg.setitem(x, v, index=i),
+                                           lambda x, v, m, i: _written(x, i, v))},
+    inputs=(Input("x"), Input("value", "plain"), Input("mask", "mask"), Input("index", "index")),
+    shapes={"main": [(3, 4), (), (3, 4), (4,)], "empty": [(0, 4), (), (0, 4), (2,)], "0-d": [(), (), (), (2,)]},
+    dtypes=FLOATS + INTS)
+
+
+def _written(x, index, value):
+    """PyTorch's out-of-place x[index] = value: a clone written in place (recorded as CopySlices)."""
+    out = x.clone()
+    out[index] = value
+    return out
+
+
+# In-place idioms on a tensor inside a graph, h = x * 1: each function runs unchanged on tinygraph's
+# tensors and on PyTorch's (the same method names), so one function is both calls. tests/test_matrix.py
+# runs them in test_in_place_idioms_match_pytorch, over FLOATS x IN_PLACE_VALUES.
+IN_PLACE_VALUES = ("normal", "zeros", "ties", "inf", "nan", "empty", "0-d")
+
+
+def _iadd(x, y, m):
+    h = x * 1
+    h += y
+    return h * 2
+
+
+def _isub_imul(x, y, m):
+    h = x * 1
+    h -= y
+    h *= y
+    return h
+
+
+def _itruediv(x, y, m):
+    h = x * 1
+    h /= y
+    return h
+
+
+def _add_alpha(x, y, m):
+    h = x * 1
+    h.add_(y, alpha=2)
+    return h
+
+
+def _sub_mul_div(x, y, m):
+    h = x * 1
+    h.sub_(y).mul_(y).div_(2.0)
+    return h
+
+
+def _clamp(x, y, m):
+    h = x * y
+    h.clamp_(-0.5, 0.5)
+    return h
+
+
+def _zero(x, y, m):
+    h = x * 1
+    h.zero_()
+    return h + y
+
+
+def _fill(x, y, m):
+    h = x * 1
+    h.fill_(0.5)
+    return h * y
+
+
+def _copy(x, y, m):
+    h = x * 1
+    h.copy_(y)
+    return h * x
+
+
+def _masked_zero(x, y, m):
+    h = x * y
+    h[m] = 0
+    return h
+
+
+def _row_from_other(x, y, m):
+    h = x * 1
+    h[1] = y[0] * 3
+    return h
+
+
+def _view_update(x, y, m):
+    h = x * 1
+    h[0] += y[0]
+    h[:, 1:] *= 2
+    return h
+
+
+def _transposed_view(x, y, m):
+    h = x * 1
+    h.T.mul_(y.T)
+    return h
+
+
+def _old_value_used(x, y, m):
+    h = x * 1
+    before = h * 2 + h / 4          # a product or quotient by a number saves no tensor, so this stays valid
+    h += y
+    return before + h
+
+
+def _relu_in_place(x, y, m):
+    h = x * y
+    h.relu_()
+    return h * 2
+
+
+def _sigmoid_in_place(x, y, m):
+    h = x * y
+    h.sigmoid_()
+    return h
+
+
+def _relu_then_sigmoid(x, y, m):
+    h = x * y
+    h.relu_()
+    h.sigmoid_()                    # overwrites what PyTorch's relu saved (its output)
+    return h
+
+
+def _saved_value_overwritten(x, y, m):
+    h = x * 1
+    product = h * y                 # saves h for y's gradient
+    h += 1
+    return product                  # both frameworks refuse at backward
+
+
+def _leaf_in_place(x, y, m):
+    x += y                          # a leaf that requires grad: both frameworks refuse
+    return x
+
+
+IN_PLACE_ERRORS = ("in place", "in-place", "modified")
+IN_PLACE_DIFFERENCES = {
+    "h.relu_().sigmoid_()": {"float": "PyTorch's relu saves its output, so sigmoid_ overwriting it makes backward "
+                                      "refuse; tinygraph's relu saves its mask (x <= 0), which sigmoid_ does not "
+                                      "touch, so backward is correct"}}
+IN_PLACE = {
+    name: Reference(calls={name: (function, function)},
+                    inputs=(Input("x"), Input("y", "plain"), Input("mask", "mask")),
+                    shapes={"main": [(3, 4), (3, 4), (3, 4)], "empty": [(0, 4), (0, 4), (0, 4)], "0-d": [(), (), ()]},
+                    error_mentions=IN_PLACE_ERRORS, skip=skip or {},
+                    differences=IN_PLACE_DIFFERENCES.get(name, {}))
+    for name, function, skip in [
+        ("h += y", _iadd, None), ("h -= y; h *= y", _isub_imul, None), ("h /= y", _itruediv, None),
+        ("h.add_(y, alpha=2)", _add_alpha, None), ("h.sub_(y).mul_(y).div_(2)", _sub_mul_div, None),
+        ("h.clamp_(-0.5, 0.5)", _clamp, None), ("h.zero_() + y", _zero, None), ("h.fill_(0.5) * y", _fill, None),
+        ("h.copy_(y) * x", _copy, None), ("h[mask] = 0", _masked_zero, None),
+        ("h[1] = y[0] * 3", _row_from_other, {"empty": "no row 1", "0-d": "no row 1"}),
+        ("h[0] += y[0]; h[:, 1:] *= 2", _view_update, {"empty": "no row 0", "0-d": "no row 0"}),
+        ("h.T.mul_(y.T)", _transposed_view, None), ("old value used after h += y", _old_value_used, None),
+        ("h.relu_() * 2", _relu_in_place, None), ("h.sigmoid_()", _sigmoid_in_place, None),
+        ("h.relu_().sigmoid_()", _relu_then_sigmoid, None),
+        ("saved value overwritten", _saved_value_overwritten, None), ("leaf += y", _leaf_in_place, None)]
+}

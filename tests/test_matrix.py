@@ -25,8 +25,8 @@ from torch_required import require_torch
 torch = require_torch(__file__)
 
 import tinygraph as tg  # noqa: E402
-from op_references import (FLOATS, INTS, LABEL_CLASSES, LAYOUTS, REFERENCES, TIE_VALUES,  # noqa: E402
-                           VALUE_CLASSES, Reference, tolerance)
+from op_references import (FLOATS, IN_PLACE, IN_PLACE_VALUES, INTS, LABEL_CLASSES, LAYOUTS,  # noqa: E402
+                           REFERENCES, TIE_VALUES, VALUE_CLASSES, Reference, tolerance)
 from torch_compare import NUMPY_DTYPES, TORCH_DTYPES, assert_close, assert_gradient_contract, laid_out  # noqa: E402
 
 torch.set_num_threads(1)
@@ -41,9 +41,11 @@ INDEX_KINDS = ("labels", "index", "mask")      # handed to tinygraph as NumPy ar
 
 # ----------------------------------------------------------------------------- the cases
 class Case:
-    def __init__(self, op: str, call: str, dtype: str, shape_label: str, values: str, layout: str):
+    def __init__(self, op: str, call: str, dtype: str, shape_label: str, values: str, layout: str,
+                 table: dict[str, Reference] = REFERENCES):
         self.op, self.call, self.dtype, self.shape_label = op, call, dtype, shape_label
         self.values, self.layout = values, layout
+        self.reference: Reference = table[op]
 
     @property
     def parts(self) -> set[str]:
@@ -52,11 +54,8 @@ class Case:
 
     @property
     def id(self) -> str:
-        return f"{self.op}-{self.call}-{self.dtype}-{self.shape_label}-{self.values}-{self.layout}"
-
-    @property
-    def reference(self) -> Reference:
-        return REFERENCES[self.op]
+        call = "" if self.call == self.op else f"-{self.call}"
+        return f"{self.op}{call}-{self.dtype}-{self.shape_label}-{self.values}-{self.layout}"
 
     def shapes(self) -> list[tuple]:
         label = self.values if self.values in ("empty", "0-d") else self.shape_label
@@ -79,6 +78,7 @@ def applicable(case: Case) -> bool:
 
 
 def generate() -> list[Case]:
+    """The registry's cases: every call x dtype x value class, and the first call in every layout and shape."""
     cases = []
     for op, ref in REFERENCES.items():
         calls = list(ref.calls)
@@ -101,7 +101,15 @@ def as_param(case: Case):
     return pytest.param(case, id=case.id, marks=marks)
 
 
+def generate_in_place() -> list[Case]:
+    """The in-place idioms: every float dtype x IN_PLACE_VALUES, contiguous."""
+    cases = [Case(name, name, dtype, "main", values, "contiguous", IN_PLACE)
+             for name in IN_PLACE for dtype in FLOATS for values in IN_PLACE_VALUES]
+    return [case for case in cases if applicable(case)]
+
+
 CASES = generate()
+IN_PLACE_CASES = generate_in_place()
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -232,9 +240,10 @@ def run_case(case: Case) -> None:
             if any(grads):
                 tg_out.backward(weights_for(tg_out.shape, tg_out.dtype))
         error = caught.value
-        named = getattr(error, "op", None) == case.op or case.op in str(error)
+        mentions = ref.error_mentions or (case.op,)
+        named = getattr(error, "op", None) == case.op or any(word in str(error) for word in mentions)
         assert named, (f"PyTorch raises ({type(torch_error).__name__}: {torch_error}); tinygraph raises "
-                       f"{type(error).__name__} without naming {case.op!r}: {error}")
+                       f"{type(error).__name__} without naming {' or '.join(map(repr, mentions))}: {error}")
         return
 
     originals = [a.copy() for a in arrays]
@@ -276,6 +285,12 @@ def test_matches_pytorch(case):
     run_case(case)
 
 
+@pytest.mark.xfail(strict=False, reason="in-place recording lands with the core change")
+@pytest.mark.parametrize("case", [as_param(case) for case in IN_PLACE_CASES])
+def test_in_place_idioms_match_pytorch(case):
+    run_case(case)
+
+
 def test_every_registered_op_has_a_reference():
     missing = sorted(set(tg.registry()) - set(REFERENCES))
     assert not missing, f"ops without an entry in tests/op_references.py: {missing} (see its docstring)"
@@ -285,10 +300,10 @@ def test_every_registered_op_has_a_reference():
 
 def test_every_selector_names_generated_cases():
     """A skip, difference or xfail that selects nothing is stale (a typo, or a renamed call)."""
-    every = [Case(op, call, dtype, label, values, layout)
-             for op, ref in REFERENCES.items() for call in ref.calls for dtype in ref.dtypes
-             for label in ref.shapes for values in VALUE_CLASSES for layout in LAYOUTS]
-    for op, ref in REFERENCES.items():
+    every = [Case(op, call, dtype, label, values, layout, table)
+             for table in (REFERENCES, IN_PLACE) for op, ref in table.items() for call in ref.calls
+             for dtype in ref.dtypes for label in ref.shapes for values in VALUE_CLASSES for layout in LAYOUTS]
+    for op, ref in [*REFERENCES.items(), *IN_PLACE.items()]:
         for table in ("skip", "differences", "xfail"):
             for selector in getattr(ref, table):
                 assert any(c.op == op and matches(selector, c) for c in every), \
@@ -297,7 +312,7 @@ def test_every_selector_names_generated_cases():
 
 def test_entries_are_complete():
     """Every entry's shapes fit its inputs; a missing empty or 0-d case has a reason in skip."""
-    for op, ref in REFERENCES.items():
+    for op, ref in [*REFERENCES.items(), *IN_PLACE.items()]:
         assert "main" in ref.shapes, f"{op}: no 'main' shapes"
         for label, shapes in ref.shapes.items():
             assert len(shapes) == len(ref.inputs), f"{op}: shapes {label!r} has {len(shapes)} for {len(ref.inputs)} inputs"
@@ -312,3 +327,13 @@ def test_abs_gradient_at_nan_is_zero_as_in_pytorch():
     x = tg.tensor(np.array([np.nan, -2.0, 0.0, 3.0]), requires_grad=True)
     x.abs().backward(np.array([1.0, 1.0, 1.0, 1.0]))
     np.testing.assert_array_equal(x.grad, [0.0, -1.0, 0.0, 1.0])
+
+
+def test_product_and_quotient_by_a_number_keep_no_input():
+    """h * 2 and h / 4 save no h (PyTorch's neither), so updating h in place afterwards leaves them valid."""
+    x = tg.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    h = x * 1
+    before = h * 2 + h / 4
+    h += 1                      # would have made backward refuse: 'mul saved its input a ... modified in place'
+    (before + h).backward(np.ones(3))
+    np.testing.assert_array_equal(x.grad, [3.25, 3.25, 3.25])

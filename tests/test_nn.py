@@ -207,7 +207,7 @@ def test_layers_accept_plain_numpy_arrays():
 
 
 def test_the_module_path_marker_is_restored_when_forward_raises():
-    from tinygraph.grad_mode import STATE
+    from tinygraph.nn.module import current_module_path
 
     class Outer(nn.Module):
         def __init__(self):
@@ -219,7 +219,7 @@ def test_the_module_path_marker_is_restored_when_forward_raises():
 
     with pytest.raises(ValueError, match="nn.Linear"):
         Outer()(tg.tensor(np.zeros((1, 4), np.float32)))
-    assert STATE.module_path is None
+    assert current_module_path() is None
     w = tg.tensor([1.0], requires_grad=True)
     assert nn.module_path(w * 2) is None                 # ops outside any module carry no path
 
@@ -250,7 +250,7 @@ def test_load_state_dict_non_strict_reports_keys_and_loads_the_rest():
 
 def test_load_state_dict_casts_floats_like_pytorch_and_bumps_versions():
     layer = nn.Linear(2, 2, rng=rng())
-    saved = layer.weight * 1.0                     # a graph that saved the old weight
+    saved = layer.weight * layer.weight            # a graph that saved the old weight (w * 1.0 saves none, as in PyTorch)
     state = {k: v.astype(np.float64) + 1 for k, v in layer.state_dict().items()}
     layer.load_state_dict(state)
     assert layer.weight.dtype == np.float32
