@@ -260,11 +260,7 @@ REFERENCES: dict[str, Reference] = {
                                                 torch.full((3,), 2.0, dtype=x.dtype), w, b))},
         inputs=(Input("x"), Input("weight", "plain"), Input("bias", "plain")),
         shapes={"main": [(4, 3, 2), (3,), (3,)], "empty": [(0, 3), (3,), (3,)], "0-d": [(), (3,), (3,)]},
-        dtypes=FLOATS + INTS, differences={"int/eval, running statistics": NUMPY_INTEGERS},
-        xfail={"int/training/!empty/!0-d": "integer input fails with a bare NumPy UFuncTypeError (a float64 result "
-                                      "cast to the integer dtype), not an error naming batch_norm (ops/batch_norm.py)",
-               "empty": "an empty batch: training refuses it and eval fails with a bare NumPy reshape error; "
-                        "PyTorch gives an empty output (ops/batch_norm.py)"}),
+        dtypes=FLOATS + INTS, differences={"int": NUMPY_INTEGERS}),
     "dropout": Reference(
         calls={"p 0.5, mask of default_rng(0)": (lambda x: tg.dropout(x, p=0.5, generator=np.random.default_rng(0)),
                                                  dropout_reference(0.5)),

@@ -384,3 +384,48 @@ def test_a_0d_integer_tensor_index_reads_as_an_integer_as_in_pytorch(index):
     (ours * weights).sum().backward()
     (theirs * torch.tensor(weights)).sum().backward()
     np.testing.assert_array_equal(x.grad, t.grad.numpy())
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_of_an_empty_batch_as_pytorch(training):
+    running = (np.zeros(3), np.ones(3))
+    ours_stats, theirs_stats = [a.copy() for a in running], [torch.tensor(a) for a in running]
+    assert_same_grads(lambda x, w, b: F.batch_norm(x, *ours_stats, w, b, training=training),
+                      lambda x, w, b: TF.batch_norm(x, *theirs_stats, w, b, training=training),
+                      np.zeros((0, 3, 2)), np.ones(3), np.zeros(3))
+    for ours, theirs in zip(ours_stats, theirs_stats):
+        np.testing.assert_array_equal(ours, theirs.numpy())
+
+
+def test_batch_norm_refuses_one_value_per_channel_when_training_as_pytorch():
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        TF.batch_norm(torch.zeros(1, 3), None, None, training=True)
+    with pytest.raises(tg.OpError, match="more than one value per channel"):
+        F.batch_norm(tg.tensor(np.zeros((1, 3))), None, None, training=True)
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0, 0)])
+@pytest.mark.parametrize("dim", [None, 0, 1, -1])
+def test_logsumexp_of_an_empty_input_has_pytorchs_value_and_gradient(shape, dim):
+    kwargs = {} if dim is None else {"dim": dim}
+    theirs_kwargs = {"dim": tuple(range(len(shape)))} if dim is None else {"dim": dim}
+    x = tg.tensor(np.zeros(shape), requires_grad=True)
+    t = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+    ours, theirs = x.logsumexp(**kwargs), t.logsumexp(**theirs_kwargs)
+    np.testing.assert_array_equal(ours.data, theirs.detach().numpy())
+    ours.sum().backward()
+    theirs.sum().backward()
+    np.testing.assert_array_equal(x.grad, t.grad.numpy())
+
+
+@pytest.mark.parametrize("target", ["labels", "probabilities"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_of_an_empty_batch_as_pytorch(target, reduction):
+    made = np.zeros(0, np.int64) if target == "labels" else np.zeros((0, 3))
+    s = tg.tensor(np.zeros((0, 3)), requires_grad=True)
+    ts = torch.zeros((0, 3), dtype=torch.float64, requires_grad=True)
+    ours, theirs = F.cross_entropy(s, made, reduction=reduction), TF.cross_entropy(ts, torch.tensor(made), reduction=reduction)
+    np.testing.assert_array_equal(ours.data, theirs.detach().numpy())
+    ours.sum().backward()
+    theirs.sum().backward()
+    np.testing.assert_array_equal(s.grad, ts.grad.numpy())
