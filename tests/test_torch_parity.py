@@ -215,6 +215,18 @@ def test_to_forms_and_type_names():
     assert x.is_floating_point() and not x.long().is_floating_point()
 
 
+@pytest.mark.parametrize("source", ["float32", "float64", "int64"])
+def test_new_factory_methods_take_the_tensors_dtype(source):
+    ours, theirs = tg.tensor(np.ones((2, 2), source)), torch.tensor(np.ones((2, 2), source))
+    assert_close(ours.new_zeros(3, 2), theirs.new_zeros(3, 2))
+    assert_close(ours.new_ones((2,)), theirs.new_ones((2,)))
+    assert_close(ours.new_full((2, 3), 7), theirs.new_full((2, 3), 7))
+    assert_close(ours.new_tensor([[1.5, -2.0]]), theirs.new_tensor([[1.5, -2.0]]))
+    assert_close(ours.new_zeros(2, dtype=tg.float16), theirs.new_zeros(2, dtype=torch.float16))
+    empty, reference = ours.new_empty(4, 1), theirs.new_empty(4, 1)
+    assert empty.shape == tuple(reference.shape) and same_dtype(empty.data, reference)
+
+
 def test_conversion_to_an_integer_dtype_needs_no_gradient():
     x = tg.tensor(normal(3), requires_grad=True)
     reference = torch.tensor(normal(3), requires_grad=True)

@@ -1,6 +1,7 @@
 """The rest of what PyTorch users type on tensors (issue 20), composed from registered ops.
 
 Methods: `.float() .double() .half() .long() .int() .bool() .to(dtype | device | tensor) .cpu() .type()`,
+`.new_zeros() .new_ones() .new_empty() .new_full() .new_tensor()`,
 `.numel() .dim() .size(d) .view_as() .reshape_as() .type_as()`, `.eq/.ne/.lt/.le/.gt/.ge`,
 `.split() .chunk() .gather() .scatter_add() .sort() .topk() .div(rounding_mode=)`, `//`, `%`, `abs(t)`.
 Functions: `tg.max/min` (PyTorch's three forms), `tg.argmax/argmin`, `tg.flatten`, `tg.split/chunk`,
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph import factories
 from tinygraph.dtypes import CPU, TYPE_NAMES, as_dtype, check_device, is_device, bool_, float16, float32, float64
 from tinygraph.dtypes import int8, int16, int32, int64, uint8
 from tinygraph.errors import OpError
@@ -109,6 +111,27 @@ def is_floating_point(x: Tensor) -> bool:
 
 def is_tensor(value: Any) -> bool:
     return isinstance(value, Tensor)
+
+
+def _new_like(factory, name: str):
+    """x.new_zeros(*size) and friends: a new tensor of x's dtype (unless dtype= says otherwise), as PyTorch."""
+    def new(self, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        return factory(*size, dtype=self.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+    new.__name__ = name
+    return new
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return factories.full(size, fill_value, dtype=self.dtype if dtype is None else dtype, device=device,
+                          requires_grad=requires_grad)
+
+
+def _new_tensor(self, data, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A copy of data with x's dtype (unless dtype= says otherwise), as PyTorch's x.new_tensor(data)."""
+    check_device(device, "Tensor.new_tensor")
+    values = data.data if isinstance(data, Tensor) else data
+    out = from_numpy(np.array(values, dtype=as_dtype(self.dtype if dtype is None else dtype, "Tensor.new_tensor")))
+    return out.requires_grad_() if requires_grad else out
 
 
 # ----------------------------------------------------------------------------- size, numel, dim
@@ -333,6 +356,8 @@ _METHODS = {
     "div": _div, "__floordiv__": _floordiv, "__rfloordiv__": _rfloordiv, "__mod__": _mod, "__rmod__": _rmod,
     "__abs__": _abs, "split": split, "chunk": chunk, "gather": gather, "scatter_add": scatter_add,
     "sort": sort, "topk": topk, "arcsin": arcsin, "arccos": arccos, "arctan": arctan,
+    "new_zeros": _new_like(factories.zeros, "new_zeros"), "new_ones": _new_like(factories.ones, "new_ones"),
+    "new_empty": _new_like(factories.empty, "new_empty"), "new_full": _new_full, "new_tensor": _new_tensor,
 }
 
 
