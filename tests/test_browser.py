@@ -259,9 +259,14 @@ def test_no_url_outside_the_page_was_asked_for(browser, pages):
 
 # ----------------------------------------------------------------------------- screenshots
 def screenshots(docs: Path) -> None:
-    """The README's pictures: frame 3 close up and the whole graph, at 1280×800."""
+    """The README's pictures: frame 4 of the trained CNN's page (what `make demo` writes, also
+    saved as docs/backprop_steps.html), close up and as the whole graph, at 1280×800."""
+    from tinygraph.cli import draw, train
+
     with tempfile.TemporaryDirectory() as where:
-        page = make_pages(Path(where))["plain"]
+        checkpoint, page = str(Path(where) / "ckpt.npz"), docs / "backprop_steps.html"
+        assert train.main(["--model", "two_layer_cnn", "--out", checkpoint]) == 0
+        assert draw.main(["--checkpoint", checkpoint, "--out", str(Path(where) / "b.svg"), "--steps", str(page)]) == 0
         driver = start_browser(str(Path(where) / "profile"))
         try:
             open_page(driver, page, step=4)
@@ -273,4 +278,4 @@ def screenshots(docs: Path) -> None:
 
 
 if __name__ == "__main__":
-    screenshots(Path(sys.argv[1] if len(sys.argv) > 1 else "docs"))
+    screenshots(Path(sys.argv[1] if len(sys.argv) > 1 else "docs").resolve())
