@@ -429,3 +429,16 @@ def test_cross_entropy_of_an_empty_batch_as_pytorch(target, reduction):
     ours.sum().backward()
     theirs.sum().backward()
     np.testing.assert_array_equal(s.grad, ts.grad.numpy())
+
+
+@pytest.mark.parametrize("length", [70_000, 300])
+def test_any_string_is_a_checkpoint_key_as_in_torch_save(tmp_path, length):
+    long_key, other = "w" * length, "w" * (length - 1) + "/"          # the same member name, cut short
+    state = {long_key: np.arange(3.0), other: {"é" * length: np.ones(2, np.float32)}, "n": 1}
+    torch.save({k: v for k, v in state.items()}, tmp_path / "torch.pt")
+    assert list(torch.load(tmp_path / "torch.pt", weights_only=False)) == list(state)
+    tg.save(tmp_path / "ckpt.npz", state)
+    loaded = tg.load(tmp_path / "ckpt.npz")
+    assert list(loaded) == list(state) and list(loaded[other]) == list(state[other])
+    np.testing.assert_array_equal(loaded[long_key], state[long_key])
+    np.testing.assert_array_equal(loaded[other]["é" * length], state[other]["é" * length])

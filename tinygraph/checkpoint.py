@@ -35,6 +35,7 @@ META_KEY = "__tinygraph__"
 MAX_BYTES = 2**30           # default cap on the array data one load allocates (1 GiB)
 MAX_DEPTH = 100             # nesting of dicts and lists, saved or loaded
 STALE_SECONDS = 600         # a temporary file with no live owner we can name is stale after this
+MEMBER_NAME_LENGTH = 200    # characters of a key kept in its array's zip member name
 
 # What a malformed zip or .npy member can raise from the standard library, besides our ValueErrors.
 _CORRUPT = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError, ValueError, KeyError,
@@ -196,7 +197,9 @@ def _encode(value: Any, key: str, arrays: dict[str, np.ndarray], depth: int) -> 
 def _member_name(key: str, taken: dict[str, np.ndarray]) -> str:
     """A readable, unique zip member name for the array at `key` (keys themselves may be anything)."""
     parts = [re.sub(r"[^A-Za-z0-9._-]+", "_", part) for part in key.split("/")]
-    base = "/".join(part if part.strip(".") else "_" for part in parts) or "_"
+    # A zip member name holds at most 65,535 bytes; the tree records which member holds each array, so
+    # a long key's member name is cut short (readable still) and kept unique by the counter below.
+    base = "/".join(part if part.strip(".") else "_" for part in parts)[:MEMBER_NAME_LENGTH] or "_"
     name, n = base, 1
     while name in taken or name == META_KEY:
         n += 1
