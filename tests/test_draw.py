@@ -267,6 +267,9 @@ def test_a_sequentials_layers_are_called_by_class_and_count_and_labels_by_their_
     assert "δrelu2 = softmax(relu2) − y" in words and "− 7" not in words
     assert "linear2 = linear2.weight tanh1 + linear2.bias" in words and "[linear2]" in words
     assert all(not item.symbol[0].isdigit() for item in graph.tensors.values())
+    x = tg.tensor(np.ones(3), requires_grad=True, name="x")    # a constant with no role keeps a plain name
+    symbols = {i.symbol for i in tg.drawing.graph.build_graph((tg.tensor(np.full(3, 2.0)) * x).sum()).tensors.values()}
+    assert "a" not in symbols and "t1" in symbols, symbols
     named = tg.nn.Sequential(tg.nn.Linear(4, 3, rng=rng))        # a name given is kept
     out = named(tg.tensor(np.ones((1, 4)), name="inputs")).named("scores")
     assert {i.symbol for i in tg.drawing.graph.build_graph(out).tensors.values()} == {

@@ -144,8 +144,9 @@ def _module_names(order: list[Tensor], root: Tensor, layers: dict[str, str]) -> 
 
     A module's output (used outside it, or the root) is called by the module (`fc1`); a tensor
     used only inside its module by module and op (`fc1.matmul`); a parameter by its name in the
-    model (`fc1.weight`); the unnamed input that feeds the first module, `X`; other unnamed
-    constants by the argument they fill (labels as `target`: `y`); an unnamed scalar root, `L`.
+    model (`fc1.weight`); the unnamed input that feeds the first module, `X`; an unnamed constant
+    by the role of the argument it fills (ROLE_SYMBOLS: labels as `target` are `y`); an unnamed
+    scalar root, `L`.
     A module that is a container's numbered entry (`layers.1`) is called by its class and its
     count among the model's layers of that class (`linear1`, `relu2`; see `layer_names`), as `1`
     would make formulas unreadable, and so are its parameters (`linear1.weight`).
@@ -172,8 +173,8 @@ def _module_names(order: list[Tensor], root: Tensor, layers: dict[str, str]) -> 
                 names[id(t)] = (f"{layers[owner]}.{attribute}" if owner in layers else parameter_name(t), True)
             elif not input_named and not t.requires_grad and t.ndim >= 2 and modules - {None}:
                 names[id(t)], input_named = ("X", True), True
-            elif not t.requires_grad and id(t) in roles:     # labels: y
-                names[id(t)] = (ROLE_SYMBOLS.get(roles[id(t)], roles[id(t)]), True)
+            elif not t.requires_grad and roles.get(id(t)) in ROLE_SYMBOLS:     # labels: y
+                names[id(t)] = (ROLE_SYMBOLS[roles[id(t)]], True)
             continue
         path = node_module_path(t.grad_fn)
         if path is None:
