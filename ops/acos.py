@@ -22,3 +22,10 @@ class Acos(Op):
         (x,) = ctx.saved
         with np.errstate(divide="ignore", invalid="ignore"):
             return (-grad_out / np.sqrt(1 - x * x),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (x,) = ctx.saved
+        x = ctx.input(0, x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (-grad_out * (1 - x * x).rsqrt(),)

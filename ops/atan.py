@@ -20,3 +20,9 @@ class Atan(Op):
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         return (grad_out / (1 + x * x),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (x,) = ctx.saved
+        x = ctx.input(0, x)
+        return (grad_out / (1 + x * x),)

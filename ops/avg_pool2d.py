@@ -2,9 +2,11 @@
 import numpy as np
 
 from tinygraph import buffers
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
 from tinygraph.ops._windows import (add_windows, crop, pad_to, pool_options, pooled_size, rows_apart,
                                      rows_together, windows)
+from tinygraph.ops.conv_transpose2d import ConvTranspose2d
+from tinygraph.ops.pad import Pad
 from tinygraph.registry import register_op
 
 
@@ -45,6 +47,22 @@ class AvgPool2d(Op):
         grad_windows = np.broadcast_to(share[..., np.newaxis, np.newaxis], (*share.shape, kh, kw))
         grad_X = add_windows(grad_windows, ctx.padded_shape, ctx.stride)
         return (crop(grad_X, ctx.padding, ctx.x_shape),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        """The rule above as ops: δP / D spread over each window by a transposed convolution with a kernel
+        of ones, then the padding cut off and rows no window reached set to 0 (pad by negative amounts)."""
+        (kh, kw), (N, C, H, W) = ctx.kernel, ctx.x_shape
+        if ctx.tiles:
+            D, stride, (ph, pw) = kh * kw, ctx.kernel, (0, 0)
+        else:
+            (D,), stride, (ph, pw) = ctx.saved, ctx.stride, ctx.padding
+            D = D.astype(grad_out.dtype)
+        share = (grad_out / D).reshape(N * C, 1, *grad_out.shape[2:])
+        spread = apply(ConvTranspose2d, share, np.ones((1, 1, kh, kw), grad_out.dtype), stride=stride)
+        reach_h, reach_w = spread.shape[2:]                     # (Ho − 1)·s + k rows of the padded input
+        grad_x = apply(Pad, spread, pad=(-pw, W + pw - reach_w, -ph, H + ph - reach_h))
+        return (grad_x.reshape(N, C, H, W),)
 
 
 def _divisors(x_shape, kernel, stride, padding, padded, count_include_pad) -> np.ndarray:

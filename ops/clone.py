@@ -16,3 +16,7 @@ class Clone(Op):
     @staticmethod
     def backward(ctx, grad_out):
         return (grad_out,)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        return (grad_out,)

@@ -4,6 +4,7 @@ import numpy as np
 from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.ops._windows import add_windows, pair, windows
+from tinygraph.ops.cat import cat
 from tinygraph.registry import register_op
 
 
@@ -72,6 +73,35 @@ class ConvTranspose2d(Op):
             grad_w = np.einsum("ngfuv,ngcuvij->gfcij", X_groups, grad_windows, optimize=True).reshape(w_shape)
         if need_b:                       # δb[c] = Σ_nhw δY[n, c, h, w]
             grad_b = grad_out.sum(axis=(0, 2, 3))
+        return grad_x, grad_w, grad_b
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        """The rules above as ops: δX = W ⋆ δY (a conv2d padded as Y was cut), δW a conv2d of δY (batch as
+        channels) with X as the filters, as conv2d's own eq. (2), and δb = Σ δY."""
+        X, W_groups = ctx.saved
+        need_x, need_w, need_b = ctx.needs_input_grad
+        (N, C_in, H, W_), w_shape, _ = ctx.shapes
+        G, (C_group, KH, KW) = ctx.groups, w_shape[1:]
+        grad_x = grad_w = grad_b = None
+        if need_x:
+            w = ctx.input(1, W_groups.reshape(w_shape))
+            # Tensor.conv2d, not Conv2d: ops/conv2d.py imports this module, not the other way round.
+            grad_x = grad_out.conv2d(w, stride=ctx.stride, padding=ctx.padding, dilation=ctx.dilation, groups=G)
+            if grad_x.shape[2:] != (H, W_):           # output_padding ≥ stride: rows no pixel spread to
+                grad_x = grad_x[:, :, :H, :W_]
+        if need_w:
+            x, C_in_group = ctx.input(0, X), C_in // G
+            per_group = []
+            for g in range(G):
+                xg = x if G == 1 else x[:, g * C_in_group:(g + 1) * C_in_group]
+                dg = grad_out if G == 1 else grad_out[:, g * C_group:(g + 1) * C_group]
+                windows_by_x = dg.transpose(0, 1).conv2d(xg.transpose(0, 1), stride=ctx.dilation,
+                                                         padding=ctx.padding, dilation=ctx.stride)
+                per_group.append(windows_by_x.transpose(0, 1)[:, :, :KH, :KW])
+            grad_w = per_group[0] if G == 1 else cat(per_group, dim=0)
+        if need_b:
+            grad_b = grad_out.sum((0, 2, 3))
         return grad_x, grad_w, grad_b
 
 

@@ -20,3 +20,8 @@ class Cos(Op):
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         return (-grad_out * np.sin(x),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (x,) = ctx.saved
+        return (-grad_out * ctx.input(0, x).sin(),)

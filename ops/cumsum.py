@@ -26,3 +26,10 @@ class Cumsum(Op):
             return (grad_out,)
         reverse = np.flip(grad_out, axis=ctx.axis)
         return (np.ascontiguousarray(np.flip(np.cumsum(reverse, axis=ctx.axis), axis=ctx.axis)),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        if grad_out.ndim == 0:
+            return (grad_out,)
+        reverse = (slice(None),) * ctx.axis + (slice(None, None, -1),)
+        return (grad_out[reverse].cumsum(ctx.axis)[reverse],)

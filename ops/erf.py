@@ -25,3 +25,9 @@ class Erf(Op):
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         return (grad_out * (2 / math.sqrt(math.pi)) * np.exp(-x * x),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (x,) = ctx.saved
+        x = ctx.input(0, x)
+        return (grad_out * (2 / math.sqrt(math.pi)) * (-(x * x)).exp(),)

@@ -23,3 +23,8 @@ class Exp2(Op):
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         return (grad_out * out * math.log(2),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (out,) = ctx.saved
+        return (grad_out * ctx.output(out) * math.log(2),)

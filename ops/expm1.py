@@ -21,3 +21,8 @@ class Expm1(Op):
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         return (grad_out * (out + 1),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (out,) = ctx.saved
+        return (grad_out * (ctx.output(out) + 1),)

@@ -3,6 +3,7 @@ import numpy as np
 
 from tinygraph.op import Op
 from tinygraph.registry import register_op
+from tinygraph.tensor import Tensor
 
 
 @register_op("floor_divide", forward="{out} = ⌊{a} / {b}⌋", backward=("δ{a} = 0", "δ{b} = 0"), broadcasting=True)
@@ -21,3 +22,10 @@ class FloorDivide(Op):
     def backward(ctx, grad_out):
         need_a, need_b = ctx.needs_input_grad
         return (np.zeros_like(grad_out) if need_a else None, np.zeros_like(grad_out) if need_b else None)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        """δa = δb = 0 as constant Tensors (PyTorch's zeros_like(grad)): no curvature either."""
+        need_a, need_b = ctx.needs_input_grad
+        return (Tensor(np.zeros(grad_out.shape, grad_out.dtype)) if need_a else None,
+                Tensor(np.zeros(grad_out.shape, grad_out.dtype)) if need_b else None)

@@ -19,3 +19,7 @@ class Frac(Op):
     @staticmethod
     def backward(ctx, grad_out):
         return (grad_out,)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        return (grad_out,)

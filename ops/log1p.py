@@ -22,3 +22,9 @@ class Log1p(Op):
         (x,) = ctx.saved
         with np.errstate(divide="ignore"):
             return (grad_out / (1 + x),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (x,) = ctx.saved
+        with np.errstate(divide="ignore"):
+            return (grad_out / (1 + ctx.input(0, x)),)

@@ -24,3 +24,9 @@ class Log2(Op):
         (x,) = ctx.saved
         with np.errstate(divide="ignore"):
             return (grad_out / (x * math.log(2)),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (x,) = ctx.saved
+        with np.errstate(divide="ignore"):
+            return (grad_out / (ctx.input(0, x) * math.log(2)),)

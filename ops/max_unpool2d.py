@@ -2,7 +2,8 @@
 import numpy as np
 
 from tinygraph.errors import OpError
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
+from tinygraph.ops.take_along_dim import TakeAlongDim
 from tinygraph.registry import register_op
 
 
@@ -35,3 +36,10 @@ class MaxUnpool2d(Op):
         N, C = ctx.x_shape[:2]
         grad_x = np.take_along_axis(grad_out.reshape(N, C, grad_out.shape[2] * grad_out.shape[3]), ctx.places, axis=2)
         return grad_x.reshape(ctx.x_shape), None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        """δx = δout read at the same places: take_along_dim over the flattened Ho·Wo (whose rule scatters back)."""
+        N, C = ctx.x_shape[:2]
+        places = grad_out.reshape(N, C, grad_out.shape[2] * grad_out.shape[3])
+        return apply(TakeAlongDim, places, ctx.places, dim=2).reshape(*ctx.x_shape), None

@@ -2,7 +2,7 @@
 import numpy as np
 
 from tinygraph.errors import OpError
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
 from tinygraph.registry import register_op
 
 
@@ -18,7 +18,7 @@ class Pad(Op):
         inside_x, inside_out, shape = _regions(x.shape, pad)
         out = np.full(shape, value, dtype=x.dtype)
         out[inside_out] = x[inside_x]
-        ctx.x_shape, ctx.inside_x, ctx.inside_out = x.shape, inside_x, inside_out
+        ctx.x_shape, ctx.inside_x, ctx.inside_out, ctx.pad = x.shape, inside_x, inside_out, tuple(pad)
         return out
 
     @staticmethod
@@ -26,6 +26,11 @@ class Pad(Op):
         grad_x = np.zeros(ctx.x_shape, dtype=grad_out.dtype)     # cropped elements had no effect
         grad_x[ctx.inside_x] = grad_out[ctx.inside_out]
         return (grad_x,)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        """δx = δy padded by the negated amounts: the padding cut off, zeros where x was cropped."""
+        return (apply(Pad, grad_out, pad=tuple(-int(a) for a in ctx.pad)),)
 
 
 def _regions(shape: tuple[int, ...], pad) -> tuple[tuple, tuple, tuple]:

@@ -21,3 +21,9 @@ class Reciprocal(Op):
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         return (-grad_out * out * out,)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (out,) = ctx.saved
+        out = ctx.output(out)
+        return (-grad_out * out * out,)

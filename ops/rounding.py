@@ -9,11 +9,17 @@ import numpy as np
 from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.registry import register_op
+from tinygraph.tensor import Tensor
 
 
 def _no_gradient(ctx, grad_out):
     """δx = 0: the function is flat wherever it is differentiable."""
     return (np.zeros_like(grad_out),)
+
+
+def _no_gradient_recorded(ctx, grad_out):
+    """δx = 0 as a constant Tensor (PyTorch's zeros_like(grad)): it depends on nothing, so it has no curvature."""
+    return (Tensor(np.zeros(grad_out.shape, grad_out.dtype)),)
 
 
 @register_op("floor", forward="{out} = ⌊{x}⌋", backward="δ{x} = 0")
@@ -25,6 +31,7 @@ class Floor(Op):
         return np.floor(x) if x.dtype.kind == "f" else x.copy()
 
     backward = staticmethod(_no_gradient)
+    differentiable_backward = staticmethod(_no_gradient_recorded)
 
 
 @register_op("ceil", forward="{out} = ⌈{x}⌉", backward="δ{x} = 0")
@@ -36,6 +43,7 @@ class Ceil(Op):
         return np.ceil(x) if x.dtype.kind == "f" else x.copy()
 
     backward = staticmethod(_no_gradient)
+    differentiable_backward = staticmethod(_no_gradient_recorded)
 
 
 @register_op("round", forward="{out} = round({x})", backward="δ{x} = 0")
@@ -54,6 +62,7 @@ class Round(Op):
         return np.round(x, decimals)
 
     backward = staticmethod(_no_gradient)
+    differentiable_backward = staticmethod(_no_gradient_recorded)
 
 
 @register_op("trunc", forward="{out} = trunc({x})", backward="δ{x} = 0")
@@ -65,6 +74,7 @@ class Trunc(Op):
         return np.trunc(x) if x.dtype.kind == "f" else x.copy()
 
     backward = staticmethod(_no_gradient)
+    differentiable_backward = staticmethod(_no_gradient_recorded)
 
 
 @register_op("sign", forward="{out} = sign({x})", backward="δ{x} = 0")
@@ -78,3 +88,4 @@ class Sign(Op):
         return np.sign(np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0))
 
     backward = staticmethod(_no_gradient)
+    differentiable_backward = staticmethod(_no_gradient_recorded)

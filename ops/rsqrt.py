@@ -21,3 +21,9 @@ class Rsqrt(Op):
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         return (-0.5 * grad_out * out * out * out,)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (out,) = ctx.saved
+        out = ctx.output(out)
+        return (-0.5 * grad_out * out * out * out,)

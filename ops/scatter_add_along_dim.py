@@ -2,9 +2,10 @@
 import numpy as np
 
 from tinygraph.errors import OpError
-from tinygraph.op import Op
+from tinygraph.op import Op, apply
 from tinygraph.ops._axes import one_axis
-from tinygraph.ops.take_along_dim import full_index
+from tinygraph.ops.setitem import SetItem
+from tinygraph.ops.take_along_dim import TakeAlongDim, full_index
 from tinygraph.registry import register_op
 
 
@@ -46,4 +47,18 @@ class ScatterAddAlongDim(Op):
         if need_src:
             grad_src = np.zeros(ctx.src_shape, dtype=grad_out.dtype)
             grad_src[ctx.corner] = grad_out[full_index(ctx.index, ctx.axis)]
+        return (grad_out if need_x else None, None, grad_src)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        """δsrc's corner = δout gathered at the same places (take_along_dim, this op's adjoint), 0 elsewhere."""
+        need_x, _, need_src = ctx.needs_input_grad
+        grad_src = None
+        if need_src:
+            grad_src = np.zeros(ctx.src_shape, dtype=grad_out.dtype)
+            if ctx.index.size:
+                # δout's part beside index's corner (all of dim), read at the indices.
+                beside = tuple(slice(None) if d == ctx.axis else slice(0, n) for d, n in enumerate(ctx.index.shape))
+                picked = apply(TakeAlongDim, grad_out[beside], ctx.index, dim=ctx.axis)
+                grad_src = apply(SetItem, grad_src, picked, index=ctx.corner)
         return (grad_out if need_x else None, None, grad_src)

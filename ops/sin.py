@@ -20,3 +20,8 @@ class Sin(Op):
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         return (grad_out * np.cos(x),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (x,) = ctx.saved
+        return (grad_out * ctx.input(0, x).cos(),)

@@ -22,3 +22,9 @@ class Sinh(Op):
         (x,) = ctx.saved
         with np.errstate(over="ignore"):
             return (grad_out * np.cosh(x),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (x,) = ctx.saved
+        with np.errstate(over="ignore"):
+            return (grad_out * ctx.input(0, x).cosh(),)

@@ -18,3 +18,8 @@ class Square(Op):
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         return (2 * grad_out * x,)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (x,) = ctx.saved
+        return (2 * grad_out * ctx.input(0, x),)

@@ -5,7 +5,9 @@ from tinygraph.broadcast import unbroadcast
 from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.ops._axes import one_axis
+from tinygraph.recorded_backward import sum_to_shape
 from tinygraph.registry import register_op
+from tinygraph.tensor import Tensor
 
 
 @register_op("take_along_dim", forward="{out}[…k…] = {x}[…{index}[…k…]…] along dim",
@@ -54,6 +56,14 @@ class TakeAlongDim(Op):
         np.add.at(grad_x, full_index(ctx.index, ctx.axis), grad_out)   # repeated indices accumulate
         grad_x, _ = unbroadcast(grad_x, ctx.read_shape)                  # undo broadcasting outside dim
         return grad_x.reshape(ctx.x_shape), None
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        """δx = δout scatter-added back (scatter_add_along_dim, this op's adjoint), summed where x was broadcast."""
+        zeros = Tensor(np.zeros(ctx.broadcast_shape, dtype=grad_out.dtype))
+        # Through the method: ops/scatter_add_along_dim.py imports this module, not the other way round.
+        grad_x = zeros.scatter_add_along_dim(ctx.index, grad_out, dim=ctx.axis)
+        return sum_to_shape(grad_x, ctx.read_shape).reshape(*ctx.x_shape), None
 
 
 def full_index(index: np.ndarray, axis: int) -> tuple:

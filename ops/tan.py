@@ -20,3 +20,9 @@ class Tan(Op):
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         return (grad_out * (1 + out * out),)
+
+    @staticmethod
+    def differentiable_backward(ctx, grad_out):
+        (out,) = ctx.saved
+        out = ctx.output(out)
+        return (grad_out * (1 + out * out),)
