@@ -14,7 +14,7 @@ class Std(Op):
     """out = √var(x); δx = δout · (x − x̄) / ((n − correction) · out), and 0 where out = 0 (as PyTorch).
 
     Its own op rather than sqrt(var): at out = 0 the composition would give 0 · ∞ = NaN.
-    float16 is computed in float32 and rounded once, as PyTorch's CPU kernels do.
+    float16 is computed in float32 and float32 in float64, rounded once, as PyTorch's CPU kernels do.
     """
 
     aliases = {"axis": "dim", "keepdims": "keepdim"}     # NumPy's names work too
@@ -27,7 +27,8 @@ class Std(Op):
             out = np.sqrt(np.sum(centred * centred, axis=axes, keepdims=True) / denominator)
         ctx.axes, ctx.keepdim, ctx.dtype = axes, keepdim, dtype
         ctx.save_for_backward(centred, denominator, out)
-        out = out.astype(dtype, copy=False)
+        with np.errstate(over="ignore"):                # past float32: inf, as PyTorch
+            out = out.astype(dtype, copy=False)
         return out if keepdim else np.squeeze(out, axis=axes)
 
     @staticmethod

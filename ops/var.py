@@ -14,7 +14,7 @@ class Var(Op):
     """out = Σ (x − x̄)² / (n − correction), x̄ the mean over `dim`; δx = δout · 2(x − x̄) / (n − correction).
 
     (The path through x̄ adds Σ 2(x − x̄) = 0, so it is left out.) n ≤ correction gives inf or NaN, as in PyTorch.
-    float16 is computed in float32 and rounded once, as PyTorch's CPU kernels do.
+    float16 is computed in float32 and float32 in float64, rounded once, as PyTorch's CPU kernels do.
     """
 
     aliases = {"axis": "dim", "keepdims": "keepdim"}     # NumPy's names work too
@@ -25,7 +25,7 @@ class Var(Op):
         centred, denominator, dtype = centre(x, axes, correction)
         ctx.axes, ctx.keepdim, ctx.dtype = axes, keepdim, dtype
         ctx.save_for_backward(centred, denominator)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):     # past float32: inf, as PyTorch
             return (np.sum(centred * centred, axis=axes, keepdims=keepdim) / denominator).astype(dtype, copy=False)
 
     @staticmethod
@@ -48,7 +48,9 @@ def centre(x: np.ndarray, axes, correction: float) -> tuple[np.ndarray, np.gener
     """(x − x̄ in the accumulating dtype, n − correction (at least 0) in it, the result's dtype), for var and std."""
     n = x.size if axes is None else math.prod([x.shape[a] for a in axes])
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    accumulate = accumulating(dtype)
+    # PyTorch's CPU var/std accumulate float16 in float32 and float32 in float64 (its acc_type), so
+    # float32 values near 1e37 have a finite spread there, not the inf of squares summed in float32.
+    accumulate = np.dtype(np.float64) if dtype == np.float32 else accumulating(dtype)
     with np.errstate(invalid="ignore", divide="ignore"):
         values = x.astype(accumulate, copy=False)
         centred = values - np.mean(values, axis=axes, keepdims=True, dtype=accumulate)

@@ -442,3 +442,18 @@ def test_any_string_is_a_checkpoint_key_as_in_torch_save(tmp_path, length):
     assert list(loaded) == list(state) and list(loaded[other]) == list(state[other])
     np.testing.assert_array_equal(loaded[long_key], state[long_key])
     np.testing.assert_array_equal(loaded[other]["é" * length], state[other]["é" * length])
+
+
+@pytest.mark.parametrize("op", ["var", "std"])
+@pytest.mark.parametrize("dim", [None, -1])
+def test_float32_var_and_std_of_large_values_accumulate_in_float64_as_pytorch(op, dim):
+    values = np.random.default_rng(7).uniform(-1, 1, (3, 5)).astype(np.float32) * np.float32(4e37)
+    kwargs = {} if dim is None else {"dim": dim}
+    x = tg.tensor(values, requires_grad=True)
+    t = torch.tensor(values, requires_grad=True)
+    ours, theirs = getattr(x, op)(**kwargs), getattr(t, op)(**kwargs)
+    assert ours.dtype == np.float32 and np.isfinite(ours.data).all() == torch.isfinite(theirs).all().item()
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-5)
+    ours.sum().backward()
+    theirs.sum().backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-4, atol=1e-45)
