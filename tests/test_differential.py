@@ -67,6 +67,11 @@ VALUE_CAP = 30.0         # |value| of every intermediate (exp, products and powe
 LOG_MIN = 0.2            # log(x) only when every x >= LOG_MIN
 DIVISOR_MIN = 0.4        # a / b only when every |b| >= DIVISOR_MIN
 KINK_MARGIN = 1e-2       # relu only when every |x| >= this; maxpool only when each window's max wins by this
+# In a float16 graph a value the float64 evaluation puts 0.01 off a kink can round across it (float16
+# resolves ~1e-3 relative, and values reach VALUE_CAP), so its kinks and ties are kept further away.
+KINK_MARGIN_FLOAT16 = 0.25
+# How an index array reaches the op: a tg.tensor, a NumPy array, a Python list (see torch_compare.make_index).
+INDEX_FORMS = ("tensor", "numpy", "list")
 POW_EXPONENTS = (2, 3, 0, 1, -1, -2, 0.5, 1.5, -0.5, 2.5)
 OPS = (["add"] * 3 + ["sub"] * 2 + ["mul"] * 3 + ["div"] * 2 + ["neg", "exp", "log", "rpow"] + ["pow"] * 2
        + ["sum"] * 2 + ["mean"] * 2 + ["reshape"] * 2 + ["transpose"] * 2 + ["matmul"] * 2 + ["relu"] * 2
@@ -88,7 +93,8 @@ class GraphBuilder:
 
     def __init__(self, draw):
         self.draw = draw
-        self.dtype_policy = draw(st.sampled_from(["float64", "float32", "mixed", "mixed"]))
+        self.dtype_policy = draw(st.sampled_from(["float64", "float32", "mixed", "mixed", "float16"]))
+        self.kink_margin = KINK_MARGIN_FLOAT16 if self.dtype_policy == "float16" else KINK_MARGIN
         self.allow_empty = draw(st.sampled_from([False] * 5 + [True]))
         self.leaves: dict[str, dict] = {}
         self.nodes: list[dict] = []
@@ -272,11 +278,11 @@ class GraphBuilder:
         if op == "log":
             return bool(np.all(v >= LOG_MIN))
         if op in ("relu", "abs"):
-            return bool(np.all(np.abs(v) >= KINK_MARGIN))
+            return bool(np.all(np.abs(v) >= self.kink_margin))
         if op == "sqrt":
             return bool(np.all(v >= LOG_MIN))
         if op in ("amax", "amin", "max_dim"):
-            return _no_near_ties(v)
+            return _no_near_ties(v, self.kink_margin)
         if op == "matmul":
             return len(shape) >= 1
         if op in ("conv2d", "maxpool"):
@@ -344,12 +350,12 @@ class GraphBuilder:
         v = self.value[a]
         if op == "log" and not np.all(v >= LOG_MIN):
             return None
-        if op == "relu" and not np.all(np.abs(v) >= KINK_MARGIN):
+        if op == "relu" and not np.all(np.abs(v) >= self.kink_margin):
             return None
         return self.add_node(op, [a], style="function" if self.flag(0.3) else None)
 
     def propose_abs(self, op: str, a: str) -> str | None:
-        if op == "abs" and not np.all(np.abs(self.value[a]) >= KINK_MARGIN):
+        if op == "abs" and not np.all(np.abs(self.value[a]) >= self.kink_margin):
             return None
         if op == "sqrt" and not np.all(self.value[a] >= LOG_MIN):
             return None
@@ -362,7 +368,7 @@ class GraphBuilder:
         if bounds["min"] is None and bounds["max"] is None:
             bounds["min"] = 0.0
         v = self.value[a]
-        if any(b is not None and np.any(np.abs(v - b) < KINK_MARGIN) for b in bounds.values()):
+        if any(b is not None and np.any(np.abs(v - b) < self.kink_margin) for b in bounds.values()):
             return None          # a value on a bound: the gradient there is a convention, not a difference
         return self.add_node("clamp", [a], {k: b for k, b in bounds.items() if b is not None})
 
@@ -376,7 +382,7 @@ class GraphBuilder:
     propose_log_softmax = propose_softmax
 
     def propose_amax(self, op: str, a: str) -> str | None:
-        if op in ("amax", "amin", "max_dim") and (self.value[a].size == 0 or not _no_near_ties(self.value[a])):
+        if op in ("amax", "amin", "max_dim") and (self.value[a].size == 0 or not _no_near_ties(self.value[a], self.kink_margin)):
             return None           # no maximum of nothing; no ties to route
         ndim = len(self.shape[a])
         if op == "max_dim":
@@ -398,12 +404,16 @@ class GraphBuilder:
         shape = self.shape[a]
         index, advanced = [], False
         for n in shape:
-            kind = self.choice(["slice", "slice", "int", "take", "none"] if n else ["slice"])
+            kind = self.choice(["slice", "slice", "int", "take", "mask", "none"] if n else ["slice"])
             if kind == "int":
                 index.append(self.integer(-n, n - 1))
             elif kind == "take" and not advanced:
                 advanced = True
-                index.append({"take": [self.integer(-n, n - 1) for _ in range(self.integer(1, 4))]})
+                index.append({"take": [self.integer(-n, n - 1) for _ in range(self.integer(1, 4))],
+                              "as": self.choice(INDEX_FORMS), "dtype": self.choice(["int64", "int32"])})
+            elif kind == "mask" and not advanced:
+                advanced = True
+                index.append({"mask": [self.flag() for _ in range(n)], "as": self.choice(INDEX_FORMS[:2])})
             elif kind == "none":
                 index += ["None", {"slice": [None, None, None]}]
             else:
@@ -430,14 +440,14 @@ class GraphBuilder:
     def propose_where(self, op: str, a: str) -> str | None:
         v = self.value[a]
         threshold = self.choice([0.0, 0.5, -0.5])
-        if np.any(np.abs(v - threshold) < KINK_MARGIN):
+        if np.any(np.abs(v - threshold) < self.kink_margin):
             return None
         other = self.new_leaf(self.partner_shape(self.shape[a]))
         return self.add_node("where", [a, other], {"threshold": threshold})
 
     def propose_maximum(self, op: str, a: str) -> str | None:
         other = self.new_leaf(self.partner_shape(self.shape[a]))
-        if np.any(np.abs(self.value[a] - self.value[other]) < KINK_MARGIN):
+        if np.any(np.abs(self.value[a] - self.value[other]) < self.kink_margin):
             return None          # ties split the gradient in half: tested by hand, not generated
         return self.add_node(op, [a, other], style="function")
 
@@ -569,7 +579,7 @@ class GraphBuilder:
             stride = self.integer(1, 3)
         elif stride == "pair":
             stride = [self.integer(1, 3), self.integer(1, 3)]
-        if not _has_clear_maxima(self.value[x], size, size if stride is None else stride):
+        if not _has_clear_maxima(self.value[x], size, size if stride is None else stride, self.kink_margin):
             return None
         attrs = {"size": size[0] if size[0] == size[1] and self.flag() else list(size)}
         if stride is not None:
@@ -651,10 +661,10 @@ def _matmul_shape(a: tuple, b: tuple):
     return shape if _size(shape) <= MAX_ELEMENTS else None
 
 
-def _no_near_ties(v: np.ndarray) -> bool:
-    """No two values within KINK_MARGIN of each other (so no max or min is shared)."""
+def _no_near_ties(v: np.ndarray, margin: float = KINK_MARGIN) -> bool:
+    """No two values within `margin` of each other (so no max or min is shared)."""
     flat = np.sort(v.ravel())
-    return bool(np.isfinite(flat).all() and np.all(np.diff(flat) >= KINK_MARGIN))
+    return bool(np.isfinite(flat).all() and np.all(np.diff(flat) >= margin))
 
 
 def _reference_std(v: np.ndarray, attrs: dict) -> np.ndarray:
@@ -666,8 +676,8 @@ def _reference_std(v: np.ndarray, attrs: dict) -> np.ndarray:
     return np.sqrt(((v - v.mean(axis=axes, keepdims=True)) ** 2).sum(axis=axes) / (n - attrs["correction"]))
 
 
-def _has_clear_maxima(x: np.ndarray, size, stride) -> bool:
-    """Every pooling window's largest value beats the runner-up by KINK_MARGIN (no ties to route)."""
+def _has_clear_maxima(x: np.ndarray, size, stride, margin: float = KINK_MARGIN) -> bool:
+    """Every pooling window's largest value beats the runner-up by `margin` (no ties to route)."""
     kh, kw = size
     sh, sw = (stride, stride) if isinstance(stride, int) else stride
     if not np.isfinite(x).all():
@@ -676,7 +686,7 @@ def _has_clear_maxima(x: np.ndarray, size, stride) -> bool:
         return True
     view = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
     top2 = np.sort(view.reshape(view.shape[:4] + (kh * kw,)), axis=-1)[..., -2:]
-    return bool(np.all(top2[..., 1] - top2[..., 0] >= KINK_MARGIN))
+    return bool(np.all(top2[..., 1] - top2[..., 0] >= margin))
 
 
 @st.composite

@@ -160,7 +160,9 @@ DIM_REDUCTIONS = ("amax", "amin", "logsumexp", "var", "std")
 
 
 def make_index(spec: list, framework: str):
-    """An index from plain data: ints, {"slice": [start, stop, step]}, "None", "...", {"take": [ints]}."""
+    """An index from plain data: ints, {"slice": [start, stop, step]}, "None", "...", {"take": [ints]} (an
+    integer array) and {"mask": [bools]} (a boolean array along one dim). An array part may say how tinygraph
+    gets it, "as": "tensor" (default), "numpy" or "list", and "dtype" (default int64); PyTorch gets a tensor."""
     parts = []
     for part in spec:
         if part == "None":
@@ -169,9 +171,14 @@ def make_index(spec: list, framework: str):
             parts.append(Ellipsis)
         elif isinstance(part, dict) and "slice" in part:
             parts.append(slice(*part["slice"]))
-        elif isinstance(part, dict) and "take" in part:
-            take = np.asarray(part["take"], dtype=np.int64)
-            parts.append(torch.from_numpy(take) if framework == "torch" else tg.tensor(take))
+        elif isinstance(part, dict) and ("take" in part or "mask" in part):
+            values = part["take"] if "take" in part else part["mask"]
+            array = np.asarray(values, dtype=part.get("dtype", "int64") if "take" in part else bool)
+            form = part.get("as", "tensor")
+            if framework == "torch":
+                parts.append(torch.from_numpy(array.astype(np.int64) if "take" in part else array))
+            else:
+                parts.append(tg.tensor(array) if form == "tensor" else array if form == "numpy" else list(values))
         else:
             parts.append(part)
     return tuple(parts)
