@@ -1,10 +1,9 @@
 """Scatter-add into zeros, out = 0, then out[i] += g: what indexing's backward does, as an op of its own."""
 import numpy as np
 
-from tinygraph.op import Op, apply
+from tinygraph.op import Op
+from tinygraph.ops._indexing import as_pytorch_reads_it, copied
 from tinygraph.registry import register_op
-
-from tinygraph.ops.getitem import GetItem, _as_pytorch_reads_it, _copied
 
 
 @register_op("add_at", forward="{out} = 0, then {out}[i] += {g} (repeats add up)", backward="δ{g} = δ{out}[i]")
@@ -17,8 +16,8 @@ class AddAt(Op):
 
     @staticmethod
     def forward(ctx, g: np.ndarray, *, index, shape: tuple) -> np.ndarray:
-        ctx.index = index = _copied(index)
-        steps = _as_pytorch_reads_it(index, len(shape))
+        ctx.index = index = copied(index)
+        steps = as_pytorch_reads_it(index, len(shape))
         # For two indexing steps (integers, then arrays), each step's input shape, outermost first.
         shapes, probe = [], np.empty(tuple(shape), dtype=np.bool_)
         for step in steps:
@@ -34,10 +33,10 @@ class AddAt(Op):
     @staticmethod
     def backward(ctx, grad_out):
         grad = grad_out
-        for step in _as_pytorch_reads_it(ctx.index, grad_out.ndim):      # δg = δout[i]
+        for step in as_pytorch_reads_it(ctx.index, grad_out.ndim):      # δg = δout[i]
             grad = grad[step]
         return (grad,)
 
     @staticmethod
     def differentiable_backward(ctx, grad_out):
-        return (apply(GetItem, grad_out, index=ctx.index),)
+        return (grad_out[ctx.index],)                 # getitem, recorded

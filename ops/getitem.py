@@ -3,6 +3,8 @@ import numpy as np
 
 from tinygraph.errors import OpError
 from tinygraph.op import Op, apply
+from tinygraph.ops._indexing import as_pytorch_reads_it, copied
+from tinygraph.ops.add_at import AddAt
 from tinygraph.registry import register_op
 
 
@@ -19,8 +21,8 @@ class GetItem(Op):
         ctx.shape = x.shape
         # The rule keeps its own copy of every index array: the caller may refill its array (or index
         # tensor) before backward, and PyTorch, too, copies a NumPy index.
-        ctx.index = index = _copied(index)
-        ctx.steps = steps = _as_pytorch_reads_it(index, x.ndim)
+        ctx.index = index = copied(index)
+        ctx.steps = steps = as_pytorch_reads_it(index, x.ndim)
         ctx.step_shapes, out = [], x
         try:
             for step in steps:
@@ -41,55 +43,4 @@ class GetItem(Op):
 
     @staticmethod
     def differentiable_backward(ctx, grad_out):
-        from tinygraph.ops.add_at import AddAt        # add_at imports this module
         return (apply(AddAt, grad_out, index=ctx.index, shape=ctx.shape),)
-
-
-def _copied(index):
-    """The index with each array in it copied (ints, slices, None and Ellipsis are immutable).
-
-    A 0-d integer array (a 0-d index tensor, labels[0]) becomes an int: PyTorch reads it as one, a
-    basic index, where NumPy would make it an array that moves the other arrays' axes to the front.
-    """
-    if isinstance(index, tuple):
-        return tuple(_copied_part(p) for p in index)
-    return _copied_part(index)
-
-
-def _copied_part(part):
-    if not isinstance(part, np.ndarray):
-        return part
-    if part.ndim == 0 and part.dtype.kind in "iu":
-        return int(part)
-    return np.array(part)
-
-
-def _as_pytorch_reads_it(index, ndim: int) -> tuple:
-    """The index as one or two NumPy indexing steps that give PyTorch's result.
-
-    NumPy and PyTorch agree except when integers and index arrays meet: PyTorch selects with the
-    integers first (they are basic indexing there) and only then applies the arrays, while NumPy
-    treats the integers as arrays too, which can move the arrays' axes to the front.
-    """
-    parts = index if isinstance(index, tuple) else (index,)
-    arrays = [p for p in parts if isinstance(p, np.ndarray) and p.ndim > 0]
-    integers = [p for p in parts if isinstance(p, (int, np.integer)) and not isinstance(p, bool)]
-    if not arrays or not integers:
-        return (index,)
-    consumed = sum(1 if isinstance(p, (slice, int, np.integer)) or (isinstance(p, np.ndarray) and p.ndim == 0)
-                   else p.ndim if isinstance(p, np.ndarray) and p.dtype == bool
-                   else 1 if isinstance(p, np.ndarray) else 0 for p in parts)
-    first, second = [], []                        # integers and slices, then the arrays on what is left
-    for p in parts:
-        if p is None or isinstance(p, slice):
-            first.append(p)
-            second.append(slice(None))
-        elif p is Ellipsis:
-            first.append(p)
-            second.extend([slice(None)] * (ndim - consumed))
-        elif isinstance(p, np.ndarray) and p.ndim > 0:
-            first.extend([slice(None)] * (p.ndim if p.dtype == bool else 1))
-            second.append(p)
-        else:                                     # an integer: PyTorch selects it away now
-            first.append(p)
-    return tuple(first), tuple(second)

@@ -3,9 +3,8 @@ import numpy as np
 
 from tinygraph.errors import OpError
 from tinygraph.op import Op, apply
+from tinygraph.ops._indexing import as_pytorch_reads_it, copied
 from tinygraph.registry import register_op
-
-from tinygraph.ops.getitem import _as_pytorch_reads_it
 
 
 @register_op("setitem", forward="{out} = {x}, then {out}[i] = {value}",
@@ -20,8 +19,8 @@ class SetItem(Op):
 
     @staticmethod
     def forward(ctx, x: np.ndarray, value: np.ndarray, *, index) -> np.ndarray:
-        ctx.index = index = _copied(index)
-        ctx.steps = steps = _as_pytorch_reads_it(index, x.ndim)
+        ctx.index = index = copied(index)
+        ctx.steps = steps = as_pytorch_reads_it(index, x.ndim)
         out = x.copy()
         try:
             _region(out, steps)[steps[-1]] = value
@@ -54,9 +53,3 @@ def _region(array: np.ndarray, steps: tuple) -> np.ndarray:
         array = array[step]
     return array
 
-
-def _copied(index):
-    """The index with every array copied, so a rule never reads an array its caller may change."""
-    if isinstance(index, tuple):
-        return tuple(_copied(part) for part in index)
-    return np.array(index) if isinstance(index, np.ndarray) else index

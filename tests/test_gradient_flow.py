@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import tinygraph as tg
-from tinygraph.drawing import GradientFlow
+from tinygraph.monitor import GradientFlow
 
 
 def tiny_model(scale=1.0):

@@ -189,3 +189,32 @@ def test_one_way_imports_and_type_checking_imports_are_no_cycle(tmp_path):
     })
     assert graph["pkg"] == {"pkg.a", "pkg.b"} and graph["pkg.b"] == set()
     assert cycles(graph) == []
+
+
+# The core records and differentiates; it knows no layer, no drawing (issue 19). What nn notes about
+# nodes goes through tinygraph.metadata, which the drawing reads.
+CORE = ("tinygraph.tensor", "tinygraph.node", "tinygraph.op", "tinygraph.engine", "tinygraph.recorded_backward",
+        "tinygraph.registry", "tinygraph.grad_mode", "tinygraph.parallel", "tinygraph.buffers",
+        "tinygraph.broadcast", "tinygraph.errors", "tinygraph.metadata")
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, stack = set(), [start]
+    while stack:
+        for child in graph.get(stack.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return seen
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_the_core_imports_no_layer_and_no_drawing(module):
+    reached = reachable(import_graph(module_files()), module)
+    assert not {m for m in reached if m.startswith(("tinygraph.nn", "tinygraph.drawing", "tinygraph.optim"))}
+
+
+def test_the_drawing_imports_no_layer():
+    graph = import_graph(module_files())
+    drawing = [m for m in graph if m.startswith("tinygraph.drawing")]
+    assert drawing and not {m for d in drawing for m in reachable(graph, d) if m.startswith("tinygraph.nn")}

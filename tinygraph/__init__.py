@@ -20,7 +20,8 @@ from tinygraph.registry import op_function as _op_function
 from tinygraph.registry import register_op, registry, unregister_op
 from tinygraph.registry import reserve_names as _reserve_names
 from tinygraph.torch_names import missing_name_error as _missing_name_error
-from tinygraph.engine import BackwardStep, backward, topological_order
+from tinygraph.engine import backward, topological_order
+from tinygraph.grad_mode import BackwardStep
 from tinygraph.grad_mode import (backward_hook, detect_anomaly, enable_grad, forward_hook, is_grad_enabled, no_grad,
                                  set_grad_enabled)
 from tinygraph.broadcast import unbroadcast
@@ -39,6 +40,7 @@ from tinygraph import func  # tg.func.grad, hessian, jvp, ...: function transfor
 from tinygraph.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # tg.manual_seed(0): reproducible runs
 from tinygraph.checkpoint import load, save  # tg.save(path, state) / tg.load(path)
 from tinygraph.drawing import draw, draw_steps, record_backward, trace  # see backprop
+from tinygraph.monitor import GradientFlow  # gradient norms, update ratios and dead ReLUs per layer and epoch
 
 # PyTorch's vocabulary around the ops (issue 20): dtypes and devices, factories, seeding, more tensor methods.
 from tinygraph.dtypes import (UnsupportedDeviceError, device, float16, float32, float64, get_default_dtype, int8,

@@ -2,49 +2,17 @@
 from __future__ import annotations
 
 import time
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from tinygraph import buffers
-from tinygraph.broadcast import unbroadcast, unbroadcast_axes
+from tinygraph.broadcast import unbroadcast
+from tinygraph.grad_mode import STATE, BackwardStep
+from tinygraph.node import Node, graph_order
 from tinygraph.parallel import run_backward
 from tinygraph.recorded_backward import recorded_sweep
-from tinygraph.grad_mode import STATE
-from tinygraph.node import Node
 from tinygraph.tensor import Tensor
-
-
-def graph_order(root, stop: set | None = None) -> list:
-    """Every Node and leaf that `root` (a tensor, or a list of them) depends on through inputs that
-    require grad, each after its parents; the parents of an item whose id is in `stop` are left out.
-
-    Iterative depth-first search (an explicit stack, no recursion), so a chain of any depth works.
-    An item is pushed once to be expanded (its parents pushed above it) and stays on the stack under
-    them; popped again once they are all placed, it is placed itself. No tuples per entry: on a
-    100,000-op chain that matters (fewer allocations, fewer GC passes; docs/performance.md).
-    """
-    order: list = []
-    placed: dict[int, bool] = {}        # id -> False while its parents are being placed, True once placed
-    roots = root if isinstance(root, (list, tuple)) else [root]
-    stack = [t if t._node is None else t._node for t in reversed(roots)]
-    while stack:
-        item = stack.pop()
-        key = id(item)
-        state = placed.get(key)
-        if state is None:               # first visit: come back after the parents
-            placed[key] = False
-            stack.append(item)
-            if type(item) is Node and (stop is None or key not in stop):
-                for parent in item.parents:
-                    if parent is not None and id(parent) not in placed and (
-                            type(parent) is Node or parent.requires_grad):
-                        stack.append(parent)
-        elif state is False:            # its parents are all placed
-            placed[key] = True
-            order.append(item)
-        # state True: a duplicate entry from a second consumer, pushed before the first expansion
-    return order
 
 
 def topological_order(root: Tensor) -> list:
@@ -192,7 +160,7 @@ def _sweep_arrays(order: list, pending: dict, retain_graph: bool, capture: dict 
             if kept is not None and kept._node is node:
                 kept.grad = grad_out.copy() if kept.grad is None else _sum(kept.grad, grad_out)
         if node.saved_versions:
-            _check_versions(node)
+            node.check_saved_versions()
         if timer is None:
             rule_grads = run_backward(node.op, node.ctx, grad_out)
         else:
@@ -245,21 +213,6 @@ def _sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return total if type(total) is np.ndarray else np.asarray(total)
 
 
-def _check_versions(node) -> None:
-    """Raise if a tensor whose array the rule saved was changed in place since the forward pass."""
-    watched = node.saved_versions              # flat: counter, version at forward, input index (−1: output)
-    for counter, version, index in zip(watched[0::3], watched[1::3], watched[2::3]):
-        if counter[0] != version:
-            op = node.op
-            what = (f"its output ({node.output._label()})" if index < 0
-                    else f"its input {op.arg_names[index]!r} ({node.inputs[index]._label()})")
-            raise RuntimeError(
-                f"backward(): op '{op.name}' saved {what} for backward, and it was modified in place "
-                f"since (version {counter[0]}, saved at version {version}) — for example by "
-                "optimizer.step() or load_state_dict() before backward(), or by an in-place `+=`. "
-                "Call backward() before changing the tensor, or run the forward pass again.")
-
-
 def _initial_grad(root: Tensor, grad: Any) -> np.ndarray:
     if grad is None:
         if root.data.size != 1:
@@ -270,29 +223,6 @@ def _initial_grad(root: Tensor, grad: Any) -> np.ndarray:
     if grad.shape != root.data.shape:
         raise ValueError(f"backward(): grad has shape {grad.shape} but {root._label()} needs the same shape")
     return grad
-
-
-class BackwardStep(NamedTuple):
-    """What a backward hook is shown at one step of backward(), in the engine's order.
-
-    `tensor` received `grad_out`; for a leaf `node` is None. Otherwise `rule_grads` is exactly what
-    the op's backward rule returned (one per input, None where none), and `input_grads` what the
-    engine passed on after the contract check: None for inputs that need no gradient, broadcasting
-    undone (`summed_axes(i)` says which axes were summed), dtype cast to the input's.
-    """
-
-    tensor: Tensor
-    node: Any
-    grad_out: np.ndarray
-    input_grads: tuple
-    rule_grads: tuple
-
-    def summed_axes(self, index: int) -> tuple[int, ...]:
-        """Axes of the rule's gradient for input `index` that the engine summed to undo broadcasting."""
-        raw, given = self.rule_grads[index], self.input_grads[index]
-        if raw is None or given is None or np.shape(raw) == given.shape:
-            return ()
-        return unbroadcast_axes(np.shape(raw), given.shape)
 
 
 def _checked_count(node, grads) -> tuple:

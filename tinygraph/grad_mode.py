@@ -10,7 +10,11 @@ import contextlib
 import functools
 import inspect
 import threading
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
+
+import numpy as np
+
+from tinygraph.broadcast import unbroadcast_axes
 
 
 class _State(threading.local):
@@ -22,7 +26,7 @@ class _State(threading.local):
         # True inside tg.record_backward(): the graph keeps every intermediate tensor's values, even
         # the large ones it otherwise lets go as soon as nothing needs them (tensor.LET_GO_BYTES).
         self.keep_values = False
-        # Called as hook(step) with an engine.BackwardStep at every step of backward(); used by the
+        # Called as hook(step) with a BackwardStep (below) at every step of backward(); used by the
         # drawing tools. Empty in normal runs, so it costs one truth test.
         self.backward_hooks: list[Callable] = []
         # Called as hook(out) with every tensor an op records into the graph (its node is
@@ -32,11 +36,6 @@ class _State(threading.local):
         # backward(); None when unused (tg.profile() sets them), so each costs one `is None` test.
         self.forward_timer: Callable | None = None
         self.backward_timer: Callable | None = None
-        # Dotted path of the nn.Module whose __call__ is running ("conv", "layers.1"), None outside
-        # any submodule; every Node records it as node.module so drawings can group ops by module.
-        self.module_path: str | None = None
-        # The modules whose __call__ is running, outermost first, as (module, dotted path) pairs.
-        self.module_stack: list = []
 
 
 STATE = _State()
@@ -140,6 +139,29 @@ class set_grad_enabled:
     def __exit__(self, *exc_info) -> bool:
         STATE.grad_enabled = self._previous
         return False
+
+
+class BackwardStep(NamedTuple):
+    """What a backward hook is shown at one step of backward(), in the engine's order.
+
+    `tensor` received `grad_out`; for a leaf `node` is None. Otherwise `rule_grads` is exactly what
+    the op's backward rule returned (one per input, None where none), and `input_grads` what the
+    engine passed on after the contract check: None for inputs that need no gradient, broadcasting
+    undone (`summed_axes(i)` says which axes were summed), dtype cast to the input's.
+    """
+
+    tensor: Tensor
+    node: Any
+    grad_out: np.ndarray
+    input_grads: tuple
+    rule_grads: tuple
+
+    def summed_axes(self, index: int) -> tuple[int, ...]:
+        """Axes of the rule's gradient for input `index` that the engine summed to undo broadcasting."""
+        raw, given = self.rule_grads[index], self.input_grads[index]
+        if raw is None or given is None or np.shape(raw) == given.shape:
+            return ()
+        return unbroadcast_axes(np.shape(raw), given.shape)
 
 
 @contextlib.contextmanager

@@ -23,8 +23,9 @@ from collections import defaultdict
 import numpy as np
 
 from tinygraph.drawing.record import EXPLODING, VANISHING
-from tinygraph.grad_mode import STATE, forward_hook
+from tinygraph.grad_mode import forward_hook
 from tinygraph.nn import ReLU
+from tinygraph.nn.module import current_module_path
 
 RATIO_GUIDE = 1e-3       # the update-to-weight ratio drawn as a guide line
 RELATIVE_VANISHING = 1e-4   # a layer whose ‖δ‖ is this far below the largest layer's is flagged too
@@ -71,7 +72,7 @@ class GradientFlow:
         return optimizer
 
     def _on_forward(self, out) -> None:
-        path = STATE.module_path        # the module running now (the node is tagged just after this hook)
+        path = current_module_path()    # the module running now (the node is tagged just after this hook)
         if path in self.rectifiers and self.rectifiers[path].training and out.values_available and out.size:
             self._dead_now[path].append(float(np.mean(out.data <= 0)))
 

@@ -1,5 +1,7 @@
 """The recorded graph: Nodes whose edges lead to Nodes, and what each Node keeps of the tensor it made.
 
+`graph_order` walks it (for the engine, the recorded backward and the drawing tools alike).
+
 A Node is one application of an op. Its `parents` hold, per array input, the Node that made that
 input (an edge, as PyTorch's `next_functions`), the leaf tensor itself, or a constant tensor; so
 the graph never holds an intermediate tensor, and an in-place update that gives a tensor a new
@@ -91,6 +93,20 @@ class Node:
         """The tensor that asked for its .grad to be kept (retain_grad()), while it lives."""
         return None if self._retained is None else self._retained()
 
+    def check_saved_versions(self) -> None:
+        """Raise if a tensor whose array the rule saved was changed in place since the forward pass."""
+        watched = self.saved_versions              # flat: counter, version at forward, input index (−1: output)
+        for counter, version, index in zip(watched[0::3], watched[1::3], watched[2::3]):
+            if counter[0] != version:
+                op = self.op
+                what = (f"its output ({self.output._label()})" if index < 0
+                        else f"its input {op.arg_names[index]!r} ({self.inputs[index]._label()})")
+                raise RuntimeError(
+                    f"backward(): op '{op.name}' saved {what} for backward, and it was modified in place "
+                    f"since (version {counter[0]}, saved at version {version}) — for example by "
+                    "optimizer.step() or load_state_dict() before backward(), or by an in-place `+=`. "
+                    "Call backward() before changing the tensor, or run the forward pass again.")
+
     def keep_value(self) -> None:
         """Keep the output's array after backward() too (a recording that will draw it asks this)."""
         self._keeps_value = True
@@ -107,6 +123,38 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{self.op.name} node{' (released)' if self.released else ''}>"
+
+
+def graph_order(root, stop: set | None = None) -> list:
+    """Every Node and leaf that `root` (a tensor, or a list of them) depends on through inputs that
+    require grad, each after its parents; the parents of an item whose id is in `stop` are left out.
+
+    Iterative depth-first search (an explicit stack, no recursion), so a chain of any depth works.
+    An item is pushed once to be expanded (its parents pushed above it) and stays on the stack under
+    them; popped again once they are all placed, it is placed itself. No tuples per entry: on a
+    100,000-op chain that matters (fewer allocations, fewer GC passes; docs/performance.md).
+    """
+    order: list = []
+    placed: dict[int, bool] = {}        # id -> False while its parents are being placed, True once placed
+    roots = root if isinstance(root, (list, tuple)) else [root]
+    stack = [t if t._node is None else t._node for t in reversed(roots)]
+    while stack:
+        item = stack.pop()
+        key = id(item)
+        state = placed.get(key)
+        if state is None:               # first visit: come back after the parents
+            placed[key] = False
+            stack.append(item)
+            if type(item) is Node and (stop is None or key not in stop):
+                for parent in item.parents:
+                    if parent is not None and id(parent) not in placed and (
+                            type(parent) is Node or parent.requires_grad):
+                        stack.append(parent)
+        elif state is False:            # its parents are all placed
+            placed[key] = True
+            order.append(item)
+        # state True: a duplicate entry from a second consumer, pushed before the first expansion
+    return order
 
 
 class OutputRecord:

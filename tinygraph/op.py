@@ -150,31 +150,12 @@ class Op:
                      for name, a in zip(cls.arg_names, arrays))
 
     @staticmethod
-    def backward_note(*inputs: np.ndarray) -> str | None:
-        """A one-line fact about how backward routes gradients for these input values, for drawings.
-
-        Placeholders name tensors as in the formulas (ReLU: "{x} ≤ 0 at 48% of units: no gradient").
-        None when there is nothing to say (the default).
-        """
-        return None
-
-    @staticmethod
     def forward(ctx: Context, *arrays: np.ndarray, **attrs: Any) -> np.ndarray:
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx: Context, grad_out: np.ndarray) -> tuple:
         raise NotImplementedError
-
-    @classmethod
-    def render(cls, template: str, symbols: dict[str, str]) -> str:
-        """Fill a formula template; a placeholder with no symbol given shows its own name."""
-        return template.format_map(_SymbolDefaults(symbols))
-
-
-class _SymbolDefaults(dict):
-    def __missing__(self, key: str) -> str:
-        return key
 
 
 def _bind(op: type[Op], args: tuple, kwargs: dict) -> tuple[tuple, dict]:

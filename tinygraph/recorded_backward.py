@@ -14,8 +14,8 @@ from typing import Any, Callable
 import numpy as np
 
 from tinygraph import buffers
-from tinygraph.grad_mode import STATE, enable_grad
-from tinygraph.node import Node
+from tinygraph.grad_mode import STATE, BackwardStep, enable_grad
+from tinygraph.node import Node, graph_order
 from tinygraph.op import Context, Op, apply
 from tinygraph.parallel import run_backward
 from tinygraph.tensor import Tensor
@@ -29,8 +29,6 @@ def recorded_sweep(order: list, pending: dict, retain_graph: bool, capture: dict
     accumulate into `.grad` unless `capture` is given: then the gradient of every item whose id is
     a key of `capture` is stored there, and no `.grad` changes (tg.autograd.grad).
     """
-    from tinygraph.engine import BackwardStep, _check_versions    # the engine imports this module
-
     hooks = STATE.backward_hooks
     with enable_grad():
         for item in reversed(order):
@@ -51,7 +49,7 @@ def recorded_sweep(order: list, pending: dict, retain_graph: bool, capture: dict
                 if kept is not None and kept._node is node:
                     kept.grad = grad_out if kept.grad is None else grad_out + kept.grad
             if node.saved_versions:
-                _check_versions(node)
+                node.check_saved_versions()
             rule_grads = _differentiable_rule(node, grad_out)
             input_grads = []
             for i, parent in enumerate(node.parents):
@@ -141,7 +139,6 @@ def by_composition(expression: Callable) -> Callable:
     is the recorded vector-Jacobian product of that expression. For fused ops (softmax cross-entropy,
     batch norm): one fast NumPy rule for first order, and the composition for every order above."""
     def differentiable_backward(ctx, grad_out):
-        from tinygraph.engine import graph_order
         inputs = [ctx.input(i) for i in range(len(ctx.node.parents))]
         wanted = {id(t if t._node is None else t._node): i for i, t in enumerate(inputs)
                   if t is not None and ctx.needs_input_grad[i]}

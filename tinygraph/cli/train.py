@@ -27,7 +27,7 @@ import tinygraph as tg
 from tinygraph import checkpoint as checkpoints
 from tinygraph import data, models, optim
 from tinygraph.cli import CommandError, need_extra, run_command
-from tinygraph.drawing.flow import GradientFlow
+from tinygraph.monitor import GradientFlow
 
 PROG = "tinygraph-train"
 # The defaults reach the README's accuracy on digits in a few seconds (measured there).

@@ -10,13 +10,13 @@
 `graph` models the recorded graph, `record` notes what backward did, `layout` wraps long
 drawings into rows, `style` decides how it looks, `labels` what each node and edge says,
 `render` makes the Graphviz drawing, `images` the heatmaps of feature maps inside it, `steps`
-the step-through page, `trace` the text form and `flow` the gradient flow over training.
+the step-through page and `trace` the text form. The gradient flow over training is a training
+monitor, in tinygraph/monitor.py.
 """
-from tinygraph.drawing.flow import GradientFlow
 from tinygraph.drawing.record import BackwardRecording, GradStat, record_backward
 from tinygraph.drawing.render import draw
 from tinygraph.drawing.steps import StepPage, draw_step, draw_steps
 from tinygraph.drawing.trace import Trace, trace
 
-__all__ = ["BackwardRecording", "GradStat", "GradientFlow", "StepPage", "Trace", "draw", "draw_step", "draw_steps",
+__all__ = ["BackwardRecording", "GradStat", "StepPage", "Trace", "draw", "draw_step", "draw_steps",
            "record_backward", "trace"]

@@ -6,7 +6,8 @@ before the ops that consume them. The numbering depends only on the graph's stru
 `id()`, so the same graph always gives the same ids and the same DOT text.
 
 `collapse(graph, by_module)` then merges parts of a large graph into group items: each module's
-ops (from `nn.node_module_path`) into one box, and runs of unnamed single-use intermediates into one chain.
+ops (by the module path that nn notes in tinygraph/metadata.py) into one box, and runs of unnamed
+single-use intermediates into one chain.
 """
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinygraph.broadcast import unbroadcast_axes
-from tinygraph.nn import node_module_class, node_module_path, parameter_name
-from tinygraph.op import Op
+from tinygraph.metadata import fact, tensor_fact
 from tinygraph.tensor import Tensor
 
 SHORT_FORMULA = 6     # an unnamed result whose formula is at most this long is called by it: Uᵀ, (p Uᵀ)
@@ -133,7 +133,7 @@ def build_graph(root: Tensor) -> Graph:
         tensors[tid] = TensorItem(tid, t, symbol, _kind(t, t is root), symbol_is_formula=not t.name and bool(short))
         if node is not None:
             symbols["out"] = symbol
-            path = node_module_path(node)
+            path = _module_path(node)
             ops[oid] = OpItem(oid, node, tid, inputs, symbols, layers.get(path, path))
             tensors[tid].producer = oid
     return Graph(item_of[id(root)], tensors, ops)
@@ -158,7 +158,7 @@ def _module_names(order: list[Tensor], root: Tensor, layers: dict[str, str]) -> 
             arguments = t.grad_fn.op.arg_names
             for index, parent in enumerate(t.grad_fn.inputs):
                 if parent is not None:
-                    users.setdefault(id(parent), set()).add(node_module_path(t.grad_fn))
+                    users.setdefault(id(parent), set()).add(_module_path(t.grad_fn))
                     if index < len(arguments):
                         roles.setdefault(id(parent), arguments[index])
     names: dict[int, tuple[str, bool]] = {}
@@ -168,15 +168,15 @@ def _module_names(order: list[Tensor], root: Tensor, layers: dict[str, str]) -> 
             continue
         if t.grad_fn is None:
             modules = users.get(id(t), set())
-            if parameter_name(t):                            # a model's parameter: fc.weight
-                owner, _, attribute = parameter_name(t).rpartition(".")
-                names[id(t)] = (f"{layers[owner]}.{attribute}" if owner in layers else parameter_name(t), True)
+            if _parameter_name(t):                            # a model's parameter: fc.weight
+                owner, _, attribute = _parameter_name(t).rpartition(".")
+                names[id(t)] = (f"{layers[owner]}.{attribute}" if owner in layers else _parameter_name(t), True)
             elif not input_named and not t.requires_grad and t.ndim >= 2 and modules - {None}:
                 names[id(t)], input_named = ("X", True), True
             elif not t.requires_grad and roles.get(id(t)) in ROLE_SYMBOLS:     # labels: y
                 names[id(t)] = (ROLE_SYMBOLS[roles[id(t)]], True)
             continue
-        path = node_module_path(t.grad_fn)
+        path = _module_path(t.grad_fn)
         if path is None:
             if t is root and t.size == 1:
                 names[id(t)] = ("L", True)
@@ -196,10 +196,10 @@ def layer_names(nodes) -> dict[str, str]:
     names: dict[str, str] = {}
     counts: dict[str, int] = {}
     for node in nodes:
-        path = node_module_path(node)
+        path = _module_path(node)
         if path is None or path in names:
             continue
-        cls = node_module_class(node)
+        cls = _module_class(node)
         if not path.rsplit(".", 1)[-1].isdigit() or not cls:
             names[path] = path
             continue
@@ -235,8 +235,9 @@ def _forward_order(root: Tensor) -> list[Tensor]:
 
 
 def formula(template: str, symbols: dict[str, str]) -> str:
-    """A formula template filled with the drawing's symbols; (Uᵀ)ᵀ is written U; `+ ∅` left out."""
-    text = Op.render(template, symbols).replace("ᵀᵀ", "")
+    """A formula template filled with the drawing's symbols; (Uᵀ)ᵀ is written U; `+ ∅` left out.
+    A placeholder with no symbol given shows its own name."""
+    text = template.format_map(_SymbolDefaults(symbols)).replace("ᵀᵀ", "")
     return text.replace(" + ∅", "")     # an absent bias (conv2d with bias=False) is no term at all
 
 
@@ -361,3 +362,20 @@ def broadcast_axes(graph: Graph, op: OpItem, index: int) -> tuple[int, ...] | No
         return unbroadcast_axes(out_shape, in_shape) or None
     except ValueError:
         return None
+
+
+class _SymbolDefaults(dict):
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+def _module_path(node) -> str | None:
+    return fact(node, "module_path")
+
+
+def _module_class(node) -> str | None:
+    return fact(node, "module_class")
+
+
+def _parameter_name(t) -> str | None:
+    return tensor_fact(t, "parameter_name")

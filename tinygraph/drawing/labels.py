@@ -147,7 +147,8 @@ class Labels:
             return None
         node = op.node
         arrays = [None if t is None else t.data for t in node.inputs]
-        note = node.op.backward_note(*arrays)
+        write_note = getattr(node.op, "backward_note", None)      # an op may declare one beside its rules
+        note = write_note(*arrays) if write_note is not None else None
         return formula(note, op.symbols) if note else None
 
     def _forward_formula(self, op) -> str:

@@ -1,17 +1,19 @@
 """Module machinery: `Module` (parameters and submodules found by attribute assignment), `Parameter`.
 
-While a module's `__call__` runs, `STATE.module_path` holds its dotted path ("conv", "layers.1";
-None for the outermost module), and a forward hook (see `tg.forward_hook`) notes that path for
-every node recorded meanwhile, so the drawing tools can group a graph by module
+While a module's `__call__` runs, its dotted path ("conv", "layers.1"; "" for the outermost module)
+is on this thread's stack of calls, and a forward hook (see `tg.forward_hook`) notes that path and
+the module's class for every node recorded meanwhile in the metadata side table
+(tinygraph/metadata.py), so the drawing tools can group a graph by module without knowing nn
 (`module_path(tensor)`, `node_module_path(node)`). The engine knows nothing of modules.
 """
 from __future__ import annotations
 
-import weakref
+import threading
 from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
+from tinygraph import metadata
 from tinygraph.grad_mode import STATE
 from tinygraph.tensor import Tensor
 
@@ -286,17 +288,14 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         path = _child_path(self)
-        previous = STATE.module_path
-        outermost = not STATE.module_stack
-        STATE.module_stack.append((self, path))
-        STATE.module_path = path or None       # every node recorded meanwhile is tagged with it
+        outermost = not _CALLS.stack
+        _CALLS.stack.append((self, path))       # every node recorded meanwhile is tagged with its path
         if outermost:
             STATE.forward_hooks.append(_tag_with_module_path)
         try:
             return self.forward(*args, **kwargs)
         finally:
-            STATE.module_path = previous
-            STATE.module_stack.pop()
+            _CALLS.stack.pop()
             if outermost:
                 STATE.forward_hooks.remove(_tag_with_module_path)
 
@@ -314,9 +313,19 @@ class Module:
         return lines[0] + ")"
 
 
+class _Calls(threading.local):
+    """The modules whose __call__ is running in this thread, outermost first, as (module, dotted path)."""
+
+    def __init__(self) -> None:
+        self.stack: list = []
+
+
+_CALLS = _Calls()
+
+
 def _child_path(module: Module) -> str:
     """Dotted path of `module` inside the module that is calling it ("" at the outermost call)."""
-    stack = STATE.module_stack
+    stack = _CALLS.stack
     if not stack:
         return ""
     parent, parent_path = stack[-1]
@@ -326,51 +335,40 @@ def _child_path(module: Module) -> str:
     return parent_path  # a module called from inside another but not registered in it
 
 
-# node -> dotted path of the module whose call recorded it; entries go when their node does.
-_MODULE_OF: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-# node -> class name of that module ("Linear"): drawings call an unnamed Sequential's layers linear1, relu1.
-_MODULE_CLASS_OF: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-# id(parameter) -> (weak reference, its dotted name in the model that used it, "fc.weight"), for
-# drawings of unnamed parameters. Keyed by identity: a tensor's == compares elements.
-_PARAMETER_NAME: dict[int, tuple] = {}
-
-
 def _tag_with_module_path(out: Tensor) -> None:
-    path = STATE.module_path
-    module = STATE.module_stack[-1][0]
-    if path is not None:
-        _MODULE_OF[out.grad_fn] = path
-        _MODULE_CLASS_OF[out.grad_fn] = type(module).__name__
+    module, path = _CALLS.stack[-1]
+    if path:
+        metadata.note(out.grad_fn, module_path=path, module_class=type(module).__name__)
     for parent in out.grad_fn.inputs:
         if isinstance(parent, Parameter) and parameter_name(parent) is None:
             for attribute, own in module._parameters.items():
                 if own is parent:
-                    key = id(parent)
-                    _PARAMETER_NAME[key] = (weakref.ref(parent, lambda _, key=key: _PARAMETER_NAME.pop(key, None)),
-                                            f"{path}.{attribute}" if path else attribute)
+                    metadata.note_tensor(parent, parameter_name=f"{path}.{attribute}" if path else attribute)
 
 
 def parameter_name(t: Tensor) -> str | None:
     """The dotted name ("fc.weight") of a parameter that a module's call used, or None."""
-    entry = _PARAMETER_NAME.get(id(t))
-    return entry[1] if entry is not None and entry[0]() is t else None
+    return metadata.tensor_fact(t, "parameter_name")
 
 
 def node_module_path(node) -> str | None:
     """The dotted path of the module whose call recorded `node` (None outside any submodule)."""
-    return _MODULE_OF.get(node) if node is not None else None
+    return metadata.fact(node, "module_path")
 
 
 def node_module_class(node) -> str | None:
     """The class name ("Linear") of the module whose call recorded `node` (None outside any submodule)."""
-    return _MODULE_CLASS_OF.get(node) if node is not None else None
+    return metadata.fact(node, "module_class")
 
 
 def module_path(tensor: Tensor) -> str | None:
     """The dotted path of the module whose call produced `tensor` (None outside any submodule)."""
     return node_module_path(tensor.grad_fn)
+
+
+def current_module_path() -> str | None:
+    """The dotted path of the module whose __call__ is running in this thread (None outside any submodule)."""
+    return (_CALLS.stack[-1][1] or None) if _CALLS.stack else None
 
 
 def _check_name(model: str, kind: str, name: Any) -> None:
