@@ -33,8 +33,14 @@ class MaxPool(Op):
         flat = windows(A, kernel, stride, dilation).reshape(n, channels, out_h, out_w, kernel[0] * kernel[1])
         # argmax returns the FIRST maximum in row-major window order: the document's (i*, j*), even on ties.
         best = flat.argmax(axis=-1)[..., np.newaxis]
+        P = np.take_along_axis(flat, best, axis=-1)[..., 0]
+        if P.dtype.kind == "f" and np.isnan(P.sum()):
+            # A window holding NaN pools to NaN, and PyTorch's CPU kernel routes its gradient to the
+            # window's LAST NaN (argmax would pick the first).
+            last_nan = flat.shape[-1] - 1 - np.isnan(flat[..., ::-1]).argmax(axis=-1)
+            best[..., 0] = np.where(np.isnan(P), last_nan, best[..., 0])
         ctx.save_for_backward(best)
-        return np.take_along_axis(flat, best, axis=-1)[..., 0]
+        return P
 
     @staticmethod
     def backward(ctx, grad_out):

@@ -243,10 +243,7 @@ REFERENCES: dict[str, Reference] = {
                "3x3, stride 2, padding 1": (lambda x: tg.maxpool(x, 3, 2, padding=1),
                                             lambda x: F.max_pool2d(x, 3, 2, padding=1))},
         inputs=X, shapes={"main": [(2, 3, 6, 5)], "empty": [(0, 3, 6, 5)]}, skip={"0-d": EMPTY_IMAGE},
-        dtypes=FLOATS + INTS,
-        xfail={"3x3, stride 2, padding 1/nan": "a window holding NaN: the padded, overlapping pool routes its "
-                                               "gradient elsewhere than PyTorch, which sends it to the NaN "
-                                               "(ops/maxpool.py)"}),
+        dtypes=FLOATS + INTS),
     "avg_pool2d": Reference(
         calls={"2x2": (lambda x: tg.avg_pool2d(x, 2), lambda x: F.avg_pool2d(x, 2)),
                "3x3, stride 2, padding 1": (lambda x: tg.avg_pool2d(x, 3, 2, padding=1),

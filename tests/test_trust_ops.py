@@ -457,3 +457,14 @@ def test_float32_var_and_std_of_large_values_accumulate_in_float64_as_pytorch(op
     ours.sum().backward()
     theirs.sum().backward()
     np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-4, atol=1e-45)
+
+
+@pytest.mark.parametrize("options", [{"kernel_size": 3, "stride": 2, "padding": 1}, {"kernel_size": 3, "stride": 1},
+                                     {"kernel_size": 2}, {"kernel_size": (2, 3), "dilation": 2}],
+                         ids=["3x3 padded", "3x3 overlapping", "2x2 blocks", "dilated"])
+def test_maxpool_routes_a_window_of_several_nans_to_the_last_as_pytorch(options):
+    x = np.random.default_rng(8).standard_normal((2, 1, 5, 6))
+    x[0, 0, 1, 1] = x[0, 0, 2, 2] = x[0, 0, 0, 3] = x[1, 0, 2, 3] = x[1, 0, 3, 2] = np.nan
+    weights = np.random.default_rng(9).uniform(1, 2, TF.max_pool2d(torch.tensor(x), **options).shape)
+    assert_same_grads(lambda x: F.max_pool2d(x, **options) * weights,
+                      lambda x: TF.max_pool2d(x, **options) * torch.tensor(weights), x)
