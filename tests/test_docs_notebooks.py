@@ -2,7 +2,8 @@
 
 docs/derivation.ipynb checks every equation of the derivation against tinygraph's gradients (an
 `assert` per equation) and draws each one's frame; docs/custom_op.ipynb writes, checks and draws an
-op. Each runs in a fresh Jupyter kernel (nbclient) in a temporary directory.
+op; docs/higher_order.ipynb draws and differentiates a gradient's graph. Each runs in a fresh
+Jupyter kernel (nbclient) in a temporary directory.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ NOTEBOOKS = sorted(DOCS.glob("*.ipynb"))
 
 
 def test_there_are_tutorials():
-    assert {p.name for p in NOTEBOOKS} >= {"derivation.ipynb", "custom_op.ipynb"}
+    assert {p.name for p in NOTEBOOKS} >= {"derivation.ipynb", "custom_op.ipynb", "higher_order.ipynb"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
