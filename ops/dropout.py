@@ -3,7 +3,7 @@ import numpy as np
 
 from tinygraph.errors import OpError
 from tinygraph.op import Op
-from tinygraph.random import numpy_generator
+from tinygraph.random import default_generator   # tg.manual_seed seeds it
 from tinygraph.registry import register_op
 
 
@@ -24,7 +24,7 @@ class Dropout(Op):
             return x.view()
         if x.dtype.kind != "f":
             raise OpError("dropout", "x", f"input x must be floating point, got {x.dtype} (shape {x.shape})")
-        keep = numpy_generator(generator, "dropout").random(x.shape) < 1 - p    # the mask; tg.manual_seed seeds the default
+        keep = (default_generator() if generator is None else generator).random(x.shape) < 1 - p   # the mask
         ctx.scale = np.asarray(0.0 if p == 1 else 1 / (1 - p), dtype=x.dtype)  # p = 1 drops everything
         ctx.save_for_backward(keep)
         return x * keep * ctx.scale

@@ -28,7 +28,6 @@ TINYGRAPH_SPELLING: dict[str, str] = {
     "max_pool2d": "tg.maxpool(x, kernel_size) or tinygraph.functional.max_pool2d",
     "cross_entropy": "tinygraph.functional.cross_entropy(logits, labels) or tg.softmax_xent(logits, labels)",
     "inference_mode": "tg.no_grad()",
-    "set_grad_enabled": "tg.no_grad() or tg.enable_grad() as a with-block",
     "utils": "tinygraph.data (from torch.utils.data import DataLoader → from tinygraph.data import DataLoader)",
     "allclose": "np.allclose(a.numpy(), b.numpy())",
 }
