@@ -31,6 +31,12 @@ differences selector -> a documented, intentional difference from PyTorch; those
             and reported as skipped with the reason.
 xfail       selector -> a known defect being fixed in that op's own file (owned by someone else):
             pytest.mark.xfail(strict=True), so the mark goes once the fix lands. Remove the line then.
+error_mentions  words one of which tinygraph's error must contain where PyTorch raises (default: the
+            op's name).
+
+IN_PLACE (at the end) is a second table of the same Reference rows: in-place idioms on a tensor
+inside a graph (h += y, h.clamp_(...), h[mask] = 0, writes through views, ...), one function that
+runs unchanged on both frameworks' tensors; a new idiom is one more line in its list.
 
 Value domains are not restricted: log of negatives, sqrt of negatives, 0/0 are NaN in both
 frameworks, and are compared NaN-equal. Where PyTorch raises, tinygraph must raise an error whose

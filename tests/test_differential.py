@@ -6,8 +6,9 @@ vocabulary: abs, sqrt, sigmoid, tanh, clamp, softmax, log_softmax, amax, amin, m
 var, std, indexing with repeated indices, cat, where, maximum, minimum, transpose(dim0, dim1),
 unsqueeze, flatten, expand): tensors reused by
 several ops (x*x*x, diamonds), broadcasting, ranks 0 to 4, size-1 and size-0 axes, transposed,
-strided, reversed, broadcast and read-only leaves, float32, float64 and mixed operands, integer and
-bool constants, Python and NumPy scalars. Values stay in safe domains (log of positives, divisors
+strided, reversed, broadcast and read-only leaves, float16, float32, float64 and mixed operands, integer
+and bool constants, Python and NumPy scalars, index arrays as tensors, NumPy arrays or lists (int64 or
+int32) and boolean masks. Values stay in safe domains (log of positives, divisors
 away from 0, no relu kinks, no maxpool ties), so a difference is a bug, not an artefact. Every node's
 value and every leaf's gradient (after backward of a random-weighted sum of the output) is compared
 with PyTorch computing the same expression; gradients must be np.ndarrays of the leaf's shape and dtype.
