@@ -473,3 +473,17 @@ def test_samplers_batch_samplers_and_unbatched_loading_as_torch():
         assert [b[0].numpy().tolist() for b in ours] == [b[0].numpy().tolist() for b in theirs]
     unbatched = list(data.DataLoader([1.5, 2.5], batch_size=None))
     assert unbatched == list(torch.utils.data.DataLoader([1.5, 2.5], batch_size=None)) == [1.5, 2.5]
+
+
+def test_mnist_files_as_a_dataset_like_torchvisions(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"          # torchvision's layout under root
+    raw.mkdir(parents=True)
+    write_mnist(raw)
+    train, test = data.MNIST(tmp_path, train=True), data.MNIST(tmp_path, train=False)
+    split = data.load_mnist(tmp_path / "MNIST" / "raw")
+    assert (len(train), len(test)) == (6, 4)
+    np.testing.assert_array_equal(train.tensors[0].numpy(), split.x_train)
+    xb, yb = next(iter(data.DataLoader(test, batch_size=4)))
+    np.testing.assert_array_equal(yb.numpy(), [0, 1, 2, 3])
+    with pytest.raises(ValueError, match="downloads nothing"):
+        data.MNIST(tmp_path, download=True)

@@ -289,6 +289,26 @@ def load_mnist(data_dir: str | os.PathLike, *, classes: int = 10, max_bytes: int
     return Split(*parts)
 
 
+class MNIST(TensorDataset):
+    """MNIST (or Fashion-MNIST) IDX files as a Dataset, like torchvision's MNIST(root, train=...).
+
+    Reads the four standard files from `root` (or from root/MNIST/raw, torchvision's layout) with
+    `load_mnist`; sample i is (image (1, 28, 28) float32 in [0, 1], label). Nothing is downloaded.
+    """
+
+    def __init__(self, root: str | os.PathLike, train: bool = True, *, download: bool = False, classes: int = 10,
+                 size: int | None = None, fit: str = "pad", max_bytes: int = MAX_BYTES):
+        if download:
+            raise ValueError("data.MNIST: tinygraph downloads nothing; put the four IDX files (plain or .gz) in "
+                             f"{os.fspath(root)!r} and pass download=False")
+        raw = os.path.join(os.fspath(root), "MNIST", "raw")
+        directory = raw if os.path.isdir(raw) else root
+        split = load_mnist(directory, classes=classes, max_bytes=max_bytes, size=size, fit=fit)
+        images, labels = (split.x_train, split.y_train) if train else (split.x_test, split.y_test)
+        super().__init__(from_numpy(images), from_numpy(labels))
+        self.train = bool(train)
+
+
 # ------------------------------------------------------------------------ mini-batches
 def batches(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool = True, seed: int = 0,
             epoch: int = 0, drop_last: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
