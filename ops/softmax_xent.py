@@ -71,20 +71,21 @@ class SoftmaxCrossEntropy(Op):
     def backward(ctx, grad_out):
         """§3.1: δs = ŷ − y, divided by N for the mean; probability rows and their weights as in the class doc."""
         probs, labels, y, *of_target = ctx.saved
-        if labels is not None:
-            grad_s = probs.copy()
-            grad_s[np.arange(len(labels)), labels] -= 1
-        else:
-            # ŷ·Σy − y: exactly ŷ − y for rows summing to 1, and still the derivative of the loss
-            # reported for rows that do not (weighted, smoothed or ignored rows; round-off).
-            grad_s = probs * y.sum(axis=1, keepdims=True) - y
         # δL_n of each row: every row ignored (divisor 0) passes nothing back
         grad_rows = grad_out.astype(probs.dtype, copy=False)
         if ctx.reduction == "mean":
             grad_rows = grad_rows / ctx.divisor if ctx.divisor else grad_rows * 0
         if ctx.reduction == "none":
             grad_rows = grad_rows[:, np.newaxis]          # one upstream gradient per row
-        grad_s *= grad_rows
+        # ŷ·δL − y·δL, each term scaled before they meet, as PyTorch's log_softmax and nll rules do:
+        # an infinite δL then gives inf − inf = NaN where PyTorch has NaN, not (ŷ − y)·∞.
+        grad_s = probs * grad_rows
+        if labels is not None:
+            grad_s[np.arange(len(labels)), labels] -= grad_rows.reshape(-1)
+        else:
+            # ŷ·Σy − y: exactly ŷ − y for rows summing to 1, and still the derivative of the loss
+            # reported for rows that do not (weighted, smoothed or ignored rows; round-off).
+            grad_s = grad_s * y.sum(axis=1, keepdims=True) - y * grad_rows
         grad_y = grad_w = None
         if of_target:
             log_probs, y, w = of_target

@@ -468,3 +468,14 @@ def test_maxpool_routes_a_window_of_several_nans_to_the_last_as_pytorch(options)
     weights = np.random.default_rng(9).uniform(1, 2, TF.max_pool2d(torch.tensor(x), **options).shape)
     assert_same_grads(lambda x: F.max_pool2d(x, **options) * weights,
                       lambda x: TF.max_pool2d(x, **options) * torch.tensor(weights), x)
+
+
+@pytest.mark.parametrize("target", ["labels", "probabilities"])
+def test_cross_entropy_under_an_infinite_upstream_gradient_as_pytorch(target):
+    logits = np.array([[np.inf, 1.0, 0.5], [-np.inf, 1.0, 2.0], [0.5, -1.0, 2.0]])
+    made = np.array([1, 0, 2]) if target == "labels" else np.array([[0.2, 0.3, 0.5]] * 3)
+    upstream = np.array([np.inf, 1.0, -np.inf])
+    with np.errstate(invalid="ignore"):
+        assert_same_grads(lambda s: F.cross_entropy(s, made, reduction="none") * upstream,
+                          lambda s: TF.cross_entropy(s, torch.tensor(made), reduction="none") * torch.tensor(upstream),
+                          logits)
