@@ -22,6 +22,9 @@ class NLLLoss(Op):
     @staticmethod
     def forward(ctx, input: np.ndarray, target: np.ndarray, weight: np.ndarray = None, *,
                 ignore_index: int = -100, reduction: str = "mean") -> np.ndarray:
+        ctx.unbatched = input.ndim == 1 and target.ndim == 0
+        if ctx.unbatched:                  # one sample (C,) with a 0-d label, as PyTorch takes it: a batch of one
+            input, target = input[np.newaxis], target[np.newaxis]
         labels, row_weights = read_labels("nll_loss", input, target, weight, ignore_index, reduction)
         refuse_gradient(ctx, "nll_loss", NLLLoss.arg_names, ("weight",), "class weights of class-index targets")
         rows = np.arange(len(labels))
@@ -30,19 +33,21 @@ class NLLLoss(Op):
         ctx.save_for_backward(labels, row_weights)
         ctx.shape, ctx.reduction, ctx.divisor = input.shape, reduction, divisor
         if reduction == "none":
-            return losses
+            return losses[0] if ctx.unbatched else losses
         with np.errstate(invalid="ignore", divide="ignore"):    # every row ignored: NaN, as in PyTorch
             return losses.sum() / divisor if reduction == "mean" else losses.sum()
 
     @staticmethod
     def backward(ctx, grad_out):
         labels, row_weights = ctx.saved
+        if ctx.unbatched and ctx.reduction == "none":
+            grad_out = grad_out.reshape(1)                    # the one row's upstream gradient
         grad_rows = -row_weights * grad_out                   # "none": one upstream gradient per row
         if ctx.reduction == "mean":          # every row ignored (divisor 0): no row passes anything back
             grad_rows = grad_rows / ctx.divisor if ctx.divisor else grad_rows * 0
         grad_input = np.zeros(ctx.shape, dtype=grad_out.dtype)
         grad_input[np.arange(len(labels)), labels] = grad_rows
-        return grad_input, None, None
+        return (grad_input[0] if ctx.unbatched else grad_input), None, None
 
     differentiable_backward = by_composition(lambda ctx, x, target, weight: _composed(ctx, x))
 

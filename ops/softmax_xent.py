@@ -30,6 +30,9 @@ class SoftmaxCrossEntropy(Op):
     @staticmethod
     def forward(ctx, logits: np.ndarray, target: np.ndarray, weight: np.ndarray = None, *,
                 reduction: str = "mean", ignore_index: int = -100, label_smoothing: float = 0.0) -> np.ndarray:
+        ctx.unbatched = logits.ndim == 1 and target.ndim == logits.ndim - 1 + (target.dtype.kind == "f")
+        if ctx.unbatched:       # one sample (C,) with a 0-d label or (C,) probabilities, as PyTorch takes it
+            logits, target = logits[np.newaxis], target[np.newaxis]
         _check(logits, weight, reduction, label_smoothing)
         ctx.out_dtype = logits.dtype
         logits = logits.astype(accumulating(logits.dtype), copy=False)
@@ -64,13 +67,15 @@ class SoftmaxCrossEntropy(Op):
                 with np.errstate(invalid="ignore", divide="ignore"):   # no rows, or every row ignored: NaN, as in PyTorch
                     loss = losses.sum() / divisor
         else:
-            loss = losses.sum() if reduction == "sum" else losses
+            loss = losses.sum() if reduction == "sum" else losses[0] if ctx.unbatched else losses
         return np.asarray(loss).astype(ctx.out_dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad_out):
         """§3.1: δs = ŷ − y, divided by N for the mean; probability rows and their weights as in the class doc."""
         probs, labels, y, *of_target = ctx.saved
+        if ctx.unbatched and ctx.reduction == "none":
+            grad_out = grad_out.reshape(1)                    # the one row's upstream gradient
         # δL_n of each row: every row ignored (divisor 0) passes nothing back
         grad_rows = grad_out.astype(probs.dtype, copy=False)
         if ctx.reduction == "mean":
@@ -95,6 +100,8 @@ class SoftmaxCrossEntropy(Op):
                 grad_y = -(1 - smoothing) * (weighted_log_probs if w is None else weighted_log_probs * w)
             if ctx.needs_input_grad[2]:
                 grad_w = -(((1 - smoothing) * y + smoothing / y.shape[1]) * weighted_log_probs).sum(axis=0)
+        if ctx.unbatched:
+            grad_s, grad_y = grad_s[0], None if grad_y is None else grad_y[0]
         return (grad_s.astype(ctx.out_dtype, copy=False), grad_y, grad_w)
 
     differentiable_backward = by_composition(lambda ctx, logits, target, weight: _composed(ctx, logits, target, weight))

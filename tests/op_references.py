@@ -295,8 +295,7 @@ REFERENCES: dict[str, Reference] = {
         inputs=(Input("input"), Input("target", "labels")), dtypes=FLOATS + INTS,
         differences={"int": NUMPY_INTEGERS},
         shapes={"main": [(4, LABEL_CLASSES), (4,)], "empty": [(0, LABEL_CLASSES), (0,)],
-                "0-d": [(LABEL_CLASSES,), ()]},
-        xfail={"0-d": "unbatched input (C,) with a 0-d target is refused; PyTorch accepts it (ops/nll_loss.py)"}),
+                "0-d": [(LABEL_CLASSES,), ()]}),
     "softmax_xent": Reference(
         calls={"labels, mean": (lambda s, y, p: tg.softmax_xent(s, y), lambda s, y, p: F.cross_entropy(s, y)),
                "labels, none": (lambda s, y, p: tg.softmax_xent(s, y, reduction="none"),
@@ -307,10 +306,7 @@ REFERENCES: dict[str, Reference] = {
         dtypes=FLOATS + INTS, differences={"int": NUMPY_INTEGERS},
         shapes={"main": [(4, LABEL_CLASSES), (4,), (4, LABEL_CLASSES)],
                 "empty": [(0, LABEL_CLASSES), (0,), (0, LABEL_CLASSES)],
-                "0-d": [(LABEL_CLASSES,), (), (LABEL_CLASSES,)]},
-        xfail={"0-d": "unbatched logits (C,) with a 0-d target are refused; PyTorch accepts them (ops/softmax_xent.py)",
-               "labels, none/inf": "a row of logits with +inf and -inf: gradient -inf where PyTorch has NaN "
-                                   "(ops/softmax_xent.py)"}),
+                "0-d": [(LABEL_CLASSES,), (), (LABEL_CLASSES,)]}),
 }
 
 

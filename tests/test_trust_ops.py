@@ -479,3 +479,22 @@ def test_cross_entropy_under_an_infinite_upstream_gradient_as_pytorch(target):
         assert_same_grads(lambda s: F.cross_entropy(s, made, reduction="none") * upstream,
                           lambda s: TF.cross_entropy(s, torch.tensor(made), reduction="none") * torch.tensor(upstream),
                           logits)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("loss", ["softmax_xent labels", "softmax_xent probabilities", "nll_loss"])
+def test_one_unbatched_sample_with_a_0d_label_as_pytorch(loss, reduction):
+    logits = np.array([0.5, -1.0, 2.0])
+    label, probs = np.array(2), np.array([0.2, 0.3, 0.5])
+
+    def ours(s):
+        if loss == "nll_loss":
+            return tg.nll_loss(s.log_softmax(0), label, reduction=reduction)
+        return tg.softmax_xent(s, label if loss.endswith("labels") else probs, reduction=reduction)
+
+    def theirs(s):
+        if loss == "nll_loss":
+            return TF.nll_loss(s.log_softmax(0), torch.tensor(label), reduction=reduction)
+        return TF.cross_entropy(s, torch.tensor(label if loss.endswith("labels") else probs), reduction=reduction)
+    assert ours(tg.tensor(logits)).shape == tuple(theirs(torch.tensor(logits)).shape) == ()
+    assert_same_grads(ours, theirs, logits)
