@@ -63,7 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="columns per row before wrapping (>= 2); 0 keeps one row (default: one row "
                              "up to 16 columns, the loss at its right end)")
     parser.add_argument("--no-images", action="store_true", help="leave out the heatmaps of feature maps and filters")
-    parser.add_argument("--lecture", action="store_true", help="large type, to project in a lecture hall")
+    parser.add_argument("--lecture", action="store_true",
+                        help="large type, to project in a lecture hall (the drawing and the --steps page)")
     parser.add_argument("--entry", metavar="FILE.py:FUNC", help="draw the tensor FUNC() returns instead of a model")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fresh weights (default 0)")
     args = parser.parse_args(argv)
