@@ -10,8 +10,9 @@
 `graph` models the recorded graph, `record` notes what backward did, `layout` wraps long
 drawings into rows, `style` decides how it looks, `labels` what each node and edge says,
 `render` makes the Graphviz drawing, `images` the heatmaps of feature maps inside it, `steps`
-the step-through page and `trace` the text form. The gradient flow over training is a training
-monitor, in tinygraph/monitor.py.
+the step-through page's frames and `page` its HTML, `browser` lays drawings out in the browser
+where `dot` is missing (Graphviz in WebAssembly, `vendor/`), and `trace` the text form. The
+gradient flow over training is a training monitor, in tinygraph/monitor.py.
 """
 from tinygraph.drawing.record import BackwardRecording, GradStat, record_backward
 from tinygraph.drawing.render import draw

@@ -16,8 +16,9 @@ from pathlib import Path
 import graphviz
 
 from tinygraph.drawing import style as S
-from tinygraph.drawing.browser import RENDER_JS, dot_payload, has_dot, viz_script
+from tinygraph.drawing.browser import dot_payload, has_dot
 from tinygraph.drawing.graph import build_graph, formula
+from tinygraph.drawing.page import inline_svg, page_html
 from tinygraph.drawing.record import BackwardRecording, record_backward
 from tinygraph.drawing.render import AUTO_COLLAPSE, LECTURE_SCALE, Frame, column_count, render
 from tinygraph.engine import backward
@@ -88,7 +89,7 @@ def draw_steps(root: Tensor, path: str | Path | None = None, *, recording: Backw
     wrap = whole_graph_wrap(graph)
 
     def picture(digraph) -> str:
-        return dot_payload(digraph.source) if in_browser else _inline_svg(digraph.pipe(format="svg").decode("utf-8"))
+        return dot_payload(digraph.source) if in_browser else inline_svg(digraph.pipe(format="svg").decode("utf-8"))
 
     def largest(digraphs) -> str:
         """Of several layouts, the one that fits SCREEN at the largest scale, as a picture."""
@@ -117,7 +118,7 @@ def draw_steps(root: Tensor, path: str | Path | None = None, *, recording: Backw
                      f'{" hidden" if number else ""}><p class="caption">{caption}</p>'
                      f'<div class="view close">{largest(close)}</div><div class="view whole">{picture(whole)}</div>'
                      f'<div class="view full">{picture(full)}</div></section>')
-    page = StepPage(_page(pages, graph.tensors[graph.root].symbol, in_browser, lecture), len(pages))
+    page = StepPage(page_html(pages, graph.tensors[graph.root].symbol, in_browser, lecture), len(pages))
     if path is not None:
         page.save(path)
     return page
@@ -235,109 +236,3 @@ def _caption(graph, op, step, number: int, total: int) -> str:
     if not step.contributions:
         parts.append("<br>none of its inputs needs a gradient")
     return "".join(parts)
-
-
-def _inline_svg(svg: str) -> str:
-    """Graphviz's SVG without the XML prologue, doctype, comments and namespace URLs (not needed inline)."""
-    svg = re.sub(r"<\?xml.*?\?>|<!DOCTYPE.*?>|<!--.*?-->", "", svg, flags=re.S)
-    svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)
-    return svg.strip()
-
-
-PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Backpropagation of {root}, step by step</title>
-<style>
-body {{ font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 0 1em; color: #222; font-size: 16px; }}
-body.lecture {{ font-size: 22px; }}
-h1 {{ font-size: 1.15em; margin: .3em 0 .2em; }}
-#controls {{ position: sticky; top: 0; z-index: 1; background: #fff; padding: .2em 0; }}
-button, select {{ font-size: 1em; padding: .15em .7em; }}
-input[type=range] {{ width: 25%; vertical-align: middle; }}
-details {{ font-size: .85em; color: #444; }}
-.caption {{ line-height: 1.4; margin: .3em 0; }}
-code {{ background: #fff7ec; padding: 0 .3em; }}
-.view {{ display: none; }}
-body.close .view.close, body.whole .view.whole {{ display: block; }}
-body.full .view.full {{ display: block; overflow: auto; }}
-.view svg {{ display: block; margin: 0 auto; }}
-</style></head>
-<body class="close{lecture}">
-<h1>Backpropagation of {root}, one rule at a time</h1>
-<div id="controls"><button id="prev">◀ previous</button>
-<input id="slider" type="range" min="0" max="{last}" value="0" autocomplete="off">
-<button id="next">next ▶</button> <span id="counter"></span> &nbsp;
-<label>show: <select id="mode" autocomplete="off"><option value="close">the running op, close up</option>
-<option value="whole">the whole graph</option><option value="full">the full drawing (scroll)</option></select></label>
-<details><summary>how to read it</summary>Each frame runs one op's backward rule, in the engine's
-order: the highlighted op receives the gradient of its output and adds (<code>+=</code>) into its inputs'
-gradients; grey dashed edges have not run yet. Keys ← →; link to a frame with <code>#step=N</code>.
-The full drawing has the legend.</details></div>
-{frames}
-{renderer}<script>
-(function () {{
-  var frames = document.querySelectorAll(".frame"), slider = document.getElementById("slider");
-  var counter = document.getElementById("counter"), mode = document.getElementById("mode"), current = 0;
-  function fit(view, frame) {{     // the drawing as large as the window allows, whole
-    var svg = view.querySelector("svg");
-    if (!svg) return;
-    var box = svg.viewBox.baseVal, w = box.width, h = box.height;
-    if (mode.value === "full") {{
-      svg.style.width = (w * 4 / 3) + "px"; svg.style.height = (h * 4 / 3) + "px";   // points to pixels
-      view.style.height = Math.max(240, window.innerHeight - view.getBoundingClientRect().top - 8) + "px";
-      var titles = svg.querySelectorAll("g.node > title");
-      for (var k = 0; k < titles.length; k++) {{
-        if (titles[k].textContent !== frame.dataset.focus.split(" ")[0]) continue;
-        var r = titles[k].parentNode.getBoundingClientRect(), v = view.getBoundingClientRect();
-        view.scrollLeft += (r.left + r.right) / 2 - (v.left + v.right) / 2;
-        view.scrollTop += (r.top + r.bottom) / 2 - (v.top + v.bottom) / 2;
-      }}
-      return;
-    }}
-    var width = view.clientWidth, height = window.innerHeight - view.getBoundingClientRect().top - 8;
-    var scale = Math.min(width / w, Math.max(120, height) / h);
-    svg.style.width = (w * scale) + "px"; svg.style.height = (h * scale) + "px";
-  }}
-  function show(i) {{
-    current = Math.max(0, Math.min(frames.length - 1, i));
-    for (var k = 0; k < frames.length; k++) frames[k].hidden = (k !== current);
-    slider.value = current;
-    counter.textContent = "frame " + (current + 1) + " of " + frames.length;
-    document.body.classList.remove("close", "whole", "full");
-    document.body.classList.add(mode.value);
-    var frame = frames[current], shown = current, view = frame.querySelector(".view." + mode.value);
-    function drawn() {{
-      if (shown !== current) return;
-      window.scrollTo(0, 0);
-      fit(view, frame);
-      document.body.setAttribute("data-shown", (current + 1) + " " + mode.value);   // for tests: drawn
-    }}
-    if (typeof tinygraphRender === "undefined") drawn();        // frames are SVG already (rendered by dot)
-    else tinygraphRender(view).then(drawn, function (e) {{ console.error("tinygraph: " + e); }});
-    try {{ history.replaceState(null, "", "#step=" + (current + 1)); }} catch (e) {{}}   // not in every frame
-  }}
-  function fromHash() {{
-    var m = /step=(\\d+)/.exec(location.hash);
-    return m ? parseInt(m[1], 10) - 1 : 0;
-  }}
-  document.getElementById("prev").onclick = function () {{ show(current - 1); }};
-  document.getElementById("next").onclick = function () {{ show(current + 1); }};
-  slider.oninput = function () {{ show(parseInt(slider.value, 10)); }};
-  mode.onchange = function () {{ show(current); }};
-  window.addEventListener("hashchange", function () {{ show(fromHash()); }});
-  window.addEventListener("resize", function () {{ show(current); }});
-  document.addEventListener("keydown", function (e) {{
-    if (e.target.tagName === "SELECT") return;
-    if (e.key === "ArrowLeft") show(current - 1);
-    if (e.key === "ArrowRight") show(current + 1);
-  }});
-  show(fromHash());
-}})();
-</script>
-</body></html>
-"""
-
-
-def _page(frames: list[str], root_symbol: str, in_browser: bool = False, lecture: bool = False) -> str:
-    renderer = f"<script>{viz_script()}</script>\n<script>{RENDER_JS}</script>\n" if in_browser else ""
-    return PAGE.format(root=escape(root_symbol), last=len(frames) - 1, frames="\n".join(frames), renderer=renderer,
-                       lecture=" lecture" if lecture else "")
