@@ -248,6 +248,33 @@ def test_without_dot_the_page_draws_itself_in_webassembly(browser, pages):
     assert console_errors(browser) == []
 
 
+def test_a_notebook_drawing_without_dot_draws_itself_in_webassembly(browser, tmp_path):
+    """What Jupyter shows for tg.draw(...) where `dot` is missing: an iframe that lays the DOT out."""
+    import html
+    import re
+
+    import numpy as np
+
+    import tinygraph as tg
+    from tinygraph.drawing.browser import notebook_html
+
+    x = tg.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True, name="x")
+    L = (x.relu() * x).sum().named("L")
+    with tg.record_backward() as recording:
+        L.backward()
+    inner = re.fullmatch(r'<iframe srcdoc="(.*?)" style=.*', notebook_html(tg.draw(L, recording=recording).source),
+                         flags=re.S).group(1)
+    page = tmp_path / "cell.html"
+    page.write_text(html.unescape(inner), encoding="utf-8")
+    browser.get(page.as_uri())
+    end = time.monotonic() + 30
+    while time.monotonic() < end and not browser.execute_script("return document.querySelectorAll('svg g.node').length"):
+        time.sleep(0.05)
+    titles = browser.execute_script("return Array.from(document.querySelectorAll('svg g.node > title'), t => t.textContent)")
+    assert {"legend", "T0"} <= set(titles) and len(titles) >= 6        # x, relu, mul, sum, ..., the legend
+    assert console_errors(browser) == []
+
+
 def test_no_url_outside_the_page_was_asked_for(browser, pages):
     """Runs after the others in this module: every request any page made is the page itself or data."""
     urls = requested_urls(browser)
