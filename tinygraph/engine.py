@@ -8,7 +8,7 @@ import numpy as np
 
 from tinygraph import buffers
 from tinygraph.broadcast import unbroadcast
-from tinygraph.grad_mode import STATE, BackwardStep
+from tinygraph.grad_mode import STATE, BackwardStep, run_grad_hooks
 from tinygraph.node import Node, graph_order
 from tinygraph.parallel import run_backward
 from tinygraph.recorded_backward import recorded_sweep
@@ -148,13 +148,21 @@ def _sweep_arrays(order: list, pending: dict, retain_graph: bool, capture: dict 
         if type(item) is not Node:        # a leaf: its gradient accumulates in .grad
             if capture is not None:
                 continue
+            leaf_hooks = item._hooks
+            if leaf_hooks is not None and leaf_hooks[0]:
+                grad_out = run_grad_hooks(leaf_hooks[0], grad_out, item)
             item.grad = grad_out.copy() if item.grad is None else _sum(item.grad, grad_out)
             if hooks:
                 step = BackwardStep(item, None, grad_out, (), ())
                 for hook in hooks:
                     hook(step)
+            if leaf_hooks is not None and leaf_hooks[1]:
+                for hook in list(leaf_hooks[1]):
+                    hook(item)
             continue
         node = item
+        if node.grad_hooks:
+            grad_out = run_grad_hooks(node.grad_hooks, grad_out, node.output)
         if node._retained is not None and capture is None:
             kept = node._retained()
             if kept is not None and kept._node is node:

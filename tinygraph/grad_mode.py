@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 import numpy as np
 
 from tinygraph.broadcast import unbroadcast_axes
+from tinygraph.tensor import Tensor
 
 
 class _State(threading.local):
@@ -162,6 +163,23 @@ class BackwardStep(NamedTuple):
         if raw is None or given is None or np.shape(raw) == given.shape:
             return ()
         return unbroadcast_axes(np.shape(raw), given.shape)
+
+
+def run_grad_hooks(hooks: list, grad: Any, tensor) -> Any:
+    """Run register_hook hooks on a gradient (an array here, a Tensor in the recorded sweep); a hook
+    may return a replacement of the same shape."""
+    recorded = isinstance(grad, Tensor)
+    for hook in list(hooks):
+        result = hook(grad if recorded else Tensor._wrap(grad))
+        if result is None:
+            continue
+        if not recorded:
+            result = np.asarray(result.data if isinstance(result, Tensor) else result, dtype=grad.dtype)
+        if result.shape != grad.shape:
+            raise ValueError(f"a gradient hook on {tensor._label()} returned shape {result.shape}; the gradient "
+                             f"has shape {grad.shape}")
+        grad = result
+    return grad
 
 
 @contextlib.contextmanager

@@ -39,7 +39,7 @@ class Node:
     """
 
     __slots__ = ("op", "ctx", "parents", "attrs", "released", "saved_versions", "name", "shape", "dtype",
-                 "_tensor", "_value", "_keeps_value", "_retained", "_record", "__weakref__")
+                 "_tensor", "_value", "_keeps_value", "_retained", "_record", "grad_hooks", "__weakref__")
 
     def __init__(self, op, ctx, parents: tuple, attrs: dict, out, keep_values: bool):
         self.op = op
@@ -60,6 +60,7 @@ class Node:
         self._value = data if keep_values or data.nbytes < LET_GO_BYTES else None
         self._retained = None           # weak reference to the tensor that asked retain_grad()
         self._record = None             # the OutputRecord shown once the tensor is gone
+        self.grad_hooks = None          # hook(grad) for the gradient of this Node's output (Tensor.register_hook)
 
     @property
     def output(self):
@@ -146,9 +147,16 @@ def graph_order(root, stop: set | None = None) -> list:
             placed[key] = False
             stack.append(item)
             if type(item) is Node and (stop is None or key not in stop):
-                for parent in item.parents:
-                    if parent is not None and id(parent) not in placed and (
-                            type(parent) is Node or parent.requires_grad):
+                parents = item.parents
+                # Leaves first, so they are popped last: placed after the rest of the graph below this
+                # Node, a leaf comes right after its last consumer in the reverse sweep, and its .grad
+                # is final as early as it can be (what a data-parallel trainer overlaps with).
+                for parent in parents:
+                    if parent is not None and type(parent) is not Node and parent.requires_grad \
+                            and id(parent) not in placed:
+                        stack.append(parent)
+                for parent in parents:
+                    if type(parent) is Node and id(parent) not in placed:
                         stack.append(parent)
         elif state is False:            # its parents are all placed
             placed[key] = True

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tinygraph import buffers
-from tinygraph.grad_mode import STATE, BackwardStep, enable_grad
+from tinygraph.grad_mode import STATE, BackwardStep, enable_grad, run_grad_hooks
 from tinygraph.node import Node, graph_order
 from tinygraph.op import Context, Op, apply
 from tinygraph.parallel import run_backward
@@ -22,7 +22,7 @@ from tinygraph.tensor import Tensor
 
 
 def recorded_sweep(order: list, pending: dict, retain_graph: bool, capture: dict | None,
-                   end_step: bool = True) -> None:
+                   end_step: bool = True, stop_at_capture: bool = False) -> None:
     """The reverse sweep over `order` with Tensor gradients; see engine._run_backward for the plain one.
 
     `pending` maps id(item) to the gradient its consumers sent (the roots' to start). Leaves
@@ -37,13 +37,23 @@ def recorded_sweep(order: list, pending: dict, retain_graph: bool, capture: dict
                 continue
             if capture is not None and id(item) in capture:
                 capture[id(item)] = grad_out
+                if stop_at_capture:
+                    continue
             if type(item) is not Node:                  # a leaf
                 if capture is None:
+                    leaf_hooks = item._hooks
+                    if leaf_hooks is not None and leaf_hooks[0]:
+                        grad_out = run_grad_hooks(leaf_hooks[0], grad_out, item)
                     item.grad = grad_out if item.grad is None else grad_out + item.grad
                     if hooks:
                         _tell(hooks, BackwardStep(item, None, grad_out.data, (), ()))
+                    if leaf_hooks is not None and leaf_hooks[1]:
+                        for hook in list(leaf_hooks[1]):
+                            hook(item)
                 continue
             node = item
+            if node.grad_hooks:
+                grad_out = run_grad_hooks(node.grad_hooks, grad_out, node.output)
             if capture is None and node._retained is not None:
                 kept = node._retained()
                 if kept is not None and kept._node is node:
@@ -148,7 +158,7 @@ def by_composition(expression: Callable) -> Callable:
         capture = dict.fromkeys(wanted)
         start = out._node if out._node is not None else out
         order = graph_order(out, stop=set(wanted))    # the op's inputs are its own variables: stop there
-        recorded_sweep(order, {id(start): grad_out}, True, capture, end_step=False)
+        recorded_sweep(order, {id(start): grad_out}, True, capture, end_step=False, stop_at_capture=True)
         grads = [None] * len(inputs)
         for key, i in wanted.items():
             grads[i] = capture[key]

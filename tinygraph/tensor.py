@@ -33,7 +33,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_name", "_node", "_retain_grad", "_version_counter",
-                 "_base", "__weakref__")
+                 "_base", "_hooks", "__weakref__")
     # Make NumPy hand `ndarray + Tensor` back to Tensor.__radd__ instead of looping over elements.
     __array_ufunc__ = None
     # A tensor always has its values; the record a Node keeps of a tensor that is gone may not.
@@ -50,6 +50,7 @@ class Tensor:
         self._retain_grad = False
         self._version_counter = [0]
         self._base = None
+        self._hooks = None
         if requires_grad:
             self.requires_grad_()
 
@@ -65,6 +66,7 @@ class Tensor:
         t._retain_grad = False
         t._version_counter = [0] if version_counter is None else version_counter
         t._base = None
+        t._hooks = None
         return t
 
     @property
@@ -211,6 +213,41 @@ class Tensor:
             self._node._retained = weakref.ref(self)
         return self
 
+    # ----------------------------------------------------------------- hooks, as PyTorch's
+    def register_hook(self, hook) -> "RemovableHandle":
+        """Call `hook(grad)` with this tensor's gradient (a Tensor) each time backward computes it.
+
+        A hook may return a replacement gradient (same shape), which is what flows on (and what a leaf
+        accumulates). On a tensor made by an op, the hook belongs to that op's Node: an in-place
+        update later gives the tensor a new Node, and the hook stays with the old value, as in PyTorch.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(f"register_hook: {self._label()} does not require grad, so no gradient reaches it")
+        if self._node is not None:
+            if self._node.grad_hooks is None:
+                self._node.grad_hooks = []
+            hooks = self._node.grad_hooks
+        else:
+            hooks = self._hook_lists()[0]
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook) -> "RemovableHandle":
+        """On a leaf: call `hook(tensor)` right after backward has accumulated into its `.grad` (the
+        moment a data-parallel trainer may start reducing that gradient)."""
+        if self._node is not None or not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: only a leaf that requires grad accumulates a "
+                               f".grad, and {self._label()} is not one")
+        hooks = self._hook_lists()[1]
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def _hook_lists(self) -> tuple[list, list]:
+        """(gradient hooks, post-accumulate hooks) of a leaf, made on first use."""
+        if self._hooks is None:
+            self._hooks = ([], [])
+        return self._hooks
+
     def zero_grad(self) -> None:
         self.grad = None
 
@@ -250,6 +287,17 @@ class Tensor:
             self._node = node
             self.requires_grad = True
         self._version_counter[0] += 1
+
+
+class RemovableHandle:
+    """What register_hook returns: `handle.remove()` takes the hook off again."""
+
+    def __init__(self, hooks: list, hook) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
 
 
 def tensor(data: Any, requires_grad: bool = False, name: str | None = None) -> Tensor:
