@@ -209,13 +209,15 @@ def _run_forward(ctx, *arrays: np.ndarray, **attrs: Any) -> np.ndarray:
     marked = {id(t) for t in fctx._non_differentiable}
     differentiable = [out.dtype.kind == "f" and id(out) not in marked for out in outputs]
     packed = _pack(cls, outputs, differentiable, arrays)
-    ctx.save_for_backward(*(None if t is None else t.data for t in fctx._to_save))
+    fctx._outputs = [(out.shape, out.dtype, wanted) for out, wanted in zip(outputs, differentiable)]
+    # Everything backward needs goes through the op's saved values (the Context's documented seam):
+    # the Function's own ctx first, then the arrays of the saved tensors, which the engine
+    # version-checks and frees after backward.
+    ctx.save_for_backward(fctx, *(None if t is None else t.data for t in fctx._to_save))
     fctx._to_save = ()
-    ctx.function_ctx = fctx
-    ctx.function = cls
+    fctx._function = cls
     fctx._tensor_at = tensor_at
     fctx._argument_types = [type(v).__name__ for v in values]
-    ctx.outputs = [(out.shape, out.dtype, wanted) for out, wanted in zip(outputs, differentiable)]
     call["is_tuple"] = isinstance(result, (tuple, list))
     call["outputs"] = [None if wanted else out.detach() for out, wanted in zip(outputs, differentiable)]
     call["shapes"] = [out.shape for out in outputs]
@@ -258,21 +260,21 @@ def _unpack(packed: Tensor, call: dict) -> Any:
 
 def _run_backward(ctx, grad_out: np.ndarray) -> tuple:
     """The op's backward rule: the Function's backward on Tensors, one gradient per tensor input back."""
-    fctx: FunctionCtx = ctx.function_ctx
+    fctx: FunctionCtx = ctx.saved[0]
     grad_outputs = []
     start = 0
-    for shape, dtype, wanted in ctx.outputs:
+    for shape, dtype, wanted in fctx._outputs:
         if not wanted:
             grad_outputs.append(from_numpy(np.zeros(shape, dtype)) if fctx.materialize_grads else None)
             continue
         size = int(np.prod(shape, dtype=np.int64))
-        piece = grad_out.reshape(-1)[start:start + size].reshape(shape) if len(ctx.outputs) > 1 else grad_out
+        piece = grad_out.reshape(-1)[start:start + size].reshape(shape) if len(fctx._outputs) > 1 else grad_out
         start += size
         piece = piece.view()
         piece.flags.writeable = False          # the engine may hand this array to other rules too
         grad_outputs.append(from_numpy(piece))
-    fctx._saved = tuple(None if a is None else from_numpy(a) for a in ctx.saved)
-    function = ctx.function
+    fctx._saved = tuple(None if a is None else from_numpy(a) for a in ctx.saved[1:])
+    function = fctx._function
     try:
         with no_grad():
             grads = function.backward(fctx, *grad_outputs)
