@@ -498,3 +498,19 @@ def test_one_unbatched_sample_with_a_0d_label_as_pytorch(loss, reduction):
         return TF.cross_entropy(s, torch.tensor(label if loss.endswith("labels") else probs), reduction=reduction)
     assert ours(tg.tensor(logits)).shape == tuple(theirs(torch.tensor(logits)).shape) == ()
     assert_same_grads(ours, theirs, logits)
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda x: x.amax(1) * np.inf, lambda x: x.amax(1) * np.inf),
+    (lambda x: x.amin(0) * np.nan, lambda x: x.amin(0) * np.nan),
+    (lambda x: x.max(1).values * np.inf, lambda x: x.max(1).values * np.inf),
+    (lambda x: x[0] * np.inf, lambda x: x[0] * np.inf),
+    (lambda x: x[np.array([[True, False], [False, True]])] * np.nan,
+     lambda x: x[torch.tensor([[True, False], [False, True]])] * np.nan),
+    (lambda x: x.abs() * np.inf, lambda x: x.abs() * np.inf),
+], ids=["amax", "amin", "max(dim)", "getitem", "boolean mask", "abs at 0"])
+def test_every_other_routing_rule_treats_inf_and_nan_as_pytorch(ours, theirs):
+    """The audit of item 3: amax/amin and abs multiply by their mask in PyTorch too (a NaN reaches the
+    other elements), indexing selects; each matches PyTorch exactly."""
+    with np.errstate(invalid="ignore"):
+        assert_same_grads(ours, theirs, [[1.0, 0.0], [-2.0, 3.0]])
