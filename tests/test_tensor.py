@@ -98,3 +98,14 @@ def test_reductions_take_numpys_argument_names_as_aliases():
         np.testing.assert_array_equal(op(x, axis=1, keepdims=True).data, op(x, dim=1, keepdim=True).data)
     with pytest.raises(tg.OpError, match=r"matmul: inner dimensions differ: a has shape \(2, 3\).*b has shape \(2, 3\)"):
         tg.tensor(np.ones((2, 3))) @ tg.tensor(np.ones((2, 3)))
+
+
+def test_tensor_takes_dtype_and_device_as_torch_tensor_does():
+    assert tg.tensor([1, 2], dtype=tg.float32).dtype == np.float32
+    assert tg.tensor(np.arange(3.0), dtype="float16").dtype == np.float16
+    assert tg.tensor([0.5, 1.5], dtype=tg.int64).tolist() == [0, 1]          # truncated, as torch.tensor does
+    assert tg.tensor([1.0], device="cpu").dtype == np.float64
+    with pytest.raises(tg.UnsupportedDeviceError, match="cuda"):
+        tg.tensor([1.0], device="cuda")
+    with pytest.raises(TypeError, match="complex128 is not supported"):
+        tg.tensor([1.0], dtype="complex")

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph.dtypes import as_dtype, check_device
+
 
 
 class Tensor:
@@ -39,10 +41,15 @@ class Tensor:
     # A tensor always has its values; the record a Node keeps of a tensor that is gone may not.
     values_available = True
 
-    def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None):
+    def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None, *, dtype: Any = None,
+                 device: Any = None):
         if isinstance(data, Tensor):
             data = data.data
-        self.data = _checked_array(np.array(data, copy=True), data, "tinygraph.tensor")
+        if device is not None:
+            check_device(device, "tinygraph.tensor")
+        if dtype is not None:
+            dtype = as_dtype(dtype, "tinygraph.tensor")
+        self.data = _checked_array(np.array(data, dtype=dtype, copy=True), data, "tinygraph.tensor")
         self.grad: np.ndarray | None = None
         self.requires_grad = False
         self._name = name
@@ -300,9 +307,10 @@ class RemovableHandle:
             self._hooks.remove(self._hook)
 
 
-def tensor(data: Any, requires_grad: bool = False, name: str | None = None) -> Tensor:
-    """Make a tensor from a copy of `data`; see `Tensor`."""
-    return Tensor(data, requires_grad=requires_grad, name=name)
+def tensor(data: Any, requires_grad: bool = False, name: str | None = None, *, dtype: Any = None,
+           device: Any = None) -> Tensor:
+    """Make a tensor from a copy of `data` (in `dtype` if given; `device` may only be the CPU); see `Tensor`."""
+    return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype, device=device)
 
 
 def from_numpy(array: np.ndarray, requires_grad: bool = False, name: str | None = None) -> Tensor:
