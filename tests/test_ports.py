@@ -121,3 +121,30 @@ def test_micrograds_demo_separates_the_moons_as_pytorch_does(torch):
     assert printed.count("\n") > 20 and "#" in printed            # the boundary was drawn
     x, y = load("moons_tinygraph").make_moons()
     assert x.shape == (100, 2) and np.bincount(y).tolist() == [50, 50]
+
+
+def test_the_differences_the_readme_lists_still_hold(tmp_path):
+    """README 'What still differs': when one of these stops holding, update that list and this test."""
+    import tinygraph as tg
+    readme = (PORTS.parent.parent / "README.md").read_text()
+    section = readme[readme.index("### What still differs"):readme.index("## See backprop")]
+    with pytest.raises(TypeError, match="takes the path first"):
+        tg.save({"w": np.ones(1)}, tmp_path / "c.npz")
+    assert "`tg.save(path, state)` takes the path first" in section
+    with pytest.raises(AttributeError, match="CPU only"):
+        tg.cuda
+    assert not hasattr(tg.nn.Linear(1, 1), "to") and "modules have no\n  `.to(device)`" in section
+    w = tg.nn.Parameter(np.ones(2))
+    (w * w).sum().backward()
+    assert type(w.grad) is np.ndarray and "**`.grad` is a NumPy array**" in section
+    x = tg.linspace(-1, 1, 3)
+    assert x.unsqueeze(-1).pow(tg.tensor([1, 2, 3])).dtype == np.float64 and "comes out float64" in section
+
+    class Dirty(tg.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.mark_dirty(x)
+            return x
+    with pytest.raises(NotImplementedError, match="mark_dirty"):
+        Dirty.apply(tg.tensor([1.0], requires_grad=True))
+    assert "`ctx.mark_dirty` raises" in section
