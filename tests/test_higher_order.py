@@ -190,3 +190,20 @@ def test_autograd_grad_changes_no_grad_and_refuses_unused_inputs():
     with pytest.raises(RuntimeError, match="was not used"):
         tg.autograd.grad(y, [x, unused], retain_graph=True)
     assert tg.autograd.grad(y, [x, unused], allow_unused=True)[1] is None
+
+
+def test_a_drawn_gradient_graph_names_the_rule_that_made_each_op_and_steps_through_a_double_backward():
+    Z = tg.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True, name="Z")
+    A = Z.relu().named("A")
+    L = (A * A).sum().named("L")
+    (grad_Z,) = tg.autograd.grad(L, Z, create_graph=True)
+    S = (grad_Z.named("δZ") * grad_Z).sum().named("S")
+    source = tg.draw(S).source
+    assert "made by relu: δZ = δA ⊙ 1[Z &gt; 0]" in source          # in the original graph's symbols
+    assert "mask" in source                                         # relu's mask, drawn as the constant it is
+    assert source.count("made by mul") == 2
+    with tg.record_backward() as recording:
+        S.backward()
+    page = tg.draw_steps(S, recording=recording)
+    assert page.frames == len(recording.rule_steps) >= 6             # one frame per rule of the double backward
+    np.testing.assert_allclose(Z.grad, [4.0, 0.0, 16.0])            # d/dZ Σ (2 relu(Z) 1[Z>0])² = 8 Z 1[Z>0]

@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinygraph import buffers
-from tinygraph.grad_mode import STATE, BackwardStep, enable_grad, run_grad_hooks
+from tinygraph import buffers, metadata
+from tinygraph.grad_mode import STATE, BackwardStep, enable_grad, forward_hook, run_grad_hooks
 from tinygraph.node import Node, graph_order
 from tinygraph.op import Context, Op, apply
 from tinygraph.parallel import run_backward
@@ -60,7 +60,8 @@ def recorded_sweep(order: list, pending: dict, retain_graph: bool, capture: dict
                     kept.grad = grad_out if kept.grad is None else grad_out + kept.grad
             if node.saved_versions:
                 node.check_saved_versions()
-            rule_grads = _differentiable_rule(node, grad_out)
+            with forward_hook(_made_by(node)):         # the drawing says which rule made each new op
+                rule_grads = _differentiable_rule(node, grad_out)
             input_grads = []
             for i, parent in enumerate(node.parents):
                 g = rule_grads[i]
@@ -79,6 +80,13 @@ def recorded_sweep(order: list, pending: dict, retain_graph: bool, capture: dict
                 node.release()
     if end_step:
         buffers.end_step()
+
+
+def _made_by(node: Node):
+    """A forward hook noting, in the metadata side table, that `node`'s backward rule made an op."""
+    def note_maker(out: Tensor) -> None:
+        metadata.note(out.grad_fn, made_by=node)
+    return note_maker
 
 
 def _tell(hooks, step) -> None:
@@ -183,6 +191,7 @@ def _once_differentiable(node: Node, gradient: np.ndarray, grad_out: Tensor) -> 
     if any(p is not None and (type(p) is Node or p.requires_grad) for p in parents):
         t.requires_grad = True
         t._node = Node(marker, Context((True,) * len(parents)), parents, {}, t, False)
+        metadata.note(t._node, made_by=node)
     return t
 
 

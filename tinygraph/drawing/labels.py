@@ -13,12 +13,15 @@ from tinygraph.drawing import images as I
 from tinygraph.drawing import style as S
 from tinygraph.drawing.graph import INPUT, PARAMETER, TensorItem, broadcast_axes, formula, summarize_values
 from tinygraph.drawing.record import SMALL, saved_arrays
+from tinygraph.metadata import fact
 
 EDGE_ENTRIES = 4     # a gradient edge writes out what it adds when that has at most this many entries
 
 
 class Labels:
     """Label and style of every tensor, op, group and gradient edge (methods of the renderer)."""
+
+    _items_by_node = None            # id(node) -> its op item, made on first use by _made_by
 
     def _tensor_label(self, item: TensorItem) -> str:
         t = item.tensor
@@ -123,6 +126,9 @@ class Labels:
         rows = [f"<B>{escape(op.name)}</B>" + (f"  {S.small('in ' + op.module)}" if op.module else "")]
         if self.formulas:
             rows.append(S.wrapped(self._forward_formula(op), 36))
+        maker = fact(op.node, "made_by")           # an op a backward rule made (backward(create_graph=True))
+        if maker is not None:
+            rows.append(S.small(self._made_by(maker), S.MUTED))
         if self.compact and self.only is None:     # the whole-graph view on a screen: name and formula only
             return S.table(rows)
         attrs = ", ".join(f"{k}={v}" for k, v in op.node.attrs.items())
@@ -150,6 +156,16 @@ class Labels:
         write_note = getattr(node.op, "backward_note", None)      # an op may declare one beside its rules
         note = write_note(*arrays) if write_note is not None else None
         return formula(note, op.symbols) if note else None
+
+    def _made_by(self, maker) -> str:
+        """"made by relu: δZ = δA ⊙ 1[Z > 0]": the rule whose work this op is, in the drawing's symbols
+        when the maker's own op is drawn too."""
+        if self._items_by_node is None:
+            self._items_by_node = {id(o.node): o for o in self.g.ops.values()}
+        item = self._items_by_node.get(id(maker))
+        symbols = item.symbols if item is not None else {}
+        rules = "; ".join(formula(template, symbols) for template in maker.op.backward_formulas)
+        return f"made by {maker.op.name}: {rules}"
 
     def _forward_formula(self, op) -> str:
         text = formula(op.node.op.forward_formula, op.symbols)
