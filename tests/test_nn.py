@@ -488,3 +488,22 @@ def test_batchnorm_state_dict_holds_running_statistics_under_pytorchs_names():
     model.eval()                                   # eval: running statistics stay where they are
     model(np.ones((2, 1, 5, 5), np.float32))
     assert model[1].num_batches_tracked == 1
+
+
+def test_module_to_and_dtype_conversions_as_pytorchs():
+    model = nn.Sequential(nn.Linear(3, 2, rng=rng()), nn.BatchNorm1d(2))
+    assert model.to("cpu") is model and model.cpu() is model
+    model.double()
+    assert {p.dtype for p in model.parameters()} == {np.dtype(np.float64)}
+    buffers = dict(model.named_buffers())
+    assert np.asarray(buffers["1.running_mean"]).dtype == np.float64
+    assert np.asarray(buffers["1.num_batches_tracked"]).dtype.kind == "i"      # integers stay integers
+    assert model(tg.tensor(np.ones((4, 3)))).dtype == np.float64
+    model.to(dtype=tg.float32)
+    assert model(tg.tensor(np.ones((4, 3), np.float32))).dtype == np.float32
+    with pytest.raises(tg.UnsupportedDeviceError, match="cuda"):
+        model.cuda()
+    with pytest.raises(tg.UnsupportedDeviceError, match="mps"):
+        model.to("mps")
+    with pytest.raises(TypeError, match="floating"):
+        model.to(tg.int64)

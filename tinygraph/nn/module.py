@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator, NamedTuple
 import numpy as np
 
 from tinygraph import metadata
+from tinygraph.dtypes import as_dtype, check_device, is_device
 from tinygraph.grad_mode import STATE
 from tinygraph.tensor import Tensor
 
@@ -217,6 +218,53 @@ class Module:
 
     def eval(self) -> "Module":
         return self.train(False)
+
+    # ----------------------------------------------------------------- device and dtype, as PyTorch's
+    def to(self, *args: Any, **kwargs: Any) -> "Module":
+        """`model.to("cpu")`, `.to(tg.float64)`, `.to(device, dtype)`: the CPU is the only device; a dtype
+        converts every floating parameter and buffer in place (their tensors stay the same objects)."""
+        if len(args) > 2 or set(kwargs) - {"device", "dtype"}:
+            raise TypeError(f"{type(self).__name__}.to: takes a device and/or a dtype, got {args!r} {kwargs!r}")
+        dtype = kwargs.get("dtype")
+        for value in [*args, kwargs.get("device")]:
+            if value is None:
+                continue
+            if is_device(value):
+                check_device(value, f"{type(self).__name__}.to")
+            else:
+                dtype = value
+        if dtype is not None:
+            self._convert_floating(as_dtype(dtype, f"{type(self).__name__}.to"))
+        return self
+
+    def cpu(self) -> "Module":
+        return self
+
+    def cuda(self, device: Any = None) -> "Module":
+        check_device("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device,
+                     f"{type(self).__name__}.cuda")
+        return self
+
+    def float(self) -> "Module":
+        return self.to(np.float32)
+
+    def double(self) -> "Module":
+        return self.to(np.float64)
+
+    def half(self) -> "Module":
+        return self.to(np.float16)
+
+    def _convert_floating(self, dtype: np.dtype) -> None:
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, not {dtype}")
+        for module in self.modules():
+            for table in (module._parameters, module._buffers):
+                for name, value in table.items():
+                    if isinstance(value, Tensor) and value.data.dtype.kind == "f":
+                        value.data = value.data.astype(dtype)
+                        value.grad = None if value.grad is None else value.grad.astype(dtype)
+                    elif isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                        table[name] = value.astype(dtype)
 
     # ----------------------------------------------------------------- state
     def _state_entries(self) -> dict[str, tuple[Module, str, str]]:
