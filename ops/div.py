@@ -6,9 +6,9 @@ from tinygraph.registry import register_op
 
 
 @register_op("div", forward="{out} = {a} / {b}",
-             backward=("δ{a} = δ{out} / {b}", "δ{b} = −δ{out} ⊙ {a} / {b}²"), broadcasting=True)
+             backward=("δ{a} = δ{out} / {b}", "δ{b} = −δ{out} ⊙ ({a} / {b}) / {b}"), broadcasting=True)
 class Div(Op):
-    """out = a / b."""
+    """out = a / b;  δa = δout / b,  δb = −δout · (a / b) / b (dividing twice: b² underflows to 0 for tiny b)."""
 
     @staticmethod
     def forward(ctx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -21,7 +21,7 @@ class Div(Op):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         grad_a = grad_out / b if need_a else None
-        grad_b = -grad_out * a / (b * b) if need_b else None
+        grad_b = -grad_out * (a / b) / b if need_b else None
         return grad_a, grad_b
 
     @staticmethod
@@ -29,4 +29,4 @@ class Div(Op):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad
         a, b = (ctx.input(0, a) if need_b else None), ctx.input(1, b)
-        return (grad_out / b if need_a else None), (-grad_out * a / (b * b) if need_b else None)
+        return (grad_out / b if need_a else None), (-grad_out * (a / b) / b if need_b else None)

@@ -14,7 +14,7 @@ calls       label -> (tinygraph callable, torch callable), both taking the input
             call gets the whole matrix (every dtype x value class x layout); further calls get every
             dtype x value class in the contiguous layout.
 inputs      what each argument is: Input(name, kind, grad). kind "value" follows the case's dtype and
-            value class (0, negatives, ties, inf, NaN, ...); "plain" follows the dtype with ordinary
+            value class (±0, negatives, ties, large, tiny, inf, NaN, ...); "plain" follows the dtype with ordinary
             values (weights, biases); "labels", "index", "mask" and "probabilities" are the
             non-differentiable arguments (int64 labels, int64 index arrays, bool masks, float rows
             summing to 1). grad=False: not differentiated. Index-like inputs reach tinygraph as plain
@@ -62,7 +62,7 @@ import tinygraph as tg
 
 FLOATS = ("float16", "float32", "float64")
 INTS = ("int32", "int64")
-VALUE_CLASSES = ("normal", "zeros", "negatives", "ties", "large", "inf", "nan", "empty", "0-d")
+VALUE_CLASSES = ("normal", "zeros", "negatives", "ties", "large", "tiny", "inf", "nan", "empty", "0-d")
 LAYOUTS = ("contiguous", "fortran", "broadcast", "readonly")
 # The values of "ties": the clamp bounds below (±0.5), relu's kink (0), repeated maxima and minima.
 TIE_VALUES = (-1.0, -0.5, 0.0, 0.5, 1.0)

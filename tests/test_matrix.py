@@ -4,8 +4,9 @@ Cases are the product, pruned, of (tests/op_references.py says what each op take
     op x call x dtype x value class   (contiguous inputs)
     op x call x float dtype x layout (fortran, broadcast (zero stride), read-only), ordinary values
     op x first call x dtype x extra shape
-Value classes: ordinary values, zeros, negatives, ties (repeated values at the kinks), large (a
-quarter of the dtype's maximum: float16 sums overflow), ±inf, NaN, an empty dimension, 0-d.
+Value classes: ordinary values, zeros (+0 and -0), negatives, ties (repeated values at the kinks), large
+(an eighth of the dtype's maximum: float16 sums overflow), tiny (squares underflow to 0), ±inf, NaN,
+an empty dimension, 0-d.
 
 Each case checks, against PyTorch on the same values: the output (values NaN-equal, dtype, shape);
 where PyTorch raises, that tinygraph raises an error naming the op; the gradient of every
@@ -72,8 +73,8 @@ def applicable(case: Case) -> bool:
     ref = case.reference
     if case.values in ("empty", "0-d") and case.values not in ref.shapes:
         return False
-    if case.dtype in INTS and case.values in ("inf", "nan", "large"):
-        return False                  # integers have no inf or NaN, and "large" is about float overflow
+    if case.dtype in INTS and case.values in ("inf", "nan", "large", "tiny"):
+        return False                  # integers have no inf or NaN; "large" and "tiny" are about float range
     return not any(matches(selector, case) for selector in ref.skip)
 
 
@@ -122,14 +123,16 @@ def value_array(rng: np.random.Generator, shape: tuple, dtype: np.dtype, values:
     v = rng.uniform(-2.0, 2.0, shape)
     if dtype.kind in "iu":
         v = rng.integers(-3, 4, shape).astype(np.float64)
-    if values == "zeros":
-        v = np.where(rng.uniform(size=shape) < 0.5, 0.0, v)
+    if values == "zeros":                     # +0 and -0 (1/x, log and sqrt tell them apart)
+        v = np.where(rng.uniform(size=shape) < 0.5, rng.choice([0.0, -0.0], shape), v)
     elif values == "negatives":
         v = -np.abs(v) - (dtype.kind in "iu")
     elif values == "ties":
         v = rng.choice(TIE_VALUES, shape)
     elif values == "large":
         v = rng.uniform(0.5, 1.0, shape) * float(np.finfo(dtype).max) / LARGE_DIVISOR
+    elif values == "tiny" and dtype.kind == "f":     # squares underflow to 0, quotients stay moderate
+        v = v * float(np.sqrt(np.finfo(dtype).tiny)) / 256
     elif values in ("inf", "nan"):
         special = (np.inf, -np.inf) if values == "inf" else (np.nan,)
         v = np.where(rng.uniform(size=shape) < 0.3, rng.choice(special, shape), v)
@@ -337,3 +340,11 @@ def test_product_and_quotient_by_a_number_keep_no_input():
     h += 1                      # would have made backward refuse: 'mul saved its input a ... modified in place'
     (before + h).backward(np.ones(3))
     np.testing.assert_array_equal(x.grad, [3.25, 3.25, 3.25])
+
+
+def test_quotient_gradient_for_a_tiny_divisor_is_finite():
+    """δb = −δout · (a / b) / b: written as a / b², b² underflows to 0 and the gradient became NaN."""
+    a = tg.tensor(np.array([1e-170, -2e-170]), requires_grad=True)
+    b = tg.tensor(np.array([1e-170, 4e-170]), requires_grad=True)      # b² = 0 in float64
+    (a / b).backward(np.ones(2))
+    np.testing.assert_allclose(b.grad, [-1e170, 1.25e169], rtol=1e-12)
