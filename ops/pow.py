@@ -25,7 +25,8 @@ class Pow(Op):
             raise OpError("pow", "exponent", f"integers to negative integer powers are not allowed "
                           f"(x {x.dtype} {x.shape}, exponent {exponent.dtype} {exponent.shape}); "
                           "make one side floating point")
-        out = np.power(x, exponent)
+        # A 0-d exponent as a NumPy scalar: NumPy then takes its fast paths (x ** 2 squares, x ** 0.5 is a sqrt).
+        out = x ** exponent[()] if exponent.ndim == 0 else np.power(x, exponent)
         ctx.save_for_backward(x, exponent, out if ctx.needs_input_grad[1] else None)
         return out
 
@@ -36,6 +37,7 @@ class Pow(Op):
         grad_x = grad_p = None
         if need_x:
             if p.ndim == 0:                           # the common case: a number for an exponent
+                p = p[()]
                 grad_x = np.zeros_like(grad_out) if p == 0 else grad_out * p * x ** (p - 1)
             else:
                 grad_x = np.where(p == 0, grad_out.dtype.type(0), grad_out * p * x ** (p - 1))
