@@ -207,3 +207,32 @@ def test_a_drawn_gradient_graph_names_the_rule_that_made_each_op_and_steps_throu
     page = tg.draw_steps(S, recording=recording)
     assert page.frames == len(recording.rule_steps) >= 6             # one frame per rule of the double backward
     np.testing.assert_allclose(Z.grad, [4.0, 0.0, 16.0])            # d/dZ Σ (2 relu(Z) 1[Z>0])² = 8 Z 1[Z>0]
+
+
+def test_gradgradcheck_refuses_a_recorded_rule_whose_first_derivative_differs_from_the_numpy_rule():
+    """Wrong but self-consistent (twice the slope, recorded): central differences of the recorded
+    gradient alone would accept it; comparing it with the NumPy rule's does not."""
+    @tg.register_op("square_twice_as_steep", forward="{out} = {x}²", backward="δ{x} = 2{x} δ{out}")
+    class SquareTwiceAsSteep(tg.Op):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            (x,) = ctx.saved
+            return (2 * x * grad_out,)
+
+        @staticmethod
+        def differentiable_backward(ctx, grad_out):
+            (x,) = ctx.saved
+            return (4 * ctx.input(0, x) * grad_out,)
+
+    try:
+        x = tg.tensor(np.array([0.5, -1.5]), requires_grad=True)
+        assert tg.gradcheck(tg.square_twice_as_steep, x)
+        with pytest.raises(tg.GradcheckError, match="recorded rules"):
+            tg.gradgradcheck(tg.square_twice_as_steep, x)
+    finally:
+        tg.unregister_op("square_twice_as_steep")

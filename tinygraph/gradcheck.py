@@ -158,10 +158,13 @@ def gradgradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, at
                   rtol: float = 1e-3, seed: int = 0) -> bool:
     """Check second derivatives: `gradcheck` of fn's gradients, taken with create_graph=True.
 
-    The first derivative is weighted into one number, g(x, v) = Σ_k u_k · (vᵀ ∂fn/∂x_k)(x) with fixed
-    random u_k and output weights v, and gradcheck compares its gradient — Hessian-vector products
-    in x, and the first-order rule itself in v — with central differences. A rule whose gradient
-    cannot be differentiated (no differentiable_backward) raises its "backward is not differentiable".
+    First, the gradients the recorded rules give (create_graph=True) must equal the NumPy rules'
+    (a differentiable_backward that computes a different first derivative is caught here, which the
+    next step alone would miss). Then the first derivative is weighted into one number,
+    g(x, v) = Σ_k u_k · (vᵀ ∂fn/∂x_k)(x) with fixed random u_k and output weights v, and gradcheck
+    compares its gradient — Hessian-vector products in x, and the first-order rule itself in v — with
+    central differences. A rule whose gradient cannot be differentiated (no differentiable_backward)
+    raises its "backward is not differentiable".
     """
     from tinygraph.engine import grad
     from tinygraph.grad_mode import enable_grad
@@ -174,6 +177,25 @@ def gradgradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, at
     rng = np.random.default_rng(seed + 1)
     output_weights = Tensor(rng.uniform(0.5, 1.5, size=shape), requires_grad=True, name="v")
     directions = [rng.uniform(0.5, 1.5, size=inputs[i].shape) for i in checked]
+
+    copies = [_copy(x, np.float64) for x in inputs]
+    checked_copies = [copies[i] for i in checked]
+    out = fn(*copies)
+    plain = grad(out, checked_copies, grad_outputs=output_weights.data, allow_unused=True)
+    out = fn(*copies)
+    recorded = grad(out, checked_copies, grad_outputs=output_weights.data, create_graph=True, allow_unused=True)
+    for i, first, second in zip(checked, plain, recorded):
+        if (first is None) != (second is None):
+            raise GradcheckError(f"gradgradcheck: {_label(inputs, i)} gets a gradient from only one of the "
+                                 "NumPy rules and the recorded rules")
+        if first is not None:
+            scale = float(np.max(np.abs(first.data))) if first.data.size else 0.0
+            off = np.abs(second.data - first.data) > 1e-9 * np.abs(first.data) + 1e-12 * max(scale, 1.0)
+            if off.any():
+                index = tuple(int(k) for k in np.argwhere(off)[0])
+                raise GradcheckError(
+                    f"gradgradcheck: the recorded rules (differentiable_backward) give {_label(inputs, i)} the "
+                    f"gradient {second.data[index]:.10g} at index {index}, the NumPy rules {first.data[index]:.10g}")
 
     def weighted_first_derivative(*args: Any) -> Tensor:
         *xs, v = args
