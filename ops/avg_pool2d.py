@@ -7,6 +7,7 @@ from tinygraph.ops._windows import (add_windows, crop, pad_to, pool_options, poo
                                      rows_together, windows)
 from tinygraph.ops.conv_transpose2d import ConvTranspose2d
 from tinygraph.ops.pad import Pad
+from tinygraph.parallel import Split, gradient_array
 from tinygraph.registry import register_op
 
 
@@ -18,8 +19,6 @@ class AvgPool2d(Op):
     D counts the window's elements inside the padded input (count_include_pad=True, PyTorch's
     default) or inside x alone; a ceil_mode window hanging past the padding counts only what it covers.
     """
-
-    batched = ("x",)          # each sample pools on its own: the batch may be split
 
     @staticmethod
     def forward(ctx, x: np.ndarray, *, size=2, stride=None, padding=0, ceil_mode=False,
@@ -64,6 +63,8 @@ class AvgPool2d(Op):
         grad_x = apply(Pad, spread, pad=(-pw, W + pw - reach_w, -ph, H + ph - reach_h))
         return (grad_x.reshape(N, C, H, W),)
 
+    split = Split(over="x")   # each sample pools on its own: the batch may be split (tinygraph/parallel.py)
+
 
 def _divisors(x_shape, kernel, stride, padding, padded, count_include_pad) -> np.ndarray:
     """D[u, v]: how many elements of window (u, v) count, as the sum of a 0/1 map of what counts."""
@@ -101,9 +102,7 @@ def _unpool_tiles(ctx, grad_P: np.ndarray) -> np.ndarray:
     (kh, kw), (out_h, out_w) = ctx.kernel, grad_P.shape[2:]
     share = (grad_P / (kh * kw)).astype(grad_P.dtype, copy=False)
     grad_rows = rows_together([share] * kh)                                        # each window row's share
-    grad_x = ctx.grad_buffer(0)                                                    # the machinery's rows, if split
-    if grad_x is None:
-        grad_x = buffers.empty(ctx.x_shape, grad_P.dtype)
+    grad_x = gradient_array(0, ctx.x_shape, grad_P.dtype)
     if ctx.x_shape[2] != kh * out_h or ctx.x_shape[3] != kw * out_w:
         grad_x[...] = 0
     for j in range(kw):

@@ -8,6 +8,7 @@ from tinygraph.ops._im2col import col2im, col2im_wide, im2col, im2col_wide, im2r
 from tinygraph.ops._windows import output_size, pair
 from tinygraph.ops.cat import cat
 from tinygraph.ops.conv_transpose2d import ConvTranspose2d
+from tinygraph.parallel import Split, gradient_array, output_array
 from tinygraph.registry import register_op
 
 
@@ -27,15 +28,6 @@ class Conv2d(Op):
     windows' order.
     """
 
-    batched = ("x",)          # sample n's Z depends on its own X only: the batch may be split
-    # Parts of at most ~2 MB of float32 windows: backward rebuilds them from X instead of keeping them
-    # all (KH·KW times the input's size) from forward to backward (docs/performance.md).
-    part_work_limit = 1 << 19
-
-    @classmethod
-    def batch_work(cls, x, w, b=None):
-        return x.size * w.shape[-2] * w.shape[-1] if x.ndim == 4 and w.ndim == 4 else x.size   # ~ im2col's size
-
     @staticmethod
     def forward(ctx, x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, stride=1, padding=0,
                 dilation=1, groups=1) -> np.ndarray:
@@ -51,20 +43,19 @@ class Conv2d(Op):
             windows = im2row(X, (KH, KW), stride, dilation)               # (N·Ho·Wo, KH·KW·C)
             W = w.transpose(0, 2, 3, 1).reshape(F, -1)                    # filter f as row f, in the windows' order
             Z = (W @ windows.T).reshape(F, N, Ho, Wo).swapaxes(0, 1)      # §2.1's Σ_c Σ_ij W · X-window
-            Z = _output(ctx, Z, b)                                        # + b, copied into NCHW order
+            Z = _output(Z, b)                                             # + b, copied into NCHW order
         elif layout == "wide":    # window (u, v) of sample n as column u·W' + v of matrix n, per group
             X = zero_pad(x, padding, spare_row=True)                      # (N, C, H' + 1, W'): see im2col_wide
             windows = im2col_wide(X, (KH, KW), dilation, Ho).reshape(N, G, C_group * KH * KW, Ho * X.shape[3])
             W = w.reshape(G, F // G, -1)                                  # group g's filters, one per row
             Z = np.matmul(W, windows).reshape(N, F, Ho, X.shape[3])       # §2.1's Σ_c Σ_ij W · X-window ...
-            Z = _output(ctx, Z[..., :Wo], b)                              # ... where no window wrapped, + b
+            Z = _output(Z[..., :Wo], b)                                   # ... where no window wrapped, + b
         else:                     # window (u, v) of sample n as column u·Wo + v of matrix n, per group
             X = zero_pad(x, padding)
             windows = im2col(X, (KH, KW), stride, dilation).reshape(N, G, C_group * KH * KW, Ho * Wo)
             W = w.reshape(G, F // G, -1)                                  # group g's filters, one per row
-            # A part of a split batch may be handed its rows of the joined output (ctx.out): write there.
-            out = None if ctx.out is None else ctx.out.reshape(N, G, F // G, Ho * Wo)
-            Z = np.matmul(W, windows, out=out).reshape(N, F, Ho, Wo)      # §2.1's Σ_c Σ_ij W · X-window
+            Z = output_array((N, F, Ho, Wo), np.result_type(W, windows))  # the product is Z in NCHW order
+            np.matmul(W, windows, out=Z.reshape(N, G, F // G, Ho * Wo))   # §2.1's Σ_c Σ_ij W · X-window
             if b is not None:                         # + b_f, in place unless b's dtype promotes Z's
                 Z = np.add(Z, b[:, np.newaxis, np.newaxis], out=Z if np.result_type(Z, b) == Z.dtype else None)
         need_x, need_w, _ = ctx.needs_input_grad
@@ -117,9 +108,7 @@ class Conv2d(Op):
             (ph, pw), (height, width) = ctx.padding, ctx.x_shape[2:]
             grad_x = grad_X[:, :, ph:ph + height, pw:pw + width]
             if not grad_x.flags.c_contiguous:         # copied, so the ops before run on contiguous arrays
-                into = ctx.grad_buffer(0)
-                if into is None:
-                    into = buffers.empty(grad_x.shape, grad_x.dtype)
+                into = gradient_array(0, grad_x.shape, grad_x.dtype)
                 np.copyto(into, grad_x)
                 grad_x = into
         return grad_x, grad_w, grad_b
@@ -153,11 +142,16 @@ class Conv2d(Op):
         return grad_x, grad_w, grad_b
 
 
-def _output(ctx, Z: np.ndarray, b) -> np.ndarray:
-    """Z (N, F, Ho, Wo), a view of the product, copied into a fresh output (or the machinery's ctx.out) with + b_f."""
-    out = ctx.out
-    if out is None:
-        out = buffers.empty(Z.shape, Z.dtype if b is None else np.result_type(Z, b))
+    # Sample n's Z depends on its own X only: the batch may be split (tinygraph/parallel.py). The work is
+    # about im2col's size; parts of at most ~2 MB of float32 windows, as backward rebuilds them from X
+    # instead of keeping them all (KH·KW times the input's size) from forward to backward (docs/performance.md).
+    split = Split(over="x", part_work_limit=1 << 19,
+                  work=lambda x, w, b=None: x.size * w.shape[-2] * w.shape[-1] if x.ndim == w.ndim == 4 else x.size)
+
+
+def _output(Z: np.ndarray, b) -> np.ndarray:
+    """Z (N, F, Ho, Wo), a view of the product, copied into the op's output array with + b_f."""
+    out = output_array(Z.shape, Z.dtype if b is None else np.result_type(Z, b))
     np.copyto(out, Z)
     if b is not None:                 # in place after the copy: a 3-operand strided add runs slower
         np.add(out, b[:, np.newaxis, np.newaxis], out=out)

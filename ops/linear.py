@@ -3,6 +3,7 @@ import numpy as np
 
 from tinygraph.errors import OpError
 from tinygraph.op import Op
+from tinygraph.parallel import Split
 from tinygraph.registry import register_op
 
 
@@ -13,12 +14,6 @@ class Linear(Op):
 
     §3.2: ∂L/∂U = δs pᵀ and ∂L/∂c = δs, summed over the batch (U and c are shared); δp = Uᵀ δs.
     """
-
-    batched = ("x",)          # each row p makes its own s; the weight is shared, so its gradient sums
-
-    @classmethod
-    def split_over_batch(cls, x, w, b=None):
-        return (x.ndim >= 2, False, False)            # a single vector p has no batch axis to split
 
     @staticmethod
     def forward(ctx, x: np.ndarray, w: np.ndarray, b: np.ndarray = None) -> np.ndarray:
@@ -49,6 +44,11 @@ class Linear(Op):
         grad_U = grad_s.transpose(0, 1) @ ctx.input(0, p).reshape(-1, p.shape[-1]) if need_w else None
         grad_c = grad_s.sum(0) if need_b else None
         return grad_p, grad_U, grad_c
+
+
+    # Each row p makes its own s; U and c are shared, so their gradients sum over the parts.
+    # A single vector p has no batch axis to split.
+    split = Split(over="x", sliced=lambda x, w, b=None: (x.ndim >= 2, False, False))
 
 
 def _check(x: np.ndarray, w: np.ndarray, b) -> None:

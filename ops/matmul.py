@@ -3,6 +3,7 @@ import numpy as np
 
 from tinygraph.errors import OpError
 from tinygraph.op import Op
+from tinygraph.parallel import Split
 from tinygraph.recorded_backward import sum_to_shape
 from tinygraph.registry import register_op
 
@@ -11,16 +12,6 @@ from tinygraph.registry import register_op
              broadcasting=True)
 class MatMul(Op):
     """out = a @ b. Section 3.2 for s = U p: dL/dU = δs pᵀ and dL/dp = Uᵀ δs."""
-
-    batched = ("a",)          # for 2-D operands each row of a makes its own row of out
-
-    @classmethod
-    def batch_work(cls, a, b):
-        return max(a.size, a.shape[0] * b.shape[-1]) if a.ndim == 2 and b.ndim == 2 else a.size
-
-    @classmethod
-    def split_over_batch(cls, a, b):
-        return (True, False) if a.ndim == 2 and b.ndim == 2 else None
 
     @staticmethod
     def forward(ctx, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -89,3 +80,8 @@ class MatMul(Op):
             grad_b = a2.transpose(-1, -2) @ g
             grad_b = sum_to_shape(grad_b.reshape(*grad_b.shape[:-1]) if len(b_shape) == 1 else grad_b, b_shape)
         return grad_a, grad_b
+
+    # For 2-D operands each row of a makes its own row of out; the work is out's size (or a's).
+    split = Split(over="a",
+                  work=lambda a, b: max(a.size, a.shape[0] * b.shape[-1]) if a.ndim == b.ndim == 2 else a.size,
+                  sliced=lambda a, b: (True, False) if a.ndim == b.ndim == 2 else None)

@@ -6,6 +6,7 @@ from tinygraph.op import Op, apply
 from tinygraph.ops._windows import (add_windows, crop, pad_to, pool_options, pooled_size, rows_apart,
                                      rows_together, windows)
 from tinygraph.ops.add_at import AddAt
+from tinygraph.parallel import Split, gradient_array, output_array
 from tinygraph.registry import register_op
 
 
@@ -17,8 +18,6 @@ class MaxPool(Op):
     Trailing rows and columns that do not fill a window are dropped (as 2×2 blocks on an odd side);
     ceil_mode=True keeps a last, partial window instead when it starts inside the input or its padding.
     """
-
-    batched = ("x",)          # each sample pools on its own: the batch may be split
 
     @staticmethod
     def forward(ctx, x: np.ndarray, *, size=2, stride=None, padding=0, dilation=1, ceil_mode=False) -> np.ndarray:
@@ -70,6 +69,8 @@ class MaxPool(Op):
         return (apply(AddAt, grad_out.reshape(-1), index=winners.reshape(-1),
                       shape=(x.data.size,)).reshape(*ctx.x_shape),)
 
+    split = Split(over="x")   # each sample pools on its own: the batch may be split (tinygraph/parallel.py)
+
 
 def _winners(ctx, x: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     """The flat index into x of each window's (i*, j*): the first maximum in row-major order, a NaN winning."""
@@ -94,7 +95,7 @@ def _pool_2x2(ctx, A: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     row_max = np.maximum(left, right, out=buffers.empty(right_wins.shape, A.dtype))
     top, bottom = rows_apart(row_max, 2)                     # contiguous copies of each block's rows
     bottom_wins = bottom > top                               # i* = 1, per block
-    P = np.maximum(top, bottom, out=ctx.out)
+    P = np.maximum(top, bottom, out=output_array(top.shape, A.dtype))
     if np.isnan(P.sum()):                 # NaN reaches P (or ±inf both do): route to the NaN
         right_wins |= np.isnan(right)
         bottom_wins |= np.isnan(bottom)
@@ -115,9 +116,7 @@ def _unpool_2x2(ctx, grad_P: np.ndarray) -> np.ndarray:
     else:
         zero = grad_P.dtype.type(0)
         grad_rows = rows_together([np.where(bottom_wins, zero, grad_P), np.where(bottom_wins, grad_P, zero)])
-    grad_A = ctx.grad_buffer(0)                                         # the machinery's rows, if split
-    if grad_A is None:
-        grad_A = buffers.empty(ctx.x_shape, grad_P.dtype)
+    grad_A = gradient_array(0, ctx.x_shape, grad_P.dtype)
     if ctx.x_shape[2] % 2 or ctx.x_shape[3] % 2:                        # an odd side's last row/column
         grad_A[...] = 0
     blocks = grad_A[:, :, :2 * out_h, :2 * out_w]

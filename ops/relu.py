@@ -3,6 +3,7 @@ import numpy as np
 
 from tinygraph.op import Op, apply
 from tinygraph.ops.where import Where
+from tinygraph.parallel import Split, gradient_array, output_array
 from tinygraph.registry import register_op
 
 
@@ -11,21 +12,18 @@ class ReLU(Op):
     """A = max(0, Z);  δZ = δA where Z > 0 and exactly 0 where Z ≤ 0 (§3.4), selected, so a NaN or inf
     arriving at a dead unit stays out (PyTorch's threshold_backward; a NaN input passes δA, as there)."""
 
-    batched, output_like = ("x",), "x"     # elementwise: slices of the batch, each written in place
-
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x <= 0)  # 1[Z ≤ 0], the dead units: a quarter of Z's bytes in float32
-        return np.maximum(x, 0, out=ctx.out)   # NaN stays NaN, as in PyTorch (out: see Op.output_like)
+        A = output_array(x.shape, x.dtype if x.dtype.kind != "b" else np.dtype(int))   # bools count as ints
+        return np.maximum(x, 0, out=A)        # NaN stays NaN, as in PyTorch
 
     @staticmethod
     def backward(ctx, grad_out):
         (dead,) = ctx.saved
-        grad_Z = ctx.grad_buffer(0)
-        if grad_Z is None:
-            return (np.where(dead, grad_out.dtype.type(0), grad_out),)
+        grad_Z = gradient_array(0, grad_out.shape, grad_out.dtype)
         np.copyto(grad_Z, grad_out)
-        np.copyto(grad_Z, 0, where=dead)
+        np.copyto(grad_Z, 0, where=dead)       # selected, not multiplied: δA = inf or NaN stays out
         return (grad_Z,)
 
     @staticmethod
@@ -37,3 +35,6 @@ class ReLU(Op):
     def backward_note(x):
         dead = float(np.mean(x <= 0)) if x.size else 0.0
         return f"dead units: {dead:.0%} of {{x}} ≤ 0 pass no gradient"
+
+    # Elementwise: the machinery may run slices of the batch in parallel (tinygraph/parallel.py).
+    split = Split(over="x")

@@ -42,7 +42,7 @@ def split_everything(monkeypatch):
 class Rows(tg.Op):
     """A stand-in op with one batched input, to drive the machinery's planning directly."""
 
-    name, arg_names, batched = "rows", ("x",), ("x",)
+    name, arg_names, split = "rows", ("x",), _parallel.Split(over="x")
 
 
 def in_parts(work, batch):
@@ -52,6 +52,37 @@ def in_parts(work, batch):
         return [work(slice(None))]
     _, bounds = plan
     return _parallel._in_parallel(lambda i: work(slice(bounds[i], bounds[i + 1])), len(bounds) - 1)
+
+
+def test_each_part_writes_its_rows_of_the_joined_result(split_everything):
+    """A rule's output_array / gradient_array are its part's rows: no part's result is copied."""
+    returned = []
+
+    class Doubling(Rows):
+        name = "doubling"
+
+        @staticmethod
+        def forward(ctx, x):
+            out = np.multiply(x, 2, out=_parallel.output_array(x.shape, x.dtype))
+            returned.append(out)
+            return out
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            grad = np.multiply(grad_out, 2, out=_parallel.gradient_array(0, grad_out.shape, grad_out.dtype))
+            returned.append(grad)
+            return (grad,)
+
+    x = np.arange(12.0).reshape(6, 2)
+    ctx = tg.Context((True,))
+    out = _parallel.run_forward(Doubling, ctx, [x], {})
+    assert ctx.parts is not None and len(returned) == 3
+    assert all(np.shares_memory(part, out) for part in returned)
+    returned.clear()
+    (grad,) = _parallel.run_backward(Doubling, ctx, np.ones_like(x))
+    assert len(returned) == 3 and all(np.shares_memory(part, grad) for part in returned)
+    np.testing.assert_array_equal(out, 2 * x)
+    np.testing.assert_array_equal(grad, np.full_like(x, 2))
 
 
 @pytest.mark.parametrize("odd", [False, True])

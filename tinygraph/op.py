@@ -28,7 +28,7 @@ import numpy as np
 
 from tinygraph.errors import OpError
 from tinygraph.grad_mode import STATE
-from tinygraph.parallel import run_forward
+from tinygraph.parallel import Split, run_forward
 from tinygraph.node import Node
 from tinygraph.tensor import Tensor
 
@@ -40,19 +40,11 @@ class Context:
     # so a small op's context costs two attribute writes.
     saved: tuple | None = ()
     parts: list | None = None          # one Context per part when the op ran split over its batch
-    # Where forward may write its output (out=ctx.out), and where backward may write each batched
-    # input's gradient (ctx.grad_buffer(i)): given to a large or split op, None otherwise.
-    out: np.ndarray | None = None
-    grad_buffers: list | None = None
-    one_blas_thread = False            # the op ran with BLAS held to one thread; backward does too
+    plan = None                        # how parallel.py ran forward (in parts, BLAS at one thread): its business
 
     def __init__(self, needs_input_grad: tuple[bool, ...]):
         # needs_input_grad[i] is False when input i needs no gradient: backward may skip it.
         self.needs_input_grad = needs_input_grad
-
-    def grad_buffer(self, index: int) -> np.ndarray | None:
-        """The array backward may write input `index`'s gradient into (out=...), or None: allocate."""
-        return None if self.grad_buffers is None else self.grad_buffers[index]
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep arrays (or anything) for backward; released after backward unless retain_graph."""
@@ -118,36 +110,14 @@ class Op:
     forward_formula: str = ""             # e.g. "{out} = max(0, {x})"; placeholders are tensor symbols
     backward_formulas: tuple[str, ...] = ()   # one per array input, e.g. "δ{x} = δ{out} ⊙ 1[{x} > 0]"
     broadcasting: bool = False            # True: the engine sums input gradients down to the input shapes
-    # Inputs whose axis 0 is a batch axis that the output shares: the op machinery may then run
-    # forward and backward on slices of the batch in parallel (tinygraph/parallel.py).
-    batched: tuple[str, ...] = ()
-    # The input whose shape and dtype the output has (relu: "x"): a split op's parts then write
-    # straight into one output array through `out=ctx.out`.
-    output_like: str | None = None
-    # At most this much batch_work per part (None: no limit). An op whose rule makes scratch arrays in
-    # proportion to its batch (conv2d's im2col) then runs as more parts than threads, each thread
-    # taking its share in turn, so the scratch stays small and warm in cache.
-    part_work_limit: int | None = None
+    # How the op's work may be split over the batch axis: a tinygraph.parallel.Split, which only the
+    # op machinery reads (None: the op always runs in one piece).
+    split: Split | None = None
     # The rule on Tensors, recorded by backward(create_graph=True): `differentiable_backward(ctx, grad_out)`
     # returns one Tensor (or None) per input, like `backward`. None: the op is differentiable once.
     differentiable_backward = None
     # Other names a caller may use for a hyperparameter, e.g. NumPy's {"axis": "dim", "keepdims": "keepdim"}.
     aliases: dict[str, str] = {}
-
-    @classmethod
-    def batch_work(cls, *arrays: np.ndarray) -> int:
-        """How much work these inputs make, in elements touched (decides how many parts pay off)."""
-        work = 0
-        for name, a in zip(cls.arg_names, arrays):     # a loop: this runs for every declared op
-            if a is not None and name in cls.batched:
-                work += a.size
-        return work
-
-    @classmethod
-    def split_over_batch(cls, *arrays: np.ndarray) -> tuple[bool, ...] | None:
-        """Which inputs to slice along the batch axis for these arrays (None: run in one piece)."""
-        return tuple(name in cls.batched and a is not None and a.ndim > 0
-                     for name, a in zip(cls.arg_names, arrays))
 
     @staticmethod
     def forward(ctx: Context, *arrays: np.ndarray, **attrs: Any) -> np.ndarray:

@@ -148,14 +148,101 @@ if hasattr(os, "register_at_fork"):
 
 # ----------------------------------------------------------------- declared batch splits
 
+class Split:
+    """How an op's work may be split over the batch axis (axis 0): one declaration, read only here.
+
+        split = Split(over="x")                          # relu, the pools: input x carries the batch
+        split = Split(over="x", work=..., part_work_limit=1 << 19)     # conv2d
+
+    over: the inputs whose axis 0 is a batch axis the output shares (sample n's output depends on
+    their row n only; every other input, a weight, is shared by the whole batch, so its gradient is
+    the sum of the parts'). work(*arrays): how much work these inputs make, in elements touched
+    (decides how many parts pay off; default: the batched inputs' size). sliced(*arrays): which
+    inputs to slice for these arrays, or None to run in one piece (default: the batched ones that
+    have an axis 0). part_work_limit: at most this much work per part (None: no limit); an op whose
+    rule makes scratch arrays in proportion to its batch (conv2d's windows) then runs as more parts
+    than threads, each thread taking its share in turn, so the scratch stays small and warm in cache.
+    """
+
+    __slots__ = ("over", "work", "sliced", "part_work_limit")
+
+    def __init__(self, over: str | tuple[str, ...], *, work: Callable[..., int] | None = None,
+                 sliced: Callable[..., tuple[bool, ...] | None] | None = None, part_work_limit: int | None = None):
+        self.over = (over,) if isinstance(over, str) else tuple(over)
+        self.work, self.sliced, self.part_work_limit = work, sliced, part_work_limit
+
+    def __repr__(self) -> str:
+        return f"Split(over={self.over!r}, part_work_limit={self.part_work_limit!r})"
+
+
+def output_array(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """Memory for the array a forward rule returns (out=output_array(...)): from the buffer pool, or,
+    when the machinery runs the rule on one part of a batch, that part's rows of the joined output."""
+    slot = getattr(_placement, "output", None)
+    if slot is not None:
+        _placement.output = None                    # one array per part: a second request is scratch
+        rows = slot.rows(shape, dtype)
+        if rows is not None:
+            return rows
+    return buffers.empty(shape, dtype)
+
+
+def gradient_array(index: int, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """Memory for the gradient a backward rule returns for input `index`: from the buffer pool, or,
+    when the machinery runs the rule on one part of a batch, that part's rows of the joined gradient."""
+    slots = getattr(_placement, "gradients", None)
+    if slots is not None and slots[index] is not None:
+        slot, slots[index] = slots[index], None
+        rows = slot.rows(shape, dtype)
+        if rows is not None:
+            return rows
+    return buffers.empty(shape, dtype)
+
+
+# Where output_array and gradient_array place the current thread's part (set around each part's rule).
+_placement = threading.local()
+
+
+class _Parts:
+    """How forward ran split (kept on the op's Context for backward): the part boundaries, which inputs
+    were sliced, and the shape and dtype of each sliced input."""
+
+    __slots__ = ("bounds", "sliced", "inputs")
+
+    def __init__(self, bounds: list[int], sliced: tuple[bool, ...], inputs: list):
+        self.bounds, self.sliced, self.inputs = bounds, sliced, inputs
+
+
+# Context.plan of an op that ran in one piece with BLAS held to one thread (its backward does too).
+ONE_BLAS_THREAD = "one BLAS thread"
+
+
+def _work(op, arrays) -> int:
+    split = op.split
+    if split.work is not None:
+        return split.work(*arrays)
+    work = 0
+    for name, a in zip(op.arg_names, arrays):     # a loop: this runs for every declared op
+        if a is not None and name in split.over:
+            work += a.size
+    return work
+
+
+def _sliced(op, arrays) -> tuple[bool, ...] | None:
+    split = op.split
+    if split.sliced is not None:
+        return split.sliced(*arrays)
+    return tuple(name in split.over and a is not None and a.ndim > 0 for name, a in zip(op.arg_names, arrays))
+
+
 def _split_plan(op, arrays) -> tuple[tuple[bool, ...], list[int]] | None | bool:
     """(which inputs are sliced, part boundaries); else True to run in one piece with BLAS held to one
     thread (work big enough to wake OpenBLAS's threads), False to just run it."""
-    work = op.batch_work(*arrays)
-    limit = op.part_work_limit
+    work = _work(op, arrays)
+    limit = op.split.part_work_limit
     if (work < 2 * MIN_ELEMENTS_TO_SPLIT or workers() < 2) and (limit is None or work <= limit):
         return work >= MIN_ELEMENTS_ONE_BLAS_THREAD            # cheap arithmetic first: most ops are small
-    sliced = op.split_over_batch(*arrays)
+    sliced = _sliced(op, arrays)
     if not sliced or not any(sliced):
         return True
     lengths = {arrays[i].shape[0] for i, s in enumerate(sliced) if s}
@@ -172,78 +259,60 @@ def _split_plan(op, arrays) -> tuple[tuple[bool, ...], list[int]] | None | bool:
 
 
 def run_forward(op, ctx, arrays: list, attrs: dict) -> np.ndarray:
-    """op.forward(ctx, *arrays, **attrs), in parts over the batch when the op declares one."""
-    plan = _split_plan(op, arrays) if op.batched else False
+    """op.forward(ctx, *arrays, **attrs), in parts over the batch when the op declares a Split."""
+    plan = _split_plan(op, arrays) if op.split is not None else False
     if plan is False:
         return op.forward(ctx, *arrays, **attrs)
     if plan is True:
-        ctx.one_blas_thread = True
-        # A large op's output and its inputs' gradients come from the buffer pool (tinygraph/buffers.py).
-        ctx.grad_likes = [(a.shape, a.dtype) if name in op.batched and a is not None else None
-                          for name, a in zip(op.arg_names, arrays)]
-        if op.output_like is not None:
-            like = arrays[op.arg_names.index(op.output_like)]
-            ctx.out = buffers.empty(like.shape, like.dtype)
-        try:
-            with _one_blas_thread():
-                return op.forward(ctx, *arrays, **attrs)
-        finally:
-            ctx.out = None        # the output tensor holds the array; the context must not keep it alive
+        ctx.plan = ONE_BLAS_THREAD
+        with _one_blas_thread():
+            return op.forward(ctx, *arrays, **attrs)
     sliced, bounds = plan
     contexts = [type(ctx)(ctx.needs_input_grad) for _ in bounds[1:]]
-    joined = _Joined(bounds)
-    if op.output_like is not None:            # the output has that input's shape: one array, parts write in
-        like = arrays[op.arg_names.index(op.output_like)]
-        joined.array = buffers.empty(like.shape, like.dtype)
-        for i, c in enumerate(contexts):
-            c.out = joined.array[bounds[i]:bounds[i + 1]]
+    joined = _Joined(bounds)               # made by the first part to ask for its output array
 
     def part(i: int) -> None:
         rows = slice(bounds[i], bounds[i + 1])
         inputs = [a[rows] if s else a for a, s in zip(arrays, sliced)]
-        if joined.array is not None and contexts[i].out is None:
-            # The first part to finish made the joined output: later parts may write into it (out=ctx.out).
-            contexts[i].out = joined.array[rows]
-        joined.put(i, op.forward(contexts[i], *inputs, **attrs))
+        _placement.output = _Slot(joined, i)
+        try:
+            result = op.forward(contexts[i], *inputs, **attrs)
+        finally:
+            _placement.output = None
+        joined.put(i, result)
 
     _in_parallel(part, len(contexts))
-    for c in contexts:
-        c.out = None
-    ctx.parts, ctx.part_bounds, ctx.part_sliced = contexts, bounds, sliced
-    ctx.part_inputs = [(a.shape, a.dtype) if s else None for a, s in zip(arrays, sliced)]
+    ctx.parts = contexts
+    ctx.plan = _Parts(bounds, sliced, [(a.shape, a.dtype) if s else None for a, s in zip(arrays, sliced)])
     ctx.saved = tuple(value for c in contexts for value in (c.saved or ()))
     return joined.array
 
 
 def run_backward(op, ctx, grad_out: np.ndarray) -> tuple:
     """op.backward(ctx, grad_out), part by part when forward ran in parts."""
-    contexts = ctx.parts
-    if contexts is None:
-        if ctx.one_blas_thread:
-            ctx.grad_buffers = [None if like is None else buffers.empty(*like) for like in ctx.grad_likes]
-            try:
-                with _one_blas_thread():
-                    return op.backward(ctx, grad_out)
-            finally:
-                ctx.grad_buffers = None     # an unused buffer goes back to the pool
+    plan = ctx.plan
+    if plan is None:
         return op.backward(ctx, grad_out)
-    bounds, sliced = ctx.part_bounds, ctx.part_sliced
+    if plan is ONE_BLAS_THREAD:
+        with _one_blas_thread():
+            return op.backward(ctx, grad_out)
+    contexts, bounds, sliced = ctx.parts, plan.bounds, plan.sliced
     # δ of each batched input: one array of the input's shape and dtype, each part writing its rows
-    # (a rule may write straight into ctx.grad_buffer(i); otherwise its result is copied in).
-    joined = [None if like is None else _Joined(bounds, buffers.empty(*like)) for like in ctx.part_inputs]
-    for i, c in enumerate(contexts):
-        c.grad_buffers = [None if j is None else j.array[bounds[i]:bounds[i + 1]] for j in joined]
+    # (a rule's gradient_array(i) is its rows; any other result is copied in by the part's thread).
+    joined = [None if like is None else _Joined(bounds, buffers.empty(*like)) for like in plan.inputs]
 
     def part(i: int) -> tuple:
-        grads = op.backward(contexts[i], grad_out[bounds[i]:bounds[i + 1]])
+        _placement.gradients = [None if j is None else _Slot(j, i) for j in joined]
+        try:
+            grads = op.backward(contexts[i], grad_out[bounds[i]:bounds[i + 1]])
+        finally:
+            _placement.gradients = None
         for j, grad in zip(joined, grads):
             if j is not None and grad is not None:
                 j.put(i, grad)
         return grads
 
     results = _in_parallel(part, len(contexts))
-    for c in contexts:
-        c.grad_buffers = None
     grads = []
     for index, batched in enumerate(sliced):
         pieces = [r[index] for r in results]
@@ -257,22 +326,48 @@ def run_backward(op, ctx, grad_out: np.ndarray) -> tuple:
 
 
 class _Joined:
-    """The parts' results joined along axis 0: each part's rows copied in by its own thread, or
-    written there already by the rule (ctx.out / ctx.grad_buffer)."""
+    """The parts' results joined along axis 0: each part's rows written there by its rule (through
+    output_array / gradient_array) or copied in by the part's own thread."""
 
     def __init__(self, bounds: list[int], array: np.ndarray | None = None):
         self.bounds = bounds
         self.array = array
         self._lock = threading.Lock()
 
+    def rows(self, i: int, shape: tuple[int, ...], dtype) -> np.ndarray | None:
+        """Part i's rows, if the part's array has this shape and dtype (the joined array made now if
+        need be); None otherwise."""
+        dtype = np.dtype(dtype)
+        count = self.bounds[i + 1] - self.bounds[i]
+        if len(shape) == 0 or shape[0] != count:
+            return None
+        with self._lock:
+            if self.array is None:
+                self.array = buffers.empty((self.bounds[-1],) + tuple(shape[1:]), dtype)
+        if self.array.shape[1:] != tuple(shape[1:]) or self.array.dtype != dtype:
+            return None
+        return self.array[self.bounds[i]:self.bounds[i + 1]]
+
     def put(self, i: int, part) -> None:
         part = np.asarray(part)
-        with self._lock:              # without a preallocated array, the first part to finish makes it
+        with self._lock:              # no part asked for its rows yet: the first to finish makes the array
             if self.array is None:
                 self.array = buffers.empty((self.bounds[-1],) + part.shape[1:], part.dtype)
         rows = self.array[self.bounds[i]:self.bounds[i + 1]]
         if part.ctypes.data != rows.ctypes.data or part.shape != rows.shape:   # not written in place
             rows[...] = part
+
+
+class _Slot:
+    """Part i's place in a joined array, handed out once by output_array / gradient_array."""
+
+    __slots__ = ("joined", "i")
+
+    def __init__(self, joined: _Joined, i: int):
+        self.joined, self.i = joined, i
+
+    def rows(self, shape, dtype) -> np.ndarray | None:
+        return self.joined.rows(self.i, tuple(shape), dtype)
 
 
 def _in_parallel(work: Callable[[int], object], count: int) -> list:
