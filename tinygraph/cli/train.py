@@ -4,11 +4,17 @@
     tinygraph-train --model mlp --epochs 20 --out out/mlp.npz --plot out/mlp.png
     tinygraph-train --resume out/mlp.npz --epochs 5    # 5 more epochs of the same run
     tinygraph-train --model lenet5                     # LeNet-5 on the digits brought to 32×32
+    mpiexec -n 4 tinygraph-train                       # the same run on 4 processes (tinygraph[dist])
 
 The same seed gives the same numbers: the model is initialised from `--seed`, and epoch e is
 shuffled by a permutation drawn from (seed, e), so a resumed run continues exactly where it stopped.
 Training stops with one line and a non-zero exit when the loss stops being finite, and a
 checkpoint is only ever replaced by finite weights.
+
+Under `mpiexec -n P` (or with --distributed) each process takes 1/P of every batch, and
+DistributedDataParallel averages the gradients, so the run is the single-process one up to
+rounding (BatchNorm's batch statistics and dropout masks are per process). Rank 0 alone prints,
+saves and plots; an error on any rank stops every rank (MPI_Abort) after its one line.
 """
 from __future__ import annotations
 
@@ -19,13 +25,13 @@ import os
 import sys
 import time
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 import tinygraph as tg
 from tinygraph import checkpoint as checkpoints
-from tinygraph import data, models, optim
+from tinygraph import data, distributed, models, optim
 from tinygraph.cli import CommandError, need_extra, run_command
 from tinygraph.monitor import GradientFlow
 
@@ -50,6 +56,28 @@ class Diverged(CommandError):
     """The loss stopped being finite; nothing from the diverged epoch is saved."""
 
 
+class Processes(NamedTuple):
+    """This process's place among those training together: (0, 1) when alone."""
+
+    rank: int
+    size: int
+
+    @property
+    def primary(self) -> bool:
+        return self.rank == 0
+
+
+def start_processes(args: argparse.Namespace) -> Processes:
+    """Alone, or the MPI group of `mpiexec -n P` (found in the launcher's environment, or --distributed)."""
+    if not (args.distributed or distributed.launched_world_size() > 1):
+        return Processes(0, 1)
+    try:
+        distributed.init()
+    except distributed.DistributedUnavailableError as error:
+        raise CommandError(str(error)) from None
+    return Processes(distributed.rank(), distributed.world_size())
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=sorted(models.MODELS), help=f"default {DEFAULTS['model']}")
@@ -70,6 +98,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "needs tinygraph[tools])")
     parser.add_argument("--grad-flow", metavar="PATH.png", help="plot each layer's gradient norm, update-to-weight "
                         "ratio and dead ReLUs per epoch here, flagging vanishing/exploding layers (needs tinygraph[tools])")
+    parser.add_argument("--distributed", action="store_true", help="average gradients over the processes of "
+                        "`mpiexec -n P` (needs tinygraph[dist]); on by itself when P > 1")
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 0:
         parser.error(f"--epochs must be >= 0, got {args.epochs}")
@@ -152,23 +182,37 @@ def progress_bar(batches, total: int, description: str):
     return tqdm(batches, total=total, desc=description, leave=False, unit="batch", file=sys.stderr)
 
 
+def shards(batches, processes: Processes):
+    """This process's share of each batch: every P-th sample from its rank on.
+
+    A batch with fewer samples than processes (the last one, at most) is skipped by all: every
+    process must take part in every gradient allreduce.
+    """
+    for xb, yb in batches:
+        if len(xb) >= processes.size:
+            yield xb[processes.rank::processes.size], yb[processes.rank::processes.size], len(xb)
+
+
 @one_blas_thread()
 def train_epoch(model, optimizer, split: data.Split, settings: dict[str, Any], epoch: int,
-                epochs_total: int) -> tuple[float, float]:
+                epochs_total: int, processes: Processes = Processes(0, 1)) -> tuple[float, float]:
     """One pass over the training set; returns (mean loss, accuracy) of the batches as trained."""
     model.train()                               # dropout on, BatchNorm on batch statistics
     dropouts = [module for module in model.modules() if isinstance(module, tg.nn.Dropout)]
+    own = [processes.rank] if processes.size > 1 else []     # each process its own masks
     for k, dropout in enumerate(dropouts):      # masks from (seed, epoch) too: a resumed run draws the same
-        dropout.rng = np.random.default_rng([settings["seed"], epoch, k])
+        dropout.rng = np.random.default_rng([settings["seed"], epoch, k] + own)
     x, y = split.x_train, split.y_train
     steps = data.num_batches(len(x), settings["batch_size"])
-    batches = data.batches(x, y, settings["batch_size"], seed=settings["seed"], epoch=epoch)
-    bar = progress_bar(batches, steps, f"epoch {epoch + 1}/{epochs_total}")
+    batches = shards(data.batches(x, y, settings["batch_size"], seed=settings["seed"], epoch=epoch), processes)
+    bar = progress_bar(batches, steps, f"epoch {epoch + 1}/{epochs_total}") if processes.primary else None
     total_loss, correct, seen = 0.0, 0, 0
-    for step, (xb, yb) in enumerate(bar if bar is not None else batches, 1):
+    for step, (xb, yb, batch_size) in enumerate(bar if bar is not None else batches, 1):
         logits = model(xb)
         loss = tg.softmax_xent(logits, yb).named("L")
         value = loss.item()
+        if processes.size > 1:                  # the average over processes of these is the batch's mean loss
+            loss = loss * (len(xb) * processes.size / batch_size)
         if not math.isfinite(value):            # stop before a step with it touches the weights
             if bar is not None:
                 bar.close()
@@ -184,6 +228,9 @@ def train_epoch(model, optimizer, split: data.Split, settings: dict[str, Any], e
             bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{100 * correct / seen:.1f}%", refresh=False)
     if bar is not None:
         bar.close()
+    if processes.size > 1:
+        totals = distributed.all_reduce(np.array([total_loss, correct, seen], dtype=np.float64))
+        total_loss, correct, seen = float(totals[0]), int(totals[1]), int(totals[2])
     return total_loss / seen, correct / seen
 
 
@@ -304,14 +351,26 @@ def plot_curves(path: str, history: dict[str, list[float]]) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Train as the flags say; returns the final results (used by tools/demo.py and the tests)."""
+    """Train as the flags say; returns the final results (used by tools/demo.py and the tests).
+
+    Under mpiexec every process trains; all but rank 0 run with their output discarded.
+    """
+    processes = start_processes(args)
+    if processes.primary:
+        return train(args, processes)
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        return train(args, processes)
+
+
+def train(args: argparse.Namespace, processes: Processes) -> dict[str, Any]:
+    primary = processes.primary
     checkpoint = read_resume(args.resume) if args.resume else None
-    if args.out:
+    if args.out and primary:
         check_output(args.out, "--out")
-    if args.plot:
+    if args.plot and primary:
         need_extra("matplotlib", "tools", "--plot")
         check_output(args.plot, "--plot")
-    if args.grad_flow:
+    if args.grad_flow and primary:
         need_extra("matplotlib", "tools", "--grad-flow")
         check_output(args.grad_flow, "--grad-flow")
     settings = resolve_settings(args, checkpoint)
@@ -322,7 +381,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         config = model_config(settings["model"], split)
     model = build_model(settings["model"], config, settings["seed"], args.resume or "the data")
     optimizer = make_optimizer(settings["optimizer"], model.parameters(), settings["lr"])
-    flow = GradientFlow(model) if args.grad_flow else None
+    flow = GradientFlow(model) if args.grad_flow and primary else None
     if flow is not None:
         flow.watch(optimizer)                   # its step() now notes each layer's gradient and update
     history = {key: [] for key in HISTORY_KEYS}
@@ -336,18 +395,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                f"{settings['model']} it describes ({type(error).__name__}: {error})") from None
         start_epoch = int(checkpoint["epoch"])
         history = {key: [float(v) for v in checkpoint["history"][key]] for key in HISTORY_KEYS}
+    trained = model if processes.size == 1 else distributed.DistributedDataParallel(model)
     epochs = args.epochs if args.epochs is not None else MODEL_DEFAULTS.get(settings["model"], DEFAULTS)["epochs"]
     end_epoch = start_epoch + epochs
     print(f"{settings['model']} ({model.num_parameters():,} parameters) on {settings['dataset']}: "
           f"{len(split.x_train)} train / {len(split.x_test)} test images, {settings['optimizer']} "
-          f"lr {settings['lr']}, batch {settings['batch_size']}, seed {settings['seed']}", flush=True)
+          f"lr {settings['lr']}, batch {settings['batch_size']}, seed {settings['seed']}"
+          + (f", {processes.size} processes" if processes.size > 1 else ""), flush=True)
     train_seconds = 0.0
     epoch = start_epoch
     try:
         for epoch in range(start_epoch, end_epoch):
             started = time.perf_counter()
-            train_loss, train_acc = train_epoch(model, optimizer, split, settings, epoch, end_epoch)
+            train_loss, train_acc = train_epoch(trained, optimizer, split, settings, epoch, end_epoch, processes)
             train_seconds += time.perf_counter() - started
+            if not primary:
+                continue                        # rank 0 alone evaluates, prints and saves
             test_loss, test_acc = evaluate(model, split.x_test, split.y_test)
             for key, value in zip(HISTORY_KEYS, (train_loss, train_acc, test_loss, test_acc)):
                 history[key].append(value)
@@ -362,6 +425,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         if flow is not None:
             flow.close()                        # stop watching forward passes, also when training fails
+    if not primary:
+        return {"model": model, "optimizer": optimizer, "train_seconds": train_seconds, "settings": settings}
     if args.out and epochs == 0:
         save_checkpoint(args.out, model, optimizer, settings, config, end_epoch, history)
     test_loss, test_acc = evaluate(model, split.x_test, split.y_test)
@@ -393,7 +458,10 @@ def main(argv: list[str] | None = None) -> int:
             run(args)
         return 0
 
-    return run_command(PROG, command)
+    status = run_command(PROG, command)
+    if status and distributed.is_initialized() and distributed.world_size() > 1:
+        distributed.abort(status)               # the other ranks may be waiting for this one in an allreduce
+    return status
 
 
 if __name__ == "__main__":
