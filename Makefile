@@ -36,9 +36,10 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(PY) -m pip install -q -e '.[tools]'
 	touch $@
 
-# The test extras: pytest, hypothesis, build, and crosscheck's torch==2.13.0 (CPU), pinned exactly.
+# The test extras: pytest, hypothesis, build, crosscheck's torch==2.13.0 (CPU), pinned exactly, and
+# dist's mpi4py and mpich (tests/test_distributed.py launches mpiexec from the venv).
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[test,tools,crosscheck]'
+	$(PY) -m pip install -q -e '.[test,tools,crosscheck,dist]'
 	touch $@
 
 graphviz:
