@@ -25,7 +25,9 @@ class MaxPool(Op):
         (out_h, out_w), padded = pooled_size("maxpool", x.shape, kernel, stride, padding, dilation, ceil_mode)
         ctx.x_shape, ctx.kernel, ctx.stride, ctx.dilation = x.shape, kernel, stride, dilation
         ctx.padding, ctx.padded_shape = padding, padded
-        if kernel == stride == (2, 2) and dilation == (1, 1) and padded == x.shape:
+        # The derivation's 2×2 blocks by pairwise maxima, any other window by an argmax over its elements.
+        ctx.path = "2x2" if kernel == stride == (2, 2) and dilation == (1, 1) and padded == x.shape else "windows"
+        if ctx.path == "2x2":
             return _pool_2x2(ctx, x, out_h, out_w)
         A = pad_to(x, padding, padded, -np.inf)       # −∞ never wins a window: padding is never the max
         n, channels = x.shape[:2]
@@ -44,9 +46,9 @@ class MaxPool(Op):
     @staticmethod
     def backward(ctx, grad_out):
         """§3.3: δA = δP at (i*, j*) of each window and 0 elsewhere; overlapping windows accumulate."""
-        (kh, kw), (sh, sw) = ctx.kernel, ctx.stride
-        if len(ctx.saved) == 2:                       # the 2×2 blocks of the derivation
+        if ctx.path == "2x2":
             return (_unpool_2x2(ctx, grad_out),)
+        (kh, kw), (sh, sw) = ctx.kernel, ctx.stride
         (best,) = ctx.saved
         n, channels, out_h, out_w = grad_out.shape
         grad_windows = np.zeros((n, channels, out_h, out_w, kh * kw), dtype=grad_out.dtype)
