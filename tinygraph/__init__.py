@@ -37,6 +37,7 @@ from tinygraph.memory import keep_freed_memory  # opt-in: reuse freed arrays, no
 from tinygraph import data, nn, optim  # tg.nn.Linear, tg.optim.Adam, tg.data.load_digits, ...
 from tinygraph import autograd  # tg.autograd.Function: extend tinygraph the PyTorch way
 from tinygraph import func  # tg.func.grad, hessian, jvp, ...: function transforms, JAX's and torch.func's names
+from tinygraph import distributed  # tg.distributed: data-parallel training over MPI (mpi4py loaded on first use)
 from tinygraph.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # tg.manual_seed(0): reproducible runs
 from tinygraph.checkpoint import load, save  # tg.save(path, state) / tg.load(path)
 from tinygraph.drawing import draw, draw_steps, record_backward, trace  # see backprop
