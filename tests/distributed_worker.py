@@ -25,6 +25,15 @@ def build(seed: int) -> nn.Module:
                          nn.Linear(8, 3, rng=rng, dtype=np.float64))
 
 
+class WithSpareLayer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body, self.spare = build(1), nn.Linear(2, 2, dtype=np.float64)
+
+    def forward(self, x):
+        return self.body(x)             # spare takes no part
+
+
 def batch(step: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng([7, step])
     return rng.standard_normal((BATCH, 1, 6, 6)), rng.integers(0, 3, BATCH)
@@ -95,6 +104,22 @@ def check(out_dir: str) -> None:
     results["weights_sha256"] = hashlib.sha256(weights).hexdigest()
     results["weights_diff_to_single_process"] = max(
         float(np.abs(a.data - b.data).max()) for a, b in zip(ddp.module.parameters(), reference.parameters()))
+    # the collectives on their own
+    values = np.full(3, float(dist.rank() + 1))
+    dist.all_reduce(values, op="mean")
+    results["all_reduce_mean"] = values.tolist()
+    root = np.array([float(dist.rank())])
+    dist.broadcast(root, root=dist.world_size() - 1)
+    results["broadcast_from_last"] = root.tolist()
+
+    # a parameter that receives no gradient leaves the reduction open: the next forward names it
+    ddp = dist.DistributedDataParallel(WithSpareLayer())
+    loss_of(ddp, shard(x), shard(y)).backward()
+    try:
+        ddp(tg.tensor(shard(x)))
+        results["unused_error"] = None
+    except RuntimeError as error:
+        results["unused_error"] = str(error)
     with open(os.path.join(out_dir, f"rank{dist.rank()}.json"), "w") as f:
         json.dump(results, f)
 

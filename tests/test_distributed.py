@@ -93,6 +93,15 @@ def test_an_allreduce_starts_while_backward_still_runs_rules(runs, n):
 
 
 @needs_mpi
+@pytest.mark.parametrize("n", WORLD_SIZES)
+def test_collectives_and_a_parameter_without_gradient(runs, n):
+    for result in runs[n]:
+        assert result["all_reduce_mean"] == [(n + 1) / 2] * 3
+        assert result["broadcast_from_last"] == [n - 1]
+        assert "spare.weight" in result["unused_error"] and "spare.bias" in result["unused_error"]
+
+
+@needs_mpi
 @pytest.mark.parametrize("n", (2, 4))
 def test_a_rank_that_raises_stops_every_rank(n):
     started = time.perf_counter()
