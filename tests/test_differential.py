@@ -50,7 +50,9 @@ pytestmark = [pytest.mark.filterwarnings("ignore:grad and param do not obey the 
 TOLERANCES = {
     np.dtype(np.float64): (1e-7, 1e-9),      # (rtol, atol)
     np.dtype(np.float32): (1e-4, 1e-5),
-    np.dtype(np.float16): (1e-2, 1e-3),
+    # float16: 4 ulps of 1. A value near 1 carries one ulp (~1e-3) of rounding that NumPy and PyTorch place
+    # differently (1 − sigmoid near saturation is 1 or 2 ulps), and a graph multiplies that error on.
+    np.dtype(np.float16): (1e-2, 4e-3),
 }
 
 
@@ -95,7 +97,7 @@ class GraphBuilder:
     def __init__(self, draw):
         self.draw = draw
         self.dtype_policy = draw(st.sampled_from(["float64", "float32", "mixed", "mixed", "float16"]))
-        self.kink_margin = KINK_MARGIN_FLOAT16 if self.dtype_policy == "float16" else KINK_MARGIN
+        self.kink_margin = KINK_MARGIN_FLOAT16 if self.dtype_policy in ("float16", "mixed") else KINK_MARGIN
         self.allow_empty = draw(st.sampled_from([False] * 5 + [True]))
         self.leaves: dict[str, dict] = {}
         self.nodes: list[dict] = []
@@ -146,7 +148,7 @@ class GraphBuilder:
         name = f"x{len(self.leaves)}"
         style = style or self.choice(["uniform"] * 5 + ["positive", "with_zeros", "integers"])
         values = self.values(shape, style)
-        dtype = self.choice(["float32", "float64"]) if self.dtype_policy == "mixed" else self.dtype_policy
+        dtype = self.choice(["float32", "float64", "float16"]) if self.dtype_policy == "mixed" else self.dtype_policy
         leaf = {"shape": tuple(shape), "dtype": dtype}
         layout = self.choice(["contiguous"] * 4 + ["fortran", "strided", "reversed", "broadcast"])
         if layout == "broadcast":
