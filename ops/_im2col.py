@@ -1,5 +1,8 @@
 """conv2d's windows as matrices: three layouts of the same windows, each with its adjoint, and which to use.
 
+conv2d reaches them through the layout objects of ops/_conv_layouts.py (windows, weight order,
+output, adjoint); this file holds the copies and their adjoints themselves.
+
 Z = W · X-window (section 2.1) for every window is one matrix product once the windows stand side
 by side in a matrix. Building that matrix is a copy, and its adjoint (eq. 3's δ back onto X) a sum
 of shifted blocks; NumPy runs both as one inner loop per contiguous run, and a short run (4

@@ -1,14 +1,14 @@
 """2-D convolution (cross-correlation, as section 2.1 writes it): the filters times the windows of the input."""
 import numpy as np
 
-from tinygraph import buffers
 from tinygraph.errors import OpError
 from tinygraph.op import Op, apply
-from tinygraph.ops._im2col import col2im, col2im_wide, im2col, im2col_wide, im2row, row2im, window_layout, zero_pad
+from tinygraph.ops._conv_layouts import LAYOUTS
+from tinygraph.ops._im2col import window_layout
 from tinygraph.ops._windows import output_size, pair
 from tinygraph.ops.cat import cat
 from tinygraph.ops.conv_transpose2d import ConvTranspose2d
-from tinygraph.parallel import Split, gradient_array, output_array
+from tinygraph.parallel import Split, gradient_array
 from tinygraph.registry import register_op
 
 
@@ -23,46 +23,31 @@ class Conv2d(Op):
     a (rows, cols) pair; `groups` splits C and F into that many independent convolutions (filter f
     sees only its group's channels). Output (N, F, Ho, Wo), Ho = (H + 2·pad − d·(KH − 1) − 1) // s + 1.
 
-    The windows stand side by side as im2col's columns, as wide columns, or as rows of channels-last
-    windows (ops/_im2col.py picks by the shapes); each is the same sum, with W's entries in the
-    windows' order.
+    The windows stand side by side as matrices in one of several layouts (ops/_conv_layouts.py:
+    im2col's columns, wide columns, or rows of channels-last windows; ops/_im2col.py picks by the
+    shapes); the equations below are written once, in the chosen layout's terms.
     """
 
     @staticmethod
     def forward(ctx, x: np.ndarray, w: np.ndarray, b: np.ndarray = None, *, stride=1, padding=0,
                 dilation=1, groups=1) -> np.ndarray:
         stride, padding, dilation = _check(x, w, b, stride, padding, dilation, groups)
-        N, (F, C_group, KH, KW), G = len(x), w.shape, int(groups)
+        N, (KH, KW), G = len(x), w.shape[2:], int(groups)
         padded = (N, x.shape[1], x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1])
         Ho, Wo = output_size("conv2d", padded, (KH, KW), stride,
                              lambda: f"input x of shape {x.shape} padded by {padding} to {padded[2:]} "
                                      f"(weight w has shape {w.shape})", dilation)
-        layout = window_layout(padded, w.shape, stride, dilation, G)
-        if layout == "rows":      # window (u, v) of sample n as row (n, u, v), channels innermost
-            X = zero_pad(x, padding, channels_last=True)                  # (N, H', W', C)
-            windows = im2row(X, (KH, KW), stride, dilation)               # (N·Ho·Wo, KH·KW·C)
-            W = w.transpose(0, 2, 3, 1).reshape(F, -1)                    # filter f as row f, in the windows' order
-            Z = (W @ windows.T).reshape(F, N, Ho, Wo).swapaxes(0, 1)      # §2.1's Σ_c Σ_ij W · X-window
-            Z = _output(Z, b)                                             # + b, copied into NCHW order
-        elif layout == "wide":    # window (u, v) of sample n as column u·W' + v of matrix n, per group
-            X = zero_pad(x, padding, spare_row=True)                      # (N, C, H' + 1, W'): see im2col_wide
-            windows = im2col_wide(X, (KH, KW), dilation, Ho).reshape(N, G, C_group * KH * KW, Ho * X.shape[3])
-            W = w.reshape(G, F // G, -1)                                  # group g's filters, one per row
-            Z = np.matmul(W, windows).reshape(N, F, Ho, X.shape[3])       # §2.1's Σ_c Σ_ij W · X-window ...
-            Z = _output(Z[..., :Wo], b)                                   # ... where no window wrapped, + b
-        else:                     # window (u, v) of sample n as column u·Wo + v of matrix n, per group
-            X = zero_pad(x, padding)
-            windows = im2col(X, (KH, KW), stride, dilation).reshape(N, G, C_group * KH * KW, Ho * Wo)
-            W = w.reshape(G, F // G, -1)                                  # group g's filters, one per row
-            Z = output_array((N, F, Ho, Wo), np.result_type(W, windows))  # the product is Z in NCHW order
-            np.matmul(W, windows, out=Z.reshape(N, G, F // G, Ho * Wo))   # §2.1's Σ_c Σ_ij W · X-window
-            if b is not None:                         # + b_f, in place unless b's dtype promotes Z's
-                Z = np.add(Z, b[:, np.newaxis, np.newaxis], out=Z if np.result_type(Z, b) == Z.dtype else None)
+        layout = LAYOUTS[window_layout(padded, w.shape, stride, dilation, G)](
+            x.shape, w.shape, stride, padding, dilation, G, (Ho, Wo))
+        X = layout.pad(x)
+        windows, W = layout.windows(X), layout.weight(w)
+        product = np.matmul(W, windows, out=layout.product_array(np.result_type(W, windows)))
+        Z = layout.output(product, b)                 # §2.1: Z = W · windows + b, in NCHW order
         need_x, need_w, _ = ctx.needs_input_grad
         # X rather than its windows: backward rebuilds them, which costs a copy, not KH·KW times X's memory.
         ctx.save_for_backward(X if need_w else None, W if need_x else None)
-        ctx.x_shape, ctx.w_shape, ctx.padded_shape = x.shape, w.shape, X.shape if layout == "wide" else padded
-        ctx.stride, ctx.padding, ctx.dilation, ctx.groups, ctx.layout = stride, padding, dilation, G, layout
+        ctx.x_shape, ctx.w_shape, ctx.layout = x.shape, w.shape, layout
+        ctx.stride, ctx.padding, ctx.dilation, ctx.groups = stride, padding, dilation, G
         return Z
 
     @staticmethod
@@ -70,43 +55,28 @@ class Conv2d(Op):
         """Eqs. (1)-(3) per group, with stride, padding and dilation; weight sharing sums dW and db over positions and batch."""
         X, W = ctx.saved
         need_x, need_w, need_b = ctx.needs_input_grad
-        N, F, Ho, Wo = grad_out.shape
-        G, (_, C_group, KH, KW), kernel = ctx.groups, ctx.w_shape, ctx.w_shape[2:]
-        grad_b = grad_w = grad_X = None
-        if ctx.layout == "rows":
-            grad_Z = buffers.empty((F, N, Ho * Wo), grad_out.dtype)      # δZ, one row per filter, as Z was made
-            np.copyto(grad_Z, grad_out.reshape(N, F, Ho * Wo).swapaxes(0, 1))
-            grad_Z = grad_Z.reshape(F, N * Ho * Wo)
-            if need_b:                                                    # eq. (1): Σ_n Σ_uv δZ
-                grad_b = grad_Z.sum(axis=1)
-            if need_w:                                                    # eq. (2): Σ_n Σ_uv δZ · X-window
-                grad_w = grad_Z @ im2row(X, kernel, ctx.stride, ctx.dilation)
-                grad_w = np.ascontiguousarray(grad_w.reshape(F, KH, KW, C_group).transpose(0, 3, 1, 2))
-            if need_x:                                                    # eq. (3): Σ_f Σ_ij δZ · W, onto X
-                grad_X = row2im(grad_Z.T @ W, ctx.padded_shape, (Ho, Wo), kernel, ctx.stride, ctx.dilation)
-        else:
-            columns = Ho * Wo
-            if ctx.layout == "wide":  # δZ at the wide columns, 0 where a window wrapped (see im2col_wide)
-                columns = Ho * ctx.padded_shape[3]
-                grad_wide = buffers.zeros((N, F, Ho, ctx.padded_shape[3]), grad_out.dtype)
-                grad_wide[..., :Wo] = grad_out
-                grad_out = grad_wide
-            grad_Z = grad_out.reshape(N, G, F // G, columns)              # δZ, one row per filter of each group
-            if need_b:                                                    # eq. (1): Σ_n Σ_uv δZ
-                grad_b = grad_Z.sum(axis=3).sum(axis=0).reshape(F)        # contiguous sums first: faster
-            if need_w:                                                    # eq. (2): Σ_n Σ_uv δZ · X-window
-                windows = (im2col_wide(X, kernel, ctx.dilation, Ho) if ctx.layout == "wide"
-                           else im2col(X, kernel, ctx.stride, ctx.dilation)).reshape(N, G, C_group * KH * KW, columns)
-                # Σ_n windows[n] δZ[n]ᵀ, transposed at the end: BLAS runs this operand order faster.
-                grad_w = (windows @ grad_Z.swapaxes(-1, -2)).sum(axis=0).swapaxes(-1, -2).reshape(ctx.w_shape)
-            if need_x:                                                    # eq. (3): Σ_f Σ_ij δZ · W, onto X
-                grad_windows = (W.swapaxes(-1, -2) @ grad_Z).reshape(N, G * C_group * KH * KW, columns)
-                grad_X = (col2im_wide(grad_windows, ctx.padded_shape, kernel, ctx.dilation) if ctx.layout == "wide"
-                          else col2im(grad_windows, ctx.padded_shape, kernel, ctx.stride, ctx.dilation))
-        grad_x = None
-        if need_x:                                    # X's rows and columns inside the padding, in NCHW order
+        layout = ctx.layout
+        grad_Z = layout.grad_product(grad_out)        # δZ laid out as the product W · windows was
+        grad_b = grad_w = grad_x = None
+        if need_b:                                    # eq. (1): Σ_n Σ_uv δZ (contiguous sums first: faster)
+            grad_b = _sum_over_batch(grad_Z.sum(axis=3)).reshape(ctx.w_shape[0])
+        if need_w:                                    # eq. (2): Σ_n Σ_uv δZ · X-window
+            windows = layout.windows(X)
+            # Each product reads the windows as they lie in memory (BLAS runs those operand orders faster).
+            if layout.transposed:
+                grad_W = _sum_over_batch(grad_Z @ windows.swapaxes(-1, -2))
+            else:
+                grad_W = _sum_over_batch(windows @ grad_Z.swapaxes(-1, -2)).swapaxes(-1, -2)
+            grad_w = layout.weight_grad(grad_W)
+        if need_x:                                    # eq. (3): Σ_f Σ_ij δZ · W, onto X
+            # δ of the windows, Wᵀ · δZ, laid out in memory as the windows are
+            if layout.transposed:
+                grad_windows = (grad_Z.swapaxes(-1, -2) @ W).swapaxes(-1, -2)
+            else:
+                grad_windows = W.swapaxes(-1, -2) @ grad_Z
+            grad_X = layout.adjoint(grad_windows)
             (ph, pw), (height, width) = ctx.padding, ctx.x_shape[2:]
-            grad_x = grad_X[:, :, ph:ph + height, pw:pw + width]
+            grad_x = grad_X[:, :, ph:ph + height, pw:pw + width]      # X's rows and columns inside the padding
             if not grad_x.flags.c_contiguous:         # copied, so the ops before run on contiguous arrays
                 into = gradient_array(0, grad_x.shape, grad_x.dtype)
                 np.copyto(into, grad_x)
@@ -149,13 +119,9 @@ class Conv2d(Op):
                   work=lambda x, w, b=None: x.size * w.shape[-2] * w.shape[-1] if x.ndim == w.ndim == 4 else x.size)
 
 
-def _output(Z: np.ndarray, b) -> np.ndarray:
-    """Z (N, F, Ho, Wo), a view of the product, copied into the op's output array with + b_f."""
-    out = output_array(Z.shape, Z.dtype if b is None else np.result_type(Z, b))
-    np.copyto(out, Z)
-    if b is not None:                 # in place after the copy: a 3-operand strided add runs slower
-        np.add(out, b[:, np.newaxis, np.newaxis], out=out)
-    return out
+def _sum_over_batch(a: np.ndarray) -> np.ndarray:
+    """Σ over axis 0, the stack of window matrices (one per sample; one for the whole batch in rows)."""
+    return a[0] if len(a) == 1 else a.sum(axis=0)
 
 
 def _check(x, w, b, stride, padding, dilation, groups) -> tuple[tuple[int, int], ...]:

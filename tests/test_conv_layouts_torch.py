@@ -1,8 +1,9 @@
-"""conv2d's three window layouts (ops/_im2col.py) each against PyTorch, and the pools' fast paths on small maps.
+"""conv2d's three window layouts (ops/_conv_layouts.py) each against PyTorch, and the pools' fast paths on small maps.
 
-conv2d picks "rows", "wide" or "columns" by the shapes; here every layout is forced on every case
-it can run, so a layout the shapes of the other tests never pick is still checked, with padding,
-stride, dilation, groups, bias, a float64 and a float32 run and an empty batch.
+conv2d picks "rows", "wide" or "columns" by the shapes (ops/_im2col.py); here every layout is forced
+on every case it can run, so a layout the shapes of the other tests never pick is still checked,
+with padding, stride, dilation, groups, bias, a float64 and a float32 run and an empty batch; and
+each layout object's adjoint is checked against its windows directly.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import torch.nn.functional as TF  # noqa: E402
 import tinygraph as tg  # noqa: E402
 import tinygraph.functional as F  # noqa: E402
 import tinygraph.ops.conv2d as conv2d_module  # noqa: E402
-from tinygraph.ops import _im2col  # noqa: E402
+from tinygraph.ops import _conv_layouts, _im2col  # noqa: E402
 from torch_compare import assert_close, assert_gradient_contract, to_numpy  # noqa: E402
 
 TOLERANCES = {np.dtype(np.float64): (1e-9, 1e-12), np.dtype(np.float32): (1e-5, 1e-5)}   # (rtol, atol)
@@ -101,6 +102,31 @@ def test_the_layout_follows_the_shapes(shape, expected):
     filters = {"rows": 64, "wide": 16, "columns": 32}[expected]
     w_shape = (filters, shape[1], 5 if expected == "wide" else 3, 5 if expected == "wide" else 3)
     assert _im2col.window_layout(shape, w_shape, (1, 1), (1, 1), 1) == expected
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("x_shape,w_shape,bias,stride,padding,dilation,groups", CASES, ids=str)
+def test_every_layouts_adjoint_is_the_adjoint_of_its_windows(layout, x_shape, w_shape, bias, stride, padding,
+                                                             dilation, groups):
+    """⟨windows(X), G⟩ = ⟨x, adjoint(G) inside the padding⟩ for G = Wᵀ · δZ as conv2d makes it (0 where a wide window wrapped);
+    and W · windows arranged by `output` is the convolution PyTorch computes."""
+    if not runs(layout, stride, groups):
+        pytest.skip(f"conv2d never lays these windows out as {layout}")
+    rng = np.random.default_rng(5)
+    pair = lambda v: v if isinstance(v, tuple) else (v, v)    # noqa: E731
+    stride, padding, dilation = pair(stride), pair(padding), pair(dilation)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    expected = TF.conv2d(torch.from_numpy(x), torch.from_numpy(w), stride=stride, padding=padding,
+                         dilation=dilation, groups=groups).numpy()
+    chosen = _conv_layouts.LAYOUTS[layout](x_shape, w_shape, stride, padding, dilation, groups, expected.shape[2:])
+    X = chosen.pad(x)
+    windows, W = chosen.windows(X), chosen.weight(w)
+    np.testing.assert_allclose(chosen.output(W @ windows, None), expected, rtol=1e-10, atol=1e-12)
+    grad_windows = W.swapaxes(-1, -2) @ chosen.grad_product(rng.standard_normal(expected.shape))
+    grad_X = chosen.adjoint(grad_windows)              # δ of the padded input, (N, C, H', W') whatever the layout
+    (ph, pw), (height, width) = padding, x_shape[2:]
+    np.testing.assert_allclose((windows * grad_windows).sum(), (x * grad_X[:, :, ph:ph + height, pw:pw + width]).sum(),
+                               rtol=1e-10, atol=1e-10)
 
 
 def test_the_wide_columns_and_their_adjoint_agree():
