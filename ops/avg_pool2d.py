@@ -51,12 +51,11 @@ class AvgPool2d(Op):
     def differentiable_backward(ctx, grad_out):
         """The rule above as ops: δP / D spread over each window by a transposed convolution with a kernel
         of ones, then the padding cut off and rows no window reached set to 0 (pad by negative amounts)."""
-        (kh, kw), (N, C, H, W) = ctx.kernel, ctx.x_shape
+        (kh, kw), (N, C, H, W) = ctx.kernel, (len(grad_out), *ctx.x_shape[1:])    # N: the whole batch
         if ctx.tiles:
             D, stride, (ph, pw) = kh * kw, ctx.kernel, (0, 0)
-        else:
-            (D,), stride, (ph, pw) = ctx.saved, ctx.stride, ctx.padding
-            D = D.astype(grad_out.dtype)
+        else:                         # D is the same for every sample: the first (or only) part's
+            D, stride, (ph, pw) = ctx.saved[0].astype(grad_out.dtype), ctx.stride, ctx.padding
         share = (grad_out / D).reshape(N * C, 1, *grad_out.shape[2:])
         spread = apply(ConvTranspose2d, share, np.ones((1, 1, kh, kw), grad_out.dtype), stride=stride)
         reach_h, reach_w = spread.shape[2:]                     # (Ho − 1)·s + k rows of the padded input

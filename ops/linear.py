@@ -37,7 +37,7 @@ class Linear(Op):
 
     @staticmethod
     def differentiable_backward(ctx, grad_out):
-        p, U = ctx.saved
+        p, U = ctx.saved_whole(0), ctx.saved_whole(1)
         need_x, need_w, need_b = ctx.needs_input_grad
         grad_s = grad_out.reshape(-1, grad_out.shape[-1])
         grad_p = grad_out @ ctx.input(1, U) if need_x else None

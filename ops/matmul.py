@@ -60,7 +60,7 @@ class MatMul(Op):
     @staticmethod
     def differentiable_backward(ctx, grad_out):
         """The rule above on Tensors: δa = δout bᵀ, δb = aᵀ δout (batch axes summed where they broadcast)."""
-        a, b = ctx.saved
+        a, b = ctx.saved_whole(0), ctx.saved_whole(1)
         need_a, need_b = ctx.needs_input_grad
         a_shape, b_shape = a.shape, b.shape
         a, b = ctx.input(0, a), ctx.input(1, b)

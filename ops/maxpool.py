@@ -69,7 +69,7 @@ class MaxPool(Op):
         x = ctx.input(0)
         winners = _winners(ctx, x.data, *grad_out.shape[2:])
         return (apply(AddAt, grad_out.reshape(-1), index=winners.reshape(-1),
-                      shape=(x.data.size,)).reshape(*ctx.x_shape),)
+                      shape=(x.data.size,)).reshape(*x.shape),)
 
     split = Split(over="x")   # each sample pools on its own: the batch may be split (tinygraph/parallel.py)
 
@@ -77,7 +77,7 @@ class MaxPool(Op):
 def _winners(ctx, x: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     """The flat index into x of each window's (i*, j*): the first maximum in row-major order, a NaN winning."""
     (kh, kw), (sh, sw), (dh, dw), (ph, pw) = ctx.kernel, ctx.stride, ctx.dilation, ctx.padding
-    A = pad_to(x, ctx.padding, ctx.padded_shape, -np.inf)
+    A = pad_to(x, ctx.padding, x.shape[:2] + ctx.padded_shape[2:], -np.inf)   # x: the whole batch
     n, channels, height, width = x.shape
     best = windows(A, ctx.kernel, ctx.stride, ctx.dilation).reshape(n, channels, out_h, out_w, kh * kw).argmax(-1)
     rows = np.arange(out_h)[:, None] * sh + (best // kw) * dh - ph

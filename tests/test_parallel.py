@@ -189,3 +189,32 @@ def test_set_num_threads_bounds_the_parts(monkeypatch):
     assert parts == [(0, 2), (2, 4), (4, 6), (6, 8)]
     with pytest.raises(ValueError, match="set_num_threads: count must be an int >= 1, got 0"):
         tg.set_num_threads(0)
+
+
+@pytest.mark.parametrize("call,shapes", [
+    (lambda x, w: tg.conv2d(x, w, padding=1), [(6, 2, 5, 5), (3, 2, 3, 3)]),
+    (lambda x: tg.maxpool(x, 2), [(6, 2, 4, 4)]),
+    (lambda x: tg.maxpool(x, 3, stride=2, padding=1), [(6, 2, 5, 5)]),
+    (lambda x: tg.avg_pool2d(x, 2), [(6, 2, 4, 4)]),
+    (lambda x: tg.avg_pool2d(x, 3, stride=2, padding=1), [(6, 2, 5, 5)]),
+    (lambda x: x.relu(), [(6, 5)]),
+    (lambda x, w: tg.linear(x, w), [(6, 4), (3, 4)]),
+    (lambda a, b: a @ b, [(6, 4), (4, 3)]),
+    (lambda x: tg.linear(x, np.linspace(-1, 1, 12).reshape(3, 4)), [(6, 4)]),   # a caller's array, copied once
+], ids=["conv2d", "maxpool 2x2", "maxpool windows", "avg_pool2d tiles", "avg_pool2d windows", "relu", "linear",
+        "matmul", "linear, constant weight"])
+def test_a_split_forward_can_be_differentiated_twice(split_everything, call, shapes):
+    """backward(create_graph=True) runs the whole-batch rule on an op whose forward ran in parts."""
+    def second_order(parts_expected: bool):
+        rng = np.random.default_rng(13)
+        inputs = [tg.tensor(rng.standard_normal(shape), requires_grad=True) for shape in shapes]
+        out = call(*inputs)
+        assert (out.grad_fn.ctx.parts is not None) == parts_expected
+        grads = tg.autograd.grad((out * out).sum(), inputs, create_graph=True)
+        sum(g.sum() for g in grads).backward()
+        return [g.data for g in grads] + [t.grad for t in inputs]
+
+    split = second_order(parts_expected=True)
+    _parallel.MIN_ELEMENTS_TO_SPLIT = 1 << 62           # now one part: the serial path
+    for a, b in zip(split, second_order(parts_expected=False)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

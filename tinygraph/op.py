@@ -51,10 +51,18 @@ class Context:
         self.saved = values
 
     def map_saved(self, change) -> None:
-        """Replace every saved value v by change(v), in every part too."""
+        """Replace every saved value v by change(v), in every part too; a value several parts saved (a
+        shared weight) once, so they still share it (saved_whole relies on that)."""
+        changed: dict[int, tuple] = {}
+
+        def once(v):
+            if id(v) not in changed:
+                changed[id(v)] = (v, change(v))        # v kept in the entry, so its id stays its own
+            return changed[id(v)][1]
+
         for context in [self, *(self.parts or ())]:
             if context.saved:
-                context.saved = tuple(change(v) for v in context.saved)
+                context.saved = tuple(once(v) for v in context.saved)
 
     def release(self) -> None:
         """Let go of everything saved (after backward, unless retain_graph)."""
@@ -77,10 +85,14 @@ class Context:
         return _bound(parent, values, f"its input {self.node.op.arg_names[index]!r}", self.node)
 
     def saved_whole(self, index: int) -> Any:
-        """Saved value `index` for the whole batch: joined along axis 0 when forward ran in parts."""
+        """Saved value `index` for the whole batch. When forward ran in parts: the one value every part
+        saved (a weight shared by the batch, or None), else the parts' values joined along axis 0."""
         if self.parts is None:
             return self.saved[index]
-        return np.concatenate([part.saved[index] for part in self.parts], axis=0)
+        values = [part.saved[index] for part in self.parts]
+        if all(value is values[0] for value in values):
+            return values[0]
+        return np.concatenate(values, axis=0)
 
     def output(self, values: np.ndarray | None = None) -> Tensor:
         """The op's output as a Tensor made by this Node (values as in `input`)."""

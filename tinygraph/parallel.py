@@ -282,6 +282,12 @@ def run_forward(op, ctx, arrays: list, attrs: dict) -> np.ndarray:
         joined.put(i, result)
 
     _in_parallel(part, len(contexts))
+    # What forward set on the parts besides their saved values (stride, kernel, ...), on the whole
+    # batch's context too, for a rule that runs on the whole batch (differentiable_backward). A value
+    # that depends on the batch is the first part's: such a rule reads the batch from its inputs.
+    for name, value in vars(contexts[0]).items():
+        if name not in ("needs_input_grad", "saved"):
+            setattr(ctx, name, value)
     ctx.parts = contexts
     ctx.plan = _Parts(bounds, sliced, [(a.shape, a.dtype) if s else None for a, s in zip(arrays, sliced)])
     ctx.saved = tuple(value for c in contexts for value in (c.saved or ()))
