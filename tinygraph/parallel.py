@@ -1,15 +1,19 @@
 """Split an op's work over the batch axis and run the parts on all CPU cores.
 
-Op files hold only the math. An op whose inputs carry a batch axis declares it (`Op.batched`,
-or `Op.split_over_batch` when it depends on the shapes), and `run_forward` / `run_backward` —
-called by `apply` and by the engine — run its forward and backward rules on slices of the batch
-in parallel: each part gets its own context, the output is the parts' outputs joined along axis
-0, the gradient of a batched input is joined the same way, and the gradient of an input shared
-by the whole batch (a weight) is the sum of the parts' gradients, as weight sharing demands.
+Op files hold only the math. An op whose inputs carry a batch axis declares it in one `Split`
+(`split = Split(over="x")`), and `run_forward` / `run_backward` — called by `apply` and by the
+engine — run its forward and backward rules on slices of the batch in parallel: each part gets
+its own context, the output is the parts' outputs joined along axis 0, the gradient of a batched
+input is joined the same way, and the gradient of an input shared by the whole batch (a weight)
+is the sum of the parts' gradients, as weight sharing demands.
+
+A rule never sees this module's arrays: it takes the memory of what it returns from
+`output_array` / `gradient_array`, which are the buffer pool when it runs in one piece and its
+part's rows of the joined result when it runs on a part, so every part writes in place.
 
 NumPy releases the GIL inside ufunc loops, copies and matrix products, so Python threads that
 work on disjoint slices of the batch really run at once — what PyTorch does with OpenMP. Each
-part writes its own slice of a preallocated output, so results do not depend on the timing.
+part writes its own slice of the joined output, so results do not depend on the timing.
 
 Small arrays run in the calling thread: handing work to a thread costs tens of microseconds.
 While a large op runs (even in one part), BLAS is held to one thread per call (with
