@@ -219,3 +219,41 @@ def test_detect_anomaly_names_the_backward_op():
     with tg.detect_anomaly(), np.errstate(divide="ignore"):
         with pytest.raises(FloatingPointError, match=r"pow.backward produced NaN/Inf .*'x'"):
             y.backward()
+
+
+def test_a_rule_returning_none_for_an_input_that_requires_grad_is_named():
+    """Issue 18 item 6's class: an input that requires grad gets its gradient, or the call raises."""
+    @tg.register_op("forgets_b", forward="{out} = {a} + {b}", backward=("δ{a} = δ{out}", "δ{b} = δ{out}"))
+    class ForgetsB(tg.Op):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            return grad_out, None
+
+    try:
+        a, b = tg.tensor([1.0], requires_grad=True), tg.tensor([2.0], requires_grad=True)
+        with pytest.raises(TypeError, match=r"forgets_b.backward returned None for input 1 \('b'"):
+            tg.forgets_b(a, b).sum().backward()
+        tg.forgets_b(a, tg.tensor([2.0])).sum().backward()         # b needs none: None is right there
+        np.testing.assert_array_equal(a.grad, [1.0])
+    finally:
+        tg.unregister_op("forgets_b")
+
+
+def test_an_autograd_function_may_return_none_as_pytorchs_may():
+    class Half(tg.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a * 0.5 + b * 0
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            return grad_out * 0.5, None
+
+    a, b = tg.tensor([1.0], requires_grad=True), tg.tensor([2.0], requires_grad=True)
+    Half.apply(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [0.5])
+    assert b.grad is None

@@ -288,7 +288,6 @@ def test_matches_pytorch(case):
     run_case(case)
 
 
-@pytest.mark.xfail(strict=False, reason="in-place recording lands with the core change")
 @pytest.mark.parametrize("case", [as_param(case) for case in IN_PLACE_CASES])
 def test_in_place_idioms_match_pytorch(case):
     run_case(case)

@@ -182,6 +182,9 @@ def _sweep_arrays(order: list, pending: dict, retain_graph: bool, capture: dict 
         for i, parent in enumerate(parents):
             parent_grad = rule_grads[i]
             if parent_grad is None or parent is None:
+                if parent_grad is None and parent is not None and not node.op.none_is_zero \
+                        and (type(parent) is Node or parent.requires_grad) and node.ctx.needs_input_grad[i]:
+                    _refuse_missing_gradient(node, i)
                 input_grads.append(None)
                 continue
             # The contract: an array of the input's shape and dtype passes as it is; anything else
@@ -213,6 +216,13 @@ def _sweep_arrays(order: list, pending: dict, retain_graph: bool, capture: dict 
                 hook(step)
         if not retain_graph:
             node.release()
+
+
+def _refuse_missing_gradient(node, i: int) -> None:
+    op = node.op
+    raise TypeError(f"{op.name}.backward returned None for input {i} ({op.arg_names[i]!r}, "
+                    f"{node.inputs[i]._label()}), which requires grad: every input that requires grad gets "
+                    "its gradient (an op that cannot differentiate an input must refuse it in forward)")
 
 
 def _sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:

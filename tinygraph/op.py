@@ -128,6 +128,9 @@ class Op:
     # The rule on Tensors, recorded by backward(create_graph=True): `differentiable_backward(ctx, grad_out)`
     # returns one Tensor (or None) per input, like `backward`. None: the op is differentiable once.
     differentiable_backward = None
+    # False: a rule returning None for an input that requires grad is a bug the engine names (the
+    # input would silently get no gradient). A torch-style autograd.Function may return None (zero).
+    none_is_zero = False
     # Other names a caller may use for a hyperparameter, e.g. NumPy's {"axis": "dim", "keepdims": "keepdim"}.
     aliases: dict[str, str] = {}
 
@@ -214,9 +217,10 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
             arrays.append(None)
             needs.append(False)
     inputs = args
+    half_with_number = False
     if raw is not None:
         inputs = list(args)
-        _wrap_constants(op, args, inputs, arrays, raw)
+        half_with_number = _wrap_constants(op, args, inputs, arrays, raw)
     record = STATE.grad_enabled and True in needs
     ctx = Context(tuple(needs))
     timer = STATE.forward_timer
@@ -233,6 +237,9 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
         raise
     if type(data) is not np.ndarray:
         data = np.asarray(data)
+    if half_with_number and data.dtype == np.float32:
+        with np.errstate(over="ignore"):        # computed in float32, rounded once, as PyTorch's kernels
+            data = data.astype(np.float16)
     if STATE.detect_anomaly and data.dtype.kind == "f" and not np.isfinite(data).all():
         described = ", ".join(_describe(t) for t in inputs if t is not None)
         raise FloatingPointError(f"detect_anomaly: {op.name} produced NaN/Inf in its forward "
@@ -254,8 +261,13 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
     return out
 
 
-def _wrap_constants(op: type[Op], args: tuple, inputs: list, arrays: list, raw: list) -> None:
-    """Turn the non-tensor inputs into constant tensors: scalars weak, arrays with their own dtype."""
+def _wrap_constants(op: type[Op], args: tuple, inputs: list, arrays: list, raw: list) -> bool:
+    """Turn the non-tensor inputs into constant tensors: scalars weak, arrays with their own dtype.
+
+    A number meeting float16 tensors is kept in float32, and the op computes in float32 (its result
+    rounded to float16 once, by apply), as PyTorch's kernels do: x16 / 1e6 would otherwise divide by
+    float16's inf, and x16 * 1e-8 multiply by its 0. Returns whether that happened."""
+    half_with_number = False
     like = None
     for a in args:
         if isinstance(a, Tensor):
@@ -265,7 +277,10 @@ def _wrap_constants(op: type[Op], args: tuple, inputs: list, arrays: list, raw: 
         if isinstance(a, np.generic) and a.ndim == 0 and not isinstance(a, np.ndarray):
             a = a.item()                 # NumPy scalars are weak too (NumPy 2 would make them strong)
         if isinstance(a, _PYTHON_SCALARS):
-            array = np.asarray(a, dtype=np.result_type(like, a) if like is not None else None)
+            dtype = np.result_type(like, a) if like is not None else None
+            if dtype == np.float16:
+                dtype, half_with_number = np.dtype(np.float32), True
+            array = np.asarray(a, dtype=dtype)
         else:
             array = np.asarray(a)
             if array.dtype.kind not in "biuf":
@@ -273,6 +288,7 @@ def _wrap_constants(op: type[Op], args: tuple, inputs: list, arrays: list, raw: 
                                 "is not a tensor, an array or a number")
         arrays[i] = array
         inputs[i] = Tensor._wrap(array, _CONSTANT_VERSION)
+    return half_with_number
 
 
 def _owner(array: np.ndarray):

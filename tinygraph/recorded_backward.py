@@ -66,6 +66,10 @@ def recorded_sweep(order: list, pending: dict, retain_graph: bool, capture: dict
             for i, parent in enumerate(node.parents):
                 g = rule_grads[i]
                 if g is None or parent is None or (type(parent) is not Node and not parent.requires_grad):
+                    if g is None and parent is not None and not node.op.none_is_zero \
+                            and (type(parent) is Node or parent.requires_grad) and node.ctx.needs_input_grad[i]:
+                        raise TypeError(f"{node.op.name}.differentiable_backward returned None for input {i} "
+                                        f"({node.op.arg_names[i]!r}), which requires grad")
                     input_grads.append(None)
                     continue
                 g = _contract(node, i, g, parent.shape, parent.dtype)

@@ -182,6 +182,7 @@ def _op_for(cls: type[Function], inputs: tuple[str, ...], options: tuple[str, ..
             "forward_formula": "{out} = " + name + "(" + ", ".join("{" + a + "}" for a in inputs) + ")",
             "backward_formulas": tuple(f"δ{{{a}}} = {name}.backward(δ{{out}})" for a in inputs),
             "forward": staticmethod(_run_forward), "backward": staticmethod(_run_backward),
+            "none_is_zero": True,        # PyTorch's contract: a Function may return None for any input
         })
         cache[key] = op
     return op
