@@ -387,7 +387,7 @@ def _tag_with_module_path(out: Tensor) -> None:
     module, path = _CALLS.stack[-1]
     if path:
         metadata.note(out.grad_fn, module_path=path, module_class=type(module).__name__)
-    for parent in out.grad_fn.inputs:
+    for parent in out.grad_fn.parents:         # a parameter is a leaf: it is its own edge
         if isinstance(parent, Parameter) and parameter_name(parent) is None:
             for attribute, own in module._parameters.items():
                 if own is parent:
