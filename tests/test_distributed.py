@@ -166,3 +166,17 @@ def test_sampler_feeds_a_dataloader():
     sampler = dist.DistributedSampler(dataset, num_replicas=2, rank=1, shuffle=False)
     batches = [labels.data.tolist() for _, labels in tg.data.DataLoader(dataset, batch_size=4, sampler=sampler)]
     assert batches == [[1, 3, 5, 7], [9, 11]]
+
+
+@needs_mpi
+def test_the_timeline_drawing_shows_allreduces_launched_while_backward_runs():
+    """Seeing it (issue 22): one box per moment; with a bucket per layer, the first allreduces are
+    launched before the first layer's gradients are final."""
+    model = tg.nn.Sequential(tg.nn.Linear(4, 8), tg.nn.ReLU(), tg.nn.Linear(8, 8), tg.nn.ReLU(), tg.nn.Linear(8, 2))
+    ddp = dist.DistributedDataParallel(model, bucket_cap_mb=0.00005)
+    ddp(tg.tensor(np.random.default_rng(0).random((5, 4)).astype(np.float32))).sum().backward()
+    source = ddp.draw_timeline().source
+    kinds = [e.kind for e in ddp.last_backward_events]
+    assert source.count("\ngrad ready\n") == kinds.count("grad ready") == 6
+    assert source.count("allreduce launched (backward still running)") >= 1
+    assert source.count("->") == len(kinds) - 1

@@ -189,5 +189,31 @@ class DistributedDataParallel(Module):
             lines.append(f"{1e3 * event.seconds:9.3f} ms  {event.kind:<18}  {what}")
         return "\n".join(lines)
 
+    def draw_timeline(self):
+        """The last synchronised backward as a drawing (a graphviz.Digraph, shown inline in Jupyter):
+        one box per moment, left to right in the order the hooks saw them, so one sees which
+        allreduce was launched while gradients of earlier layers were still being computed."""
+        import graphviz
+
+        colours = {"grad ready": "#eeeeee", "bucket ready": "#dbe8ff", "allreduce launched": "#ffe2c2",
+                   "allreduce done": "#d9f2d9"}
+        graph = graphviz.Digraph("ddp_timeline", graph_attr={"rankdir": "LR", "fontname": "Helvetica",
+                                                            "label": self.timeline().splitlines()[0],
+                                                            "labelloc": "t"},
+                                 node_attr={"shape": "box", "style": "rounded,filled", "fontname": "Helvetica",
+                                            "fontsize": "11"})
+        last_gradient = max((i for i, e in enumerate(self.last_backward_events) if e.kind == "grad ready"),
+                            default=-1)
+        previous = None
+        for i, event in enumerate(self.last_backward_events):
+            what = event.names[0] if event.kind == "grad ready" else f"bucket {event.bucket}"
+            during = " (backward still running)" if event.kind == "allreduce launched" and i < last_gradient else ""
+            graph.node(f"e{i}", f"{1e3 * event.seconds:.3f} ms\n{event.kind}{during}\n{what}",
+                       fillcolor=colours.get(event.kind, "#ffffff"))
+            if previous is not None:
+                graph.edge(previous, f"e{i}")
+            previous = f"e{i}"
+        return graph
+
     def extra_repr(self) -> str:
         return f"world_size={self.world_size}, buckets={len(self.buckets)}"
