@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Any
 
 import numpy as np
@@ -79,10 +80,19 @@ def init() -> None:
             sys.excepthook = _abort_on_uncaught(sys.excepthook)
 
 
+# How long a failing rank waits after writing its error before it aborts the job: the launcher
+# forwards each rank's stderr through a pipe, and an abort that comes first can cut the message off.
+ABORT_GRACE_SECONDS = 0.5
+
+
 def _abort_on_uncaught(previous):
     def excepthook(kind, value, traceback):
+        # The one line first, in one write, so it arrives even if the traceback after it is cut off.
+        sys.stderr.write(f"tinygraph.distributed: rank {rank()} failed: {kind.__name__}: {value}\n")
+        sys.stderr.flush()
         previous(kind, value, traceback)
         sys.stderr.flush()
+        time.sleep(ABORT_GRACE_SECONDS)
         abort(1)
     return excepthook
 
