@@ -91,8 +91,6 @@ def _abort_on_uncaught(previous):
         sys.stderr.write(f"tinygraph.distributed: rank {rank()} failed: {kind.__name__}: {value}\n")
         sys.stderr.flush()
         previous(kind, value, traceback)
-        sys.stderr.flush()
-        time.sleep(ABORT_GRACE_SECONDS)
         abort(1)
     return excepthook
 
@@ -153,6 +151,9 @@ def barrier() -> None:
 
 def abort(status: int = 1) -> None:
     """End every process of the job now with `status` (MPI_Abort); used when one rank fails."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    time.sleep(ABORT_GRACE_SECONDS)              # let the launcher forward what this rank just wrote
     _world().Abort(status)
 
 
