@@ -8,10 +8,10 @@ import numpy as np
 
 from tinygraph import buffers
 from tinygraph.broadcast import unbroadcast
-from tinygraph.grad_mode import STATE, BackwardStep, run_grad_hooks
+from tinygraph.grad_mode import STATE, BackwardStep
 from tinygraph.node import Node, graph_order
 from tinygraph.parallel import run_backward
-from tinygraph.recorded_backward import recorded_sweep
+from tinygraph.recorded_backward import leaf_receives, node_receives, recorded_sweep
 from tinygraph.tensor import Tensor
 
 
@@ -146,27 +146,12 @@ def _sweep_arrays(order: list, pending: dict, retain_graph: bool, capture: dict 
         if capture is not None and id(item) in capture:
             capture[id(item)] = grad_out
         if type(item) is not Node:        # a leaf: its gradient accumulates in .grad
-            if capture is not None:
-                continue
-            leaf_hooks = item._hooks
-            if leaf_hooks is not None and leaf_hooks[0]:
-                grad_out = run_grad_hooks(leaf_hooks[0], grad_out, item)
-            item.grad = grad_out.copy() if item.grad is None else _sum(item.grad, grad_out)
-            if hooks:
-                step = BackwardStep(item, None, grad_out, (), ())
-                for hook in hooks:
-                    hook(step)
-            if leaf_hooks is not None and leaf_hooks[1]:
-                for hook in list(leaf_hooks[1]):
-                    hook(item)
+            if capture is None:
+                leaf_receives(item, grad_out, _add_arrays, hooks)
             continue
         node = item
-        if node.grad_hooks:
-            grad_out = run_grad_hooks(node.grad_hooks, grad_out, node.output)
-        if node._retained is not None and capture is None:
-            kept = node._retained()
-            if kept is not None and kept._node is node:
-                kept.grad = grad_out.copy() if kept.grad is None else _sum(kept.grad, grad_out)
+        if node.grad_hooks or (capture is None and node._retained is not None):
+            grad_out = node_receives(node, grad_out, _add_arrays, capture)
         if node.saved_versions:
             node.check_saved_versions()
         if timer is None:
@@ -223,6 +208,11 @@ def _refuse_missing_gradient(node, i: int) -> None:
     raise TypeError(f"{op.name}.backward returned None for input {i} ({op.arg_names[i]!r}, "
                     f"{node.inputs[i]._label()}), which requires grad: every input that requires grad gets "
                     "its gradient (an op that cannot differentiate an input must refuse it in forward)")
+
+
+def _add_arrays(old: np.ndarray | None, new: np.ndarray) -> np.ndarray:
+    """`.grad` accumulates: a copy the first time (a rule's gradient may be shared or read-only)."""
+    return new.copy() if old is None else _sum(old, new)
 
 
 def _sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:

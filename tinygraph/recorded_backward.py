@@ -41,23 +41,11 @@ def recorded_sweep(order: list, pending: dict, retain_graph: bool, capture: dict
                     continue
             if type(item) is not Node:                  # a leaf
                 if capture is None:
-                    leaf_hooks = item._hooks
-                    if leaf_hooks is not None and leaf_hooks[0]:
-                        grad_out = run_grad_hooks(leaf_hooks[0], grad_out, item)
-                    item.grad = grad_out if item.grad is None else grad_out + item.grad
-                    if hooks:
-                        _tell(hooks, BackwardStep(item, None, grad_out.data, (), ()))
-                    if leaf_hooks is not None and leaf_hooks[1]:
-                        for hook in list(leaf_hooks[1]):
-                            hook(item)
+                    leaf_receives(item, grad_out, _add_tensors, hooks)
                 continue
             node = item
-            if node.grad_hooks:
-                grad_out = run_grad_hooks(node.grad_hooks, grad_out, node.output)
-            if capture is None and node._retained is not None:
-                kept = node._retained()
-                if kept is not None and kept._node is node:
-                    kept.grad = grad_out if kept.grad is None else grad_out + kept.grad
+            if node.grad_hooks or (capture is None and node._retained is not None):
+                grad_out = node_receives(node, grad_out, _add_tensors, capture)
             if node.saved_versions:
                 node.check_saved_versions()
             with forward_hook(_made_by(node)):         # the drawing says which rule made each new op
@@ -84,6 +72,37 @@ def recorded_sweep(order: list, pending: dict, retain_graph: bool, capture: dict
                 node.release()
     if end_step:
         buffers.end_step()
+
+
+def leaf_receives(leaf: Tensor, grad: Any, add: Callable, step_hooks: list) -> None:
+    """A leaf's gradient arrives (both sweeps): its register_hook hooks may replace it, `.grad`
+    accumulates it (`add(old or None, new)`), backward hooks see the step, then its
+    post-accumulate hooks run (a data-parallel trainer starts reducing here)."""
+    leaf_hooks = leaf._hooks
+    if leaf_hooks is not None and leaf_hooks[0]:
+        grad = run_grad_hooks(leaf_hooks[0], grad, leaf)
+    leaf.grad = add(leaf.grad, grad)
+    if step_hooks:
+        _tell(step_hooks, BackwardStep(leaf, None, _data(grad), (), ()))
+    if leaf_hooks is not None and leaf_hooks[1]:
+        for hook in list(leaf_hooks[1]):
+            hook(leaf)
+
+
+def node_receives(node: Node, grad: Any, add: Callable, capture: dict | None) -> Any:
+    """A Node's output gradient is complete (both sweeps): hooks registered on that tensor may
+    replace it, and a tensor that asked retain_grad() keeps it (not in autograd.grad)."""
+    if node.grad_hooks:
+        grad = run_grad_hooks(node.grad_hooks, grad, node.output)
+    if capture is None and node._retained is not None:
+        kept = node._retained()
+        if kept is not None and kept._node is node:
+            kept.grad = add(kept.grad, grad)
+    return grad
+
+
+def _add_tensors(old: Tensor | None, new: Tensor) -> Tensor:
+    return new if old is None else new + old
 
 
 def _made_by(node: Node):
