@@ -50,3 +50,13 @@ def as_pytorch_reads_it(index, ndim: int) -> tuple:
         else:                                     # an integer: PyTorch selects it away now
             first.append(p)
     return tuple(first), tuple(second)
+
+
+def added_at(g: np.ndarray, steps: tuple, shapes: list) -> np.ndarray:
+    """zeros of shapes[0], then [i] += g through each indexing step (np.add.at: repeats add up), the
+    last step first: x[i]'s backward, and the add_at op's forward. shapes[k] is step k's input shape."""
+    for step, shape in zip(reversed(steps), reversed(shapes)):
+        grad_in = np.zeros(shape, dtype=g.dtype)
+        np.add.at(grad_in, step, g)
+        g = grad_in
+    return g

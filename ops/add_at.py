@@ -2,7 +2,7 @@
 import numpy as np
 
 from tinygraph.op import Op
-from tinygraph.ops._indexing import as_pytorch_reads_it, copied
+from tinygraph.ops._indexing import added_at, as_pytorch_reads_it, copied
 from tinygraph.registry import register_op
 
 
@@ -23,12 +23,7 @@ class AddAt(Op):
         for step in steps:
             shapes.append(probe.shape)
             probe = probe[step]
-        grad = g
-        for step, step_shape in zip(reversed(steps), reversed(shapes)):
-            grad_in = np.zeros(step_shape, dtype=g.dtype)
-            np.add.at(grad_in, step, grad)
-            grad = grad_in
-        return grad
+        return added_at(g, steps, shapes)
 
     @staticmethod
     def backward(ctx, grad_out):

@@ -3,7 +3,7 @@ import numpy as np
 
 from tinygraph.errors import OpError
 from tinygraph.op import Op, apply
-from tinygraph.ops._indexing import as_pytorch_reads_it, copied
+from tinygraph.ops._indexing import added_at, as_pytorch_reads_it, copied
 from tinygraph.ops.add_at import AddAt
 from tinygraph.registry import register_op
 
@@ -34,12 +34,7 @@ class GetItem(Op):
 
     @staticmethod
     def backward(ctx, grad_out):
-        grad = grad_out
-        for step, shape in zip(reversed(ctx.steps), reversed(ctx.step_shapes)):
-            grad_in = np.zeros(shape, dtype=grad_out.dtype)
-            np.add.at(grad_in, step, grad)          # δx[i] += δout[...]: repeated indices add up
-            grad = grad_in
-        return (grad,)
+        return (added_at(grad_out, ctx.steps, ctx.step_shapes),)      # δx[i] += δout: repeats add up
 
     @staticmethod
     def differentiable_backward(ctx, grad_out):
