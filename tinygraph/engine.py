@@ -34,11 +34,7 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool | None = None, c
                            "ops that made it has requires_grad=True (or it was made under no_grad())")
     if retain_graph is None:
         retain_graph = create_graph
-    if create_graph:
-        _sweep([root], [grad], retain_graph, True, None)
-        return
-    _run_backward(root, _initial_grad(root, grad), retain_graph)
-    buffers.end_step()
+    _sweep([root], [grad], retain_graph, create_graph, None)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
@@ -107,13 +103,6 @@ def _sweep(outputs: list, grad_outputs: list, retain_graph: bool, create_graph: 
 # tensor.py imports nothing above it, so the engine gives Tensor its backward method: the same
 # function, so `t.backward(grad, retain_graph)` is `backward(t, grad, retain_graph)`.
 Tensor.backward = backward
-
-
-def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
-    """The reverse sweep over `graph_order(root)`, last item first."""
-    order = graph_order(root)
-    _check_not_released(order)
-    _sweep_arrays(order, {id(order[-1]): grad}, retain_graph, None)
 
 
 def _check_not_released(order: list) -> None:

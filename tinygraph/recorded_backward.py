@@ -23,7 +23,7 @@ from tinygraph.tensor import Tensor
 
 def recorded_sweep(order: list, pending: dict, retain_graph: bool, capture: dict | None,
                    end_step: bool = True, stop_at_capture: bool = False) -> None:
-    """The reverse sweep over `order` with Tensor gradients; see engine._run_backward for the plain one.
+    """The reverse sweep over `order` with Tensor gradients; see engine._sweep_arrays for the plain one.
 
     `pending` maps id(item) to the gradient its consumers sent (the roots' to start). Leaves
     accumulate into `.grad` unless `capture` is given: then the gradient of every item whose id is
