@@ -65,9 +65,7 @@ def _snapshot(x: Tensor) -> Tensor:
 
 def _same_kind(x: Tensor, new: Tensor, symbol: str) -> Tensor:
     """The new value in x's shape and dtype: cast (recorded) within a kind, refused across kinds."""
-    if new.shape != x.shape:
-        raise ValueError(f"'{symbol}': the result has shape {new.shape}, but {x._label()} cannot change its "
-                         "shape in place (the other operand must broadcast to it)")
+    _check_shape(x, new.shape, symbol)
     if new.dtype != x.dtype:
         if not np.can_cast(new.dtype, x.dtype, casting="same_kind"):
             raise TypeError(f"'{symbol}': the result has dtype {new.dtype}, which cannot be stored in place in "
@@ -76,10 +74,14 @@ def _same_kind(x: Tensor, new: Tensor, symbol: str) -> Tensor:
     return new
 
 
+def _check_shape(x: Tensor, shape: tuple, symbol: str) -> None:
+    if shape != x.shape:
+        raise ValueError(f"'{symbol}': the result has shape {shape}, but {x._label()} cannot change its shape "
+                         "in place (the other operand must broadcast to it)")
+
+
 def _write(x: Tensor, values: np.ndarray, symbol: str) -> None:
-    if np.shape(values) != x.shape:
-        raise ValueError(f"'{symbol}': the result has shape {np.shape(values)}, but {x._label()} cannot change "
-                         "its shape in place (the other operand must broadcast to it)")
+    _check_shape(x, np.shape(values), symbol)
     try:
         np.copyto(x.data, values, casting="same_kind")
     except (TypeError, ValueError) as error:     # read-only memory, or a dtype that cannot be stored

@@ -180,9 +180,8 @@ def gradgradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, at
 
     copies = [_copy(x, np.float64) for x in inputs]
     checked_copies = [copies[i] for i in checked]
-    out = fn(*copies)
-    plain = grad(out, checked_copies, grad_outputs=output_weights.data, allow_unused=True)
-    out = fn(*copies)
+    out = fn(*copies)               # one forward; its graph differentiated by both kinds of rules
+    plain = grad(out, checked_copies, grad_outputs=output_weights.data, retain_graph=True, allow_unused=True)
     recorded = grad(out, checked_copies, grad_outputs=output_weights.data, create_graph=True, allow_unused=True)
     for i, first, second in zip(checked, plain, recorded):
         if (first is None) != (second is None):
