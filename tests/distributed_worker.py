@@ -49,7 +49,7 @@ def loss_of(model, x, y):
 
 
 def gradients(model) -> dict:
-    return {name: p.grad.copy() for name, p in model.named_parameters()}
+    return {name: p.grad.numpy().copy() for name, p in model.named_parameters()}
 
 
 def largest_difference(a: dict, b: dict) -> float:

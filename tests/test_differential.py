@@ -753,5 +753,5 @@ def test_regression_cube_0d_by_hand():
     import tinygraph as tg
     x = tg.tensor(np.array(0.5), requires_grad=True)
     (x * x * x).backward()
-    assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad.dtype == np.float64
+    assert type(x.grad) is tg.Tensor and type(x.grad.data) is np.ndarray and x.grad.shape == () and x.grad.dtype == np.float64
     assert x.grad == 0.75

@@ -37,4 +37,4 @@ def test_a_number_with_a_float16_tensor_computes_as_pytorch(name):
     (mine * weights).sum().backward()
     (theirs * torch.from_numpy(weights)).sum().backward()
     assert x.grad.dtype == np.float16
-    np.testing.assert_allclose(x.grad.astype(np.float64), t.grad.numpy().astype(np.float64), rtol=2e-3, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(x.grad, np.float64), t.grad.numpy().astype(np.float64), rtol=2e-3, atol=1e-7)

@@ -30,7 +30,7 @@ def step():
     u = tg.tensor(rng.standard_normal((10, 200)), requires_grad=True)
     loss = tg.softmax_xent(tg.maxpool(tg.conv2d(x, w).relu(), 2).flatten(1) @ u.T, np.arange(16) % 10)
     loss.backward()
-    return loss.item(), w.grad.copy(), u.grad.copy()
+    return loss.item(), w.grad.numpy().copy(), u.grad.numpy().copy()
 
 loss, grad_w, grad_u = step()
 kept = tg.keep_freed_memory()

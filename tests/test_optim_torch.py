@@ -316,7 +316,11 @@ def test_a_gradient_that_does_not_match_its_parameter_is_refused_as_by_pytorch(n
     p = nn.Parameter(np.zeros((3, 4)), name="w")
     other = nn.Parameter(np.zeros(2))
     opt = getattr(optim, name)([other, p], lr=0.1)
-    other.grad, p.grad = np.ones(2), grad.copy()
+    with pytest.raises(RuntimeError, match=rf"\.grad: assigned a gradient of .*{re.escape(problem)}.* to tensor 'w'"):
+        p.grad = grad.copy()                                     # tinygraph too, naming both sides
+    # A gradient changed behind the setter's back (through .data) is still refused by step().
+    other.grad, p.grad = np.ones(2), np.zeros((3, 4))
+    p.grad.data = grad.copy()
     with pytest.raises(ValueError, match=rf"optim.{name}.step: the gradient of parameter 1 \('w'\) has "
                                          rf".*{re.escape(problem)}.*the parameter has shape \(3, 4\) and dtype float64"):
         opt.step()

@@ -32,6 +32,7 @@ WORST: dict[str, float] = {}
 
 
 def _record(what: str, actual: np.ndarray, expected: np.ndarray) -> None:
+    actual = np.asarray(actual)         # a value, or a .grad (a Tensor)
     if expected.size:
         scale = max(1.0, float(np.nanmax(np.abs(expected))) if np.isfinite(expected).any() else 1.0)
         difference = float(np.nanmax(np.abs(actual.astype(np.float64) - expected))) / scale if \

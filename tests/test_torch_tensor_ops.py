@@ -64,7 +64,7 @@ def compare(tinygraph_fn, torch_fn, *arrays, weights_seed=1):
             continue
         assert_gradient_contract(tg_in.grad, arrays[i].shape, arrays[i].dtype, what)
         assert_close(tg_in.grad, to_numpy(torch_in.grad), rtol, atol, what)
-        _note(tg_in.grad, to_numpy(torch_in.grad))
+        _note(np.asarray(tg_in.grad), to_numpy(torch_in.grad))
     return tg_out, torch_out
 
 

@@ -16,20 +16,20 @@ from tinygraph.models import TwoLayerCNN
 def test_cube_of_a_0d_tensor_has_gradient_3x_squared_as_an_array():
     x = tg.tensor(0.5, requires_grad=True)
     (x * x * x).backward()
-    assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad == pytest.approx(0.75)
+    assert type(x.grad) is tg.Tensor and type(x.grad.data) is np.ndarray and x.grad.shape == () and x.grad == pytest.approx(0.75)
 
 
 def test_four_uses_of_a_0d_tensor_sum_to_four():
     x = tg.tensor(0.5, requires_grad=True)
     (x + x + x + x).backward()
-    assert type(x.grad) is np.ndarray and x.grad == 4.0
+    assert type(x.grad.data) is np.ndarray and x.grad.shape == () and x.grad == 4.0
 
 
 def test_0d_leaf_accumulates_across_backward_calls_as_an_array():
     x = tg.tensor(np.float32(2.0), requires_grad=True)
     for _ in range(3):
         (x * x).backward()
-    assert type(x.grad) is np.ndarray and x.grad.dtype == np.float32 and x.grad == 12.0
+    assert type(x.grad.data) is np.ndarray and x.grad.dtype == np.float32 and x.grad == 12.0
 
 
 # ------------------------------------------------------------------ 2. mixed dtypes: gradients in each input's dtype

@@ -305,7 +305,11 @@ def _pair_or_int(value):
 
 # --------------------------------------------------------------------------- comparisons
 def assert_close(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float, what: str) -> None:
-    """Same shape, same dtype, and values within atol·max(1, max|expected|) + rtol·|expected| (NaN == NaN)."""
+    """Same shape, same dtype, and values within atol·max(1, max|expected|) + rtol·|expected| (NaN == NaN).
+
+    `actual` is an array, or a Tensor (a `.grad`) whose values are compared."""
+    if isinstance(actual, tg.Tensor):
+        actual = actual.data
     assert isinstance(actual, np.ndarray), f"{what}: a {type(actual).__name__}, not an np.ndarray"
     assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, PyTorch {expected.shape}"
     assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype}, PyTorch {expected.dtype}"
@@ -316,8 +320,12 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: fl
 
 
 def assert_gradient_contract(grad, shape: tuple, dtype: np.dtype, what: str) -> None:
-    """A leaf's gradient is an np.ndarray (not a NumPy scalar) of exactly the leaf's shape and dtype."""
-    assert type(grad) is np.ndarray, f"{what}: gradient is a {type(grad).__name__}, not an np.ndarray"
+    """A leaf's gradient is a Tensor, as in PyTorch, with no graph of its own (after a plain backward),
+    holding an np.ndarray (not a NumPy scalar) of exactly the leaf's shape and dtype."""
+    assert type(grad) is tg.Tensor, f"{what}: gradient is a {type(grad).__name__}, not a Tensor"
+    assert grad.grad_fn is None and not grad.requires_grad, f"{what}: a first-order gradient has no graph"
+    grad = grad.data
+    assert type(grad) is np.ndarray, f"{what}: gradient holds a {type(grad).__name__}, not an np.ndarray"
     assert grad.shape == tuple(shape), f"{what}: gradient shape {grad.shape}, leaf shape {tuple(shape)}"
     assert grad.dtype == dtype, f"{what}: gradient dtype {grad.dtype}, leaf dtype {dtype}"
 

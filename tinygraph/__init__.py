@@ -52,7 +52,7 @@ from tinygraph.factories import (arange, empty, empty_like, eye, full, full_like
                                  rand_like, randint, randint_like, randn, randn_like, zeros, zeros_like)
 from tinygraph.random import default_generator, initial_seed, manual_seed, seed
 from tinygraph.tensor_api import (arccos, arcsin, arctan, argmax, argmin, chunk, eq, flatten, gather, ge, gt,  # noqa: A001
-                                  is_floating_point, is_tensor, le, lt, max, min, ne, numel, scatter_add, sort, split,
+                                  is_floating_point, is_tensor, le, lt, max, min, ne, norm, numel, scatter_add, sort, split,
                                   topk)
 from tinygraph.tensor_api import install as _install_tensor_api
 

@@ -199,9 +199,24 @@ def _refuse_missing_gradient(node, i: int) -> None:
                     "its gradient (an op that cannot differentiate an input must refuse it in forward)")
 
 
-def _add_arrays(old: np.ndarray | None, new: np.ndarray) -> np.ndarray:
-    """`.grad` accumulates: a copy the first time (a rule's gradient may be shared or read-only)."""
-    return new.copy() if old is None else _sum(old, new)
+def _add_arrays(old: np.ndarray | Tensor | None, new: np.ndarray) -> np.ndarray | Tensor:
+    """`.grad` accumulates: a copy the first time (a rule's gradient may be shared or read-only).
+
+    A `.grad` already read as a Tensor is added to in place, as PyTorch does, so `g = p.grad`
+    taken before a second backward sees the sum; one with a graph of its own (create_graph) or
+    a read-only array gets a new Tensor instead.
+    """
+    if old is None:
+        return new.copy()
+    if type(old) is np.ndarray:
+        return _sum(old, new)
+    data = old.data
+    if old._node is None and not old.requires_grad and data.flags.writeable and data.shape == new.shape \
+            and data.dtype == new.dtype:
+        np.add(data, new, out=data)
+        old._bump_version()
+        return old
+    return Tensor._wrap(_sum(data, new))
 
 
 def _sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -55,7 +55,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
     analytic64 = {}
     for i in checked:
         x = copies[i]
-        analytic = np.zeros_like(x.data) if x.grad is None else x.grad
+        analytic = np.zeros_like(x.data) if x.grad is None else x._grad_array()
         numeric = np.zeros_like(x.data)
         for index in np.ndindex(x.shape):        # works for any layout: no flat view needed
             original = x.data[index]
@@ -101,20 +101,21 @@ def _check_low_precision(fn, inputs, checked, weights, analytic64) -> None:
         if x.dtype not in LOW_PRECISION_TOLERANCE:
             continue
         label = _label(inputs, i)
-        if x.grad is None:
+        grad = x._grad_array()
+        if grad is None:
             raise GradcheckError(f"gradcheck: {label} got no gradient in {x.dtype}, but one in float64")
-        if x.grad.dtype != x.dtype:
-            raise GradcheckError(f"gradcheck: {label} is {x.dtype} but its gradient came back as {x.grad.dtype}")
-        _require_finite(x.grad, f"{x.dtype} analytic", label)
+        if grad.dtype != x.dtype:
+            raise GradcheckError(f"gradcheck: {label} is {x.dtype} but its gradient came back as {grad.dtype}")
+        _require_finite(grad, f"{x.dtype} analytic", label)
         reference = analytic64[i]
         tolerance = LOW_PRECISION_TOLERANCE[x.dtype]
         scale = float(np.max(np.abs(reference))) if reference.size else 0.0
-        excess = np.abs(x.grad - reference) - tolerance * (np.abs(reference) + scale)
+        excess = np.abs(grad - reference) - tolerance * (np.abs(reference) + scale)
         worst = _worst(excess)
         if worst is not None:
             raise GradcheckError(
                 f"gradcheck failed for {label} in {x.dtype}: at index {_index(worst)} the {x.dtype} rule gives "
-                f"{x.grad[worst]:.8g} but the float64 rule {reference[worst]:.8g} (which matches central "
+                f"{grad[worst]:.8g} but the float64 rule {reference[worst]:.8g} (which matches central "
                 f"differences; tolerance {tolerance} relative to the entry and to the largest entry)")
 
 

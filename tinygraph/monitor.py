@@ -56,7 +56,7 @@ class GradientFlow:
         original = optimizer.step
 
         def step(*args, **kwargs):
-            before = {layer: ([p.data.copy() for p in ps], _norm([p.grad for p in ps if p.grad is not None]))
+            before = {layer: ([p.data.copy() for p in ps], _norm([p._grad_array() for p in ps if p._grad is not None]))
                       for layer, ps in self.layers.items()}
             result = original(*args, **kwargs)
             for layer, (weights, grad_norm) in before.items():

@@ -81,7 +81,7 @@ def leaf_receives(leaf: Tensor, grad: Any, add: Callable, step_hooks: list) -> N
     leaf_hooks = leaf._hooks
     if leaf_hooks is not None and leaf_hooks[0]:
         grad = run_grad_hooks(leaf_hooks[0], grad, leaf)
-    leaf.grad = add(leaf.grad, grad)
+    leaf._grad = add(leaf._grad, grad)
     if step_hooks:
         _tell(step_hooks, BackwardStep(leaf, None, _data(grad), (), ()))
     if leaf_hooks is not None and leaf_hooks[1]:
@@ -97,12 +97,14 @@ def node_receives(node: Node, grad: Any, add: Callable, capture: dict | None) ->
     if capture is None and node._retained is not None:
         kept = node._retained()
         if kept is not None and kept._node is node:
-            kept.grad = add(kept.grad, grad)
+            kept._grad = add(kept._grad, grad)
     return grad
 
 
-def _add_tensors(old: Tensor | None, new: Tensor) -> Tensor:
-    return new if old is None else new + old
+def _add_tensors(old: Tensor | np.ndarray | None, new: Tensor) -> Tensor:
+    if old is None:
+        return new
+    return new + (Tensor._wrap(old) if type(old) is np.ndarray else old)
 
 
 def _made_by(node: Node):

@@ -34,7 +34,7 @@ class Tensor:
     require grad.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_name", "_node", "_retain_grad", "_version_counter",
+    __slots__ = ("data", "_grad", "requires_grad", "_name", "_node", "_retain_grad", "_version_counter",
                  "_base", "_hooks", "__weakref__")
     # Make NumPy hand `ndarray + Tensor` back to Tensor.__radd__ instead of looping over elements.
     __array_ufunc__ = None
@@ -50,7 +50,7 @@ class Tensor:
         if dtype is not None:
             dtype = as_dtype(dtype, "tinygraph.tensor")
         self.data = _checked_array(np.array(data, dtype=dtype, copy=True), data, "tinygraph.tensor")
-        self.grad: np.ndarray | None = None
+        self._grad = None
         self.requires_grad = False
         self._name = name
         self._node = None
@@ -66,7 +66,7 @@ class Tensor:
         """Fast constructor for arrays the library made itself (any dtype, no copy, no checks)."""
         t = cls.__new__(cls)
         t.data = array
-        t.grad = None
+        t._grad = None
         t.requires_grad = False
         t._name = None
         t._node = None
@@ -75,6 +75,43 @@ class Tensor:
         t._base = None
         t._hooks = None
         return t
+
+    @property
+    def grad(self) -> "Tensor | None":
+        """The gradient backward accumulated here: a Tensor, as in PyTorch (None before any backward).
+
+        The engine keeps a first-order gradient as a bare array and wraps it only when `.grad` is
+        read, once: later reads give the same Tensor, and `p.grad.zero_()`, `p.grad.norm()` and
+        `np.asarray(p.grad)` all work on the one array the engine accumulates into.
+        """
+        g = self._grad
+        if g is None or type(g) is not np.ndarray:
+            return g
+        g = self._grad = Tensor._wrap(g)
+        return g
+
+    @grad.setter
+    def grad(self, value: "Tensor | np.ndarray | None") -> None:
+        if value is not None:
+            if isinstance(value, Tensor):
+                array = value.data
+            elif isinstance(value, np.ndarray):
+                array = value
+            else:
+                raise TypeError(f".grad: assigned {type(value).__name__}; expected a Tensor (or NumPy array) "
+                                f"of shape {self.data.shape}, or None")
+            if array.shape != self.data.shape:
+                raise RuntimeError(f".grad: assigned a gradient of shape {array.shape} to {self._label()}; "
+                                   "a gradient has its tensor's shape")
+            if array.dtype != self.data.dtype and self.data.dtype.kind == "f":
+                raise RuntimeError(f".grad: assigned a gradient of dtype {array.dtype} to {self._label()} "
+                                   f"of dtype {self.data.dtype}; a gradient has its tensor's dtype")
+        self._grad = value
+
+    def _grad_array(self) -> np.ndarray | None:
+        """The gradient's array (no Tensor made), for optimizers and other hot paths."""
+        g = self._grad
+        return g if g is None or type(g) is np.ndarray else g.data
 
     @property
     def name(self) -> str | None:
@@ -160,6 +197,12 @@ class Tensor:
             raise TypeError(f"only one-element integer tensors can be used as an index, not {self._label()} "
                             f"of dtype {self.data.dtype}")
         return int(self.data.item())
+
+    def __format__(self, spec: str) -> str:
+        """f"{t:.4f}" formats a one-element tensor's number, as PyTorch does; other tensors take no spec."""
+        if spec and self.data.ndim == 0:
+            return format(self.data.item(), spec)
+        return object.__format__(self, spec) if spec else repr(self)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         """np.asarray(t): the array itself (a copy only when a dtype or copy=True asks for one)."""

@@ -2,7 +2,7 @@
 
 Methods: `.float() .double() .half() .long() .int() .bool() .to(dtype | device | tensor) .cpu() .type()`,
 `.new_zeros() .new_ones() .new_empty() .new_full() .new_tensor()`,
-`.numel() .dim() .size(d) .view_as() .reshape_as() .type_as()`, `.eq/.ne/.lt/.le/.gt/.ge`,
+`.numel() .dim() .size(d) .view_as() .reshape_as() .type_as() .norm()`, `.eq/.ne/.lt/.le/.gt/.ge`,
 `.split() .chunk() .gather() .scatter_add() .sort() .topk() .div(rounding_mode=)`, `//`, `%`, `abs(t)`.
 Functions: `tg.max/min` (PyTorch's three forms), `tg.argmax/argmin`, `tg.flatten`, `tg.split/chunk`,
 `tg.gather/scatter_add`, `tg.sort/topk`, `tg.eq`…`tg.ge`, `tg.arcsin/arccos/arctan`, `tg.numel`.
@@ -44,7 +44,7 @@ from tinygraph.tensor import Tensor, from_numpy
 
 __all__ = ["max", "min", "argmax", "argmin", "flatten", "split", "chunk", "gather", "scatter_add", "sort", "topk",
            "eq", "ne", "lt", "le", "gt", "ge", "arcsin", "arccos", "arctan", "numel", "is_tensor",
-           "is_floating_point"]
+           "is_floating_point", "norm"]
 
 SortResult = namedtuple("sort", ["values", "indices"])
 TopkResult = namedtuple("topk", ["values", "indices"])
@@ -327,6 +327,42 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     return TopkResult(apply(TakeAlongDim, x, order, dim=axis), from_numpy(order))
 
 
+# ----------------------------------------------------------------------------- norms
+def norm(input: Tensor, p: Any = "fro", dim=None, keepdim: bool = False) -> Tensor:
+    """The vector p-norm of `input` (all elements, or along `dim`), as torch.norm / Tensor.norm.
+
+    p: 2 or "fro" (the default), 1, inf, -inf, 0 (the count of non-zeros) or any other positive
+    number. Composed of registered ops, so it is differentiable as often as they are. Where the
+    norm or an element is 0 its gradient is 0, as in PyTorch (the root's and |x|^p's infinite
+    slopes there are masked, never multiplied by zero).
+    """
+    x = _tensor(input)
+    if x.dtype.kind != "f":
+        raise OpError("norm", "input", f"norm needs a floating tensor, got {x._label()} of dtype {x.dtype}")
+    if p == "fro":
+        p = 2
+    if isinstance(p, str) or isinstance(p, bool) or not isinstance(p, (int, float)) or p < 0 and p != -math.inf:
+        raise OpError("norm", "p", f"p must be 'fro', a number >= 0, inf or -inf, got {p!r}")
+    magnitude = x.abs()
+    if p == math.inf:
+        return magnitude.amax(dim, keepdim)
+    if p == -math.inf:
+        return magnitude.amin(dim, keepdim)
+    if p == 0:
+        return magnitude.where(magnitude == 0, 1.0).sum(dim, keepdim)    # a count, with a zero gradient
+    if p == 1:
+        return magnitude.sum(dim, keepdim)
+    if p == 2:
+        total = (x * x).sum(dim, keepdim)
+    else:                                    # |x|^p, with the zeros kept out of the power's slope
+        nonzero = magnitude > 0
+        total = (magnitude.where(nonzero, 1.0) ** p).where(nonzero, 0.0).sum(dim, keepdim)
+    positive = total > 0
+    safe = total.where(positive, 1.0)        # the root is taken only where it has a finite slope
+    root = safe.sqrt() if p == 2 else safe ** (1.0 / p)
+    return root.where(positive, 0.0)
+
+
 # ----------------------------------------------------------------------------- aliases
 def arcsin(input): return _tensor(input).asin()
 def arccos(input): return _tensor(input).acos()
@@ -355,7 +391,7 @@ _METHODS = {
     "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
     "div": _div, "__floordiv__": _floordiv, "__rfloordiv__": _rfloordiv, "__mod__": _mod, "__rmod__": _rmod,
     "__abs__": _abs, "split": split, "chunk": chunk, "gather": gather, "scatter_add": scatter_add,
-    "sort": sort, "topk": topk, "arcsin": arcsin, "arccos": arccos, "arctan": arctan,
+    "sort": sort, "topk": topk, "norm": norm, "arcsin": arcsin, "arccos": arccos, "arctan": arctan,
     "new_zeros": _new_like(factories.zeros, "new_zeros"), "new_ones": _new_like(factories.ones, "new_ones"),
     "new_empty": _new_like(factories.empty, "new_empty"), "new_full": _new_full, "new_tensor": _new_tensor,
 }

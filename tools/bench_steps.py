@@ -58,7 +58,7 @@ class TinygraphStep:
         loss = tg.softmax_xent(tg.maxpool(tg.conv2d(self.X, W, b).relu(), 2).flatten(1) @ U + c, self.y)
         loss.backward()
         for p in self.params:
-            p.data -= LR * p.grad
+            p.data -= LR * p.grad.data
             p.grad = None
         return loss
 
@@ -66,7 +66,7 @@ class TinygraphStep:
         W, b, U, c = self.params
         loss = tg.softmax_xent(tg.maxpool(tg.conv2d(self.X, W, b).relu(), 2).flatten(1) @ U + c, self.y)
         loss.backward()
-        grads = [p.grad for p in self.params]
+        grads = [p.grad.data for p in self.params]
         for p in self.params:
             p.grad = None
         return float(loss.data), grads

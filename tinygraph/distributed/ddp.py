@@ -145,7 +145,7 @@ class DistributedDataParallel(Module):
                                f"backward (call backward once per forward, or use no_sync())")
         self._ready.add(id(param))
         bucket = self._bucket_of[id(param)]
-        bucket.buffer[bucket.slices[id(param)]] = param.grad.reshape(-1)
+        bucket.buffer[bucket.slices[id(param)]] = param._grad_array().reshape(-1)
         bucket.pending -= 1
         self._note("grad ready", bucket.index, (name,))
         if bucket.pending == 0:
@@ -170,7 +170,8 @@ class DistributedDataParallel(Module):
             self._note("allreduce done", bucket.index, bucket.names)
             bucket.buffer /= self.world_size
             for param in bucket.params:
-                param.grad[...] = bucket.buffer[bucket.slices[id(param)]].reshape(param.grad.shape)
+                grad = param._grad_array()
+                grad[...] = bucket.buffer[bucket.slices[id(param)]].reshape(grad.shape)
         self._ready.clear()
 
     def _note(self, kind: str, bucket: int, names: tuple[str, ...]) -> None:

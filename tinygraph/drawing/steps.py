@@ -176,7 +176,7 @@ def _fit_scale(svg: str) -> float:
 
 def _record(root: Tensor, graph) -> BackwardRecording:
     """Run backward once, recorded, and leave every tensor's `.grad` as it was."""
-    before = {tid: item.tensor.grad for tid, item in graph.tensors.items()}
+    before = {tid: getattr(item.tensor, "_grad", None) for tid, item in graph.tensors.items()}
     try:
         with record_backward() as recording:
             backward(root, retain_graph=True)
@@ -187,7 +187,7 @@ def _record(root: Tensor, graph) -> BackwardRecording:
     finally:
         for tid, item in graph.tensors.items():
             if isinstance(item.tensor, Tensor):       # a Node's record of a freed tensor has no .grad
-                item.tensor.grad = before[tid]
+                item.tensor._grad = before[tid]
     return recording
 
 

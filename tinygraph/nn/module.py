@@ -199,8 +199,8 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
-            if p.grad is not None:
-                p.grad = None if set_to_none else np.zeros_like(p.grad)
+            if p._grad is not None:
+                p._grad = None if set_to_none else np.zeros_like(p._grad_array())
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         """Freeze (False) or unfreeze every parameter; returns self."""
@@ -262,7 +262,8 @@ class Module:
                 for name, value in table.items():
                     if isinstance(value, Tensor) and value.data.dtype.kind == "f":
                         value.data = value.data.astype(dtype)
-                        value.grad = None if value.grad is None else value.grad.astype(dtype)
+                        grad = value._grad_array()
+                        value._grad = None if grad is None else grad.astype(dtype)
                     elif isinstance(value, np.ndarray) and value.dtype.kind == "f":
                         table[name] = value.astype(dtype)
 

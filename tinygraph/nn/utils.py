@@ -20,7 +20,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     """
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     norm_type = float(norm_type)
-    grads = [np.asarray(p.grad) for p in params if p.grad is not None]
+    grads = [p._grad_array() for p in params if p._grad is not None]
     if not grads:
         return Tensor(np.array(0.0, dtype=np.float32))
     dtype = np.result_type(*grads)
@@ -34,9 +34,10 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
                            f"is {total}, so it cannot be clipped (pass error_if_nonfinite=False to scale anyway)")
     coefficient = np.minimum(accumulate.type(max_norm) / (total + accumulate.type(1e-6)), accumulate.type(1.0))
     for p in params:
-        if p.grad is not None:
+        grad = p._grad_array()
+        if grad is not None:
             # a new array, not *=: a gradient array may be shared or read-only
-            p.grad = (p.grad * coefficient).astype(p.grad.dtype, copy=False)
+            p._grad = (grad * coefficient).astype(grad.dtype, copy=False)
     return Tensor(np.asarray(total))
 
 
@@ -45,8 +46,9 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     clip_value = float(clip_value)
     for p in params:
-        if p.grad is not None:
-            p.grad = np.clip(p.grad, -clip_value, clip_value).astype(p.grad.dtype, copy=False)
+        grad = p._grad_array()
+        if grad is not None:
+            p._grad = np.clip(grad, -clip_value, clip_value).astype(grad.dtype, copy=False)
 
 
 def _vector_norm(x: np.ndarray, order: float) -> np.generic:

@@ -126,8 +126,8 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
-                    p.grad = None if set_to_none else np.zeros_like(p.grad)
+                if p._grad is not None:
+                    p._grad = None if set_to_none else np.zeros_like(p._grad_array())
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns what `closure` (if given) returns."""
@@ -138,8 +138,8 @@ class Optimizer:
         index = 0
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
-                    grad = np.asarray(p.grad)
+                grad = p._grad_array()
+                if grad is not None:
                     if grad.shape != p.data.shape or grad.dtype != p.data.dtype:
                         self._refuse_gradient(index, p, grad)
                     self._update(p.data, grad, self.state[p], group)
