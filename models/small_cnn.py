@@ -44,7 +44,7 @@ class SmallCNN(nn.Module):
         self.features = nn.Sequential(*blocks)
         side = image_size // 2 // 2
         head = nn.Linear(channels[-1] * side * side, classes, rng=rng, dtype=dtype)
-        masks = np.random.default_rng(rng.integers(2**63) if rng is not None else None)
+        masks = np.random.default_rng(rng.integers(2**63)) if rng is not None else None   # None: tg.manual_seed's
         self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout, rng=masks), head)
 
     def forward(self, x: Any) -> Tensor:

@@ -34,9 +34,15 @@ def update_in_place(x: Tensor, symbol: str, new_value: Callable[..., Tensor], *o
             isinstance(o, Tensor) and o.requires_grad for o in operands))):
         with no_grad():
             new = new_value(x, *operands)
-        _write(x, new.data, symbol)
+        if STATE.recorder is None:
+            _write(x, new.data, symbol)
+        else:                                   # tg.compile is recording: it writes, now and at each replay
+            STATE.recorder.write(x, new.data, _write, symbol)
         x._bump_version()
         return x
+    if STATE.recorder is not None:
+        STATE.recorder.refuse(f"'{symbol}' updates {x._label()} in place while recording its gradient; "
+                              "a compiled step may update in place only under tg.no_grad()")
     _check_recordable(x, symbol)
     new = _same_kind(x, new_value(_snapshot(x), *operands), symbol)
     if x._base is None:

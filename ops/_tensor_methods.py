@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 import math
+import sys
 
 import numpy as np
 
@@ -42,6 +43,8 @@ from tinygraph.ops.sub import Sub
 from tinygraph.ops.sum import Sum
 from tinygraph.ops.transpose import Transpose
 from tinygraph.tensor import Tensor
+
+tensor_module = sys.modules["tinygraph.tensor"]     # its hooks for tg.compile (the name `tinygraph.tensor` is also a function)
 
 
 class TensorMethods:
@@ -255,6 +258,13 @@ def _values_and_indices(x: Tensor, op: str, dim, keepdim: bool):
 
 
 def _arg_index(x: Tensor, op: str, dim, keepdim: bool) -> Tensor:
+    result = _arg_index_of(x, op, dim, keepdim)
+    if tensor_module.computed is not None:        # tg.compile is recording: a replay finds the index again
+        tensor_module.computed(op, lambda data: _arg_index_of(Tensor._wrap(data), op, dim, keepdim).data, [x], result)
+    return result
+
+
+def _arg_index_of(x: Tensor, op: str, dim, keepdim: bool) -> Tensor:
     find = np.argmax if op == "argmax" else np.argmin
     data = x.data
     if dim is None:

@@ -36,6 +36,7 @@ from tinygraph.profile import OpStats, Profile, profile  # per-op timings
 from tinygraph.memory import keep_freed_memory  # opt-in: reuse freed arrays, no page faults
 from tinygraph import data, nn, optim  # tg.nn.Linear, tg.optim.Adam, tg.data.load_digits, ...
 from tinygraph import autograd  # tg.autograd.Function: extend tinygraph the PyTorch way
+from tinygraph.compile import compile  # noqa: A001  tg.compile(step): record a training step once, replay it
 from tinygraph import func  # tg.func.grad, hessian, jvp, ...: function transforms, JAX's and torch.func's names
 from tinygraph import distributed  # tg.distributed: data-parallel training over MPI (mpi4py loaded on first use)
 from tinygraph.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state  # tg.manual_seed(0): reproducible runs

@@ -82,13 +82,19 @@ def _sweep(outputs: list, grad_outputs: list, retain_graph: bool, create_graph: 
     """Seed each output's gradient and run the sweep over their joint graph (plain or recorded)."""
     order = graph_order(outputs)
     _check_not_released(order)
+    recorder = STATE.recorder
+    if recorder is not None:
+        _check_recordable(recorder, outputs, create_graph, capture)
     pending: dict[int, Any] = {}
     for t, g in zip(outputs, grad_outputs):
         if create_graph and isinstance(g, Tensor) and g.requires_grad:     # a seed that is itself differentiated
             if g.shape != t.shape:
                 raise ValueError(f"backward(): grad has shape {g.shape} but {t._label()} needs the same shape")
         else:
+            given = g
             g = _initial_grad(t, g)
+            if recorder is not None:
+                recorder.seed(t, given, g, _initial_grad)
             if create_graph:
                 g = Tensor._wrap(g)
         key = id(t if t._node is None else t._node)
@@ -98,6 +104,19 @@ def _sweep(outputs: list, grad_outputs: list, retain_graph: bool, create_graph: 
     else:
         _sweep_arrays(order, pending, retain_graph, capture)
         buffers.end_step()
+        if recorder is not None:
+            recorder.replays_call("buffers.end_step", buffers.end_step)
+
+
+def _check_recordable(recorder, outputs: list, create_graph: bool, capture) -> None:
+    """What a tg.compile schedule replays of backward: one root, first order, into .grad, no hooks."""
+    if create_graph or capture is not None:
+        recorder.refuse("the step differentiates a backward pass (create_graph) or calls autograd.grad; "
+                        "compile records first-order backward() into .grad")
+    if len(outputs) != 1:
+        recorder.refuse("the step calls backward on several outputs at once")
+    if STATE.backward_hooks or STATE.backward_timer is not None or STATE.detect_anomaly:
+        recorder.refuse("backward hooks, profiling or detect_anomaly are on, and a replay would skip them")
 
 
 # tensor.py imports nothing above it, so the engine gives Tensor its backward method: the same
@@ -124,6 +143,7 @@ def _sweep_arrays(order: list, pending: dict, retain_graph: bool, capture: dict 
     hooks = STATE.backward_hooks
     check_finite = STATE.detect_anomaly
     timer = STATE.backward_timer
+    recorder = STATE.recorder
     # Items whose pending gradient is a sum this backward() made itself: only those may be added
     # to in place, because a rule's gradient may be shared (add hands one array to both inputs) or
     # a read-only view (sum's broadcast).
@@ -136,10 +156,16 @@ def _sweep_arrays(order: list, pending: dict, retain_graph: bool, capture: dict 
             capture[id(item)] = grad_out
         if type(item) is not Node:        # a leaf: its gradient accumulates in .grad
             if capture is None:
+                if recorder is not None and item._hooks is not None and any(item._hooks):
+                    recorder.refuse(f"{item._label()} has gradient hooks, which a replay would skip")
                 leaf_receives(item, grad_out, _add_arrays, hooks)
+                if recorder is not None:
+                    recorder.leaf(item, grad_out, _add_arrays)
             continue
         node = item
         if node.grad_hooks or (capture is None and node._retained is not None):
+            if recorder is not None:
+                recorder.refuse(f"a tensor made by {node.op.name} has hooks or retain_grad(), which a replay would skip")
             grad_out = node_receives(node, grad_out, _add_arrays, capture)
         if node.saved_versions:
             node.check_saved_versions()
@@ -152,6 +178,8 @@ def _sweep_arrays(order: list, pending: dict, retain_graph: bool, capture: dict 
         parents = node.parents
         if type(rule_grads) is not tuple or len(rule_grads) != len(parents):
             rule_grads = _checked_count(node, rule_grads)
+        if recorder is not None:
+            recorder.backward(node, grad_out, rule_grads, not retain_graph)
         input_grads = []
         for i, parent in enumerate(parents):
             parent_grad = rule_grads[i]
@@ -173,7 +201,10 @@ def _sweep_arrays(order: list, pending: dict, retain_graph: bool, capture: dict 
                 continue
             if (type(parent_grad) is not np.ndarray or parent_grad.shape != shape
                     or (parent_grad.dtype is not dtype and parent_grad.dtype != dtype) or check_finite):
+                before = parent_grad
                 parent_grad = _checked_gradient(node, i, parent_grad, shape, dtype, check_finite)
+                if recorder is not None:
+                    recorder.convert(node, i, before, parent_grad, shape, dtype, _checked_gradient)
             input_grads.append(parent_grad)
             key = id(parent)
             earlier = pending.get(key)
@@ -181,9 +212,13 @@ def _sweep_arrays(order: list, pending: dict, retain_graph: bool, capture: dict 
                 pending[key] = parent_grad
             elif key in summed:
                 np.add(earlier, parent_grad, out=earlier)
+                if recorder is not None:
+                    recorder.sum_into(earlier, parent_grad)
             else:
                 pending[key] = _sum(earlier, parent_grad)
                 summed.add(key)
+                if recorder is not None:
+                    recorder.sum_new(earlier, parent_grad, pending[key], _sum)
         if hooks:
             step = BackwardStep(node.output, node, grad_out, tuple(input_grads), tuple(rule_grads))
             for hook in hooks:

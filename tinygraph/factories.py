@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from tinygraph.dtypes import DEFAULT_FLOAT, as_dtype, check_device, int64
+from tinygraph.grad_mode import STATE
 from tinygraph.random import default_generator
 from tinygraph.tensor import Tensor, from_numpy
 
@@ -209,6 +210,9 @@ def _draw_dtype(dtype: np.dtype) -> np.dtype:
 
 
 def _generator(where: str, generator) -> np.random.Generator:
+    if STATE.recorder is not None:
+        STATE.recorder.refuse(f"tg.{where} draws random numbers in Python, once, at recording; draw them "
+                              "outside the step and pass them in (an op's own draws, as dropout's, are replayed)")
     if generator is None:
         return default_generator()
     if not isinstance(generator, np.random.Generator):

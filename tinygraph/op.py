@@ -244,6 +244,8 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
         described = ", ".join(_describe(t) for t in inputs if t is not None)
         raise FloatingPointError(f"detect_anomaly: {op.name} produced NaN/Inf in its forward "
                                  f"(output {data.shape}); inputs: {described}")
+    if STATE.recorder is not None:
+        STATE.recorder.forward(op, ctx, inputs, arrays, kwargs, data, half_with_number)
     out = Tensor._wrap(data)
     if data.base is not None:
         _mark_view(out, data, inputs, arrays)

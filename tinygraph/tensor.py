@@ -22,6 +22,14 @@ import numpy as np
 
 from tinygraph.dtypes import as_dtype, check_device
 
+# While tg.compile records a step: called as value_read(tensor, how) when Python reads a tensor's
+# values (item(), float(), bool(), numpy(), np.asarray()); set and cleared by tinygraph/compile.py.
+value_read = None
+# ... and called as computed(name, fn, inputs, result) when library code outside the ops made the
+# tensor `result` as fn(*arrays of inputs) (a comparison, argmax), so that a replay computes it too.
+computed = None
+# ... and called as grad_assigned(tensor, value) when the step sets `t.grad = value`.
+grad_assigned = None
 
 
 class Tensor:
@@ -106,6 +114,8 @@ class Tensor:
             if array.dtype != self.data.dtype and self.data.dtype.kind == "f":
                 raise RuntimeError(f".grad: assigned a gradient of dtype {array.dtype} to {self._label()} "
                                    f"of dtype {self.data.dtype}; a gradient has its tensor's dtype")
+        if grad_assigned is not None:
+            grad_assigned(self, value)
         self._grad = value
 
     def _grad_array(self) -> np.ndarray | None:
@@ -181,18 +191,26 @@ class Tensor:
         return len(self.data)
 
     def __bool__(self) -> bool:
+        if value_read is not None:
+            value_read(self, "bool()")
         if self.data.size != 1:
             raise RuntimeError(f"bool(): the truth value of {self._label()} with {self.data.size} elements "
                                "is ambiguous; reduce it to one element first (for example .sum() or .max())")
         return bool(self.data)
 
     def __float__(self) -> float:
+        if value_read is not None:
+            value_read(self, "float()")
         return float(self.item())
 
     def __int__(self) -> int:
+        if value_read is not None:
+            value_read(self, "int()")
         return int(self.item())
 
     def __index__(self) -> int:
+        if value_read is not None:
+            value_read(self, "an index")
         if self.data.size != 1 or self.data.dtype.kind not in "biu":
             raise TypeError(f"only one-element integer tensors can be used as an index, not {self._label()} "
                             f"of dtype {self.data.dtype}")
@@ -201,31 +219,39 @@ class Tensor:
     def __format__(self, spec: str) -> str:
         """f"{t:.4f}" formats a one-element tensor's number, as PyTorch does; other tensors take no spec."""
         if spec and self.data.ndim == 0:
-            return format(self.data.item(), spec)
+            return format(self.item(), spec)
         return object.__format__(self, spec) if spec else repr(self)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         """np.asarray(t): the array itself (a copy only when a dtype or copy=True asks for one)."""
+        if value_read is not None:
+            value_read(self, "np.asarray()")
         if copy:
             return np.array(self.data, dtype=dtype, copy=True)
         return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def tolist(self):
         """The values as (nested) Python lists of numbers; a 0-d tensor gives one number."""
+        if value_read is not None:
+            value_read(self, "tolist()")
         return self.data.tolist()
 
     # ----------------------------------------------------------------- comparisons
     # Bool tensors that need no gradient (nothing flows through a comparison), broadcasting as NumPy.
     def _compare(self, other, ufunc) -> "Tensor":
+        operand = other
         if isinstance(other, Tensor):
             other = other.data
         elif not isinstance(other, (np.ndarray, np.generic, int, float, bool, list, tuple)):
             return NotImplemented
         try:
-            return Tensor._wrap(np.asarray(ufunc(self.data, other)))
+            result = Tensor._wrap(np.asarray(ufunc(self.data, other)))
         except ValueError:
             raise ValueError(f"{ufunc.__name__}: cannot compare {self._label()} with shape "
                              f"{np.shape(other)}: the shapes do not broadcast") from None
+        if computed is not None:
+            computed(ufunc.__name__, lambda a, b: np.asarray(ufunc(a, b)), [self, operand], result)
+        return result
 
     def __lt__(self, other): return self._compare(other, np.less)
     def __le__(self, other): return self._compare(other, np.less_equal)
@@ -243,9 +269,13 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The array itself, shared (no copy), as torch's .numpy() does."""
+        if value_read is not None:
+            value_read(self, "numpy()")
         return self.data
 
     def item(self) -> float:
+        if value_read is not None:
+            value_read(self, "item()")
         if self.data.size != 1:
             raise ValueError(f"item(): tensor of shape {self.data.shape} has {self.data.size} elements, not 1")
         return self.data.item()

@@ -36,7 +36,6 @@ TINYGRAPH_SPELLING: dict[str, str] = {
 LEFT_OUT: dict[str, str] = {
     "cuda": _CPU_ONLY, "backends": _CPU_ONLY, "mps": _CPU_ONLY,
     "jit": "tinygraph has no TorchScript; call the model directly",
-    "compile": "tinygraph has no compiler; call the model directly",
 }
 
 

@@ -198,6 +198,11 @@ class Module:
         return sum(p.data.size for p in self.parameters())
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        if STATE.recorder is not None:          # tg.compile is recording: replayed as one call
+            return STATE.recorder.around(f"{type(self).__name__}.zero_grad", self._zero_grad, (set_to_none,))
+        self._zero_grad(set_to_none)
+
+    def _zero_grad(self, set_to_none: bool) -> None:
         for p in self.parameters():
             if p._grad is not None:
                 p._grad = None if set_to_none else np.zeros_like(p._grad_array())
@@ -336,6 +341,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if STATE.recorder is not None:          # tg.compile guards on train/eval mode of what ran
+            STATE.recorder.module_called(self)
         path = _child_path(self)
         outermost = not _CALLS.stack
         _CALLS.stack.append((self, path))       # every node recorded meanwhile is tagged with its path

@@ -6,6 +6,7 @@ from typing import Iterable
 
 import numpy as np
 
+from tinygraph.grad_mode import STATE
 from tinygraph.tensor import Tensor
 
 
@@ -19,6 +20,9 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     scaled in float32 (as PyTorch's CPU kernels), so their norm is inf only when it is past 65,504 itself.
     """
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    if STATE.recorder is not None:          # tg.compile is recording: replayed as one call
+        return STATE.recorder.around("nn.utils.clip_grad_norm_", clip_grad_norm_,
+                                     (params, max_norm, norm_type, error_if_nonfinite))
     norm_type = float(norm_type)
     grads = [p._grad_array() for p in params if p._grad is not None]
     if not grads:
@@ -44,6 +48,8 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
     """Clamp every gradient element into [−clip_value, clip_value]."""
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    if STATE.recorder is not None:          # tg.compile is recording: replayed as one call
+        return STATE.recorder.around("nn.utils.clip_grad_value_", clip_grad_value_, (params, clip_value))
     clip_value = float(clip_value)
     for p in params:
         grad = p._grad_array()

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from tinygraph.grad_mode import enable_grad
+from tinygraph.grad_mode import STATE, enable_grad
 from tinygraph.tensor import Tensor
 
 # Buffer names of checkpoints written before the optimizers took PyTorch's names.
@@ -124,6 +124,11 @@ class Optimizer:
             group["lr"] = value
 
     def zero_grad(self, set_to_none: bool = True) -> None:
+        if STATE.recorder is not None:          # tg.compile is recording: replayed as one call
+            return STATE.recorder.around(f"{self._name}.zero_grad", self._zero_grad, (set_to_none,))
+        self._zero_grad(set_to_none)
+
+    def _zero_grad(self, set_to_none: bool) -> None:
         for group in self.param_groups:
             for p in group["params"]:
                 if p._grad is not None:
@@ -131,6 +136,15 @@ class Optimizer:
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns what `closure` (if given) returns."""
+        if STATE.recorder is not None:          # tg.compile is recording: replayed as one call
+            if closure is not None:
+                STATE.recorder.refuse(f"{self._name}.step(closure) re-evaluates the model, which a schedule "
+                                      "cannot replay; compile the closure's step instead")
+            params = [p for group in self.param_groups for p in group["params"]]
+            return STATE.recorder.around(f"{self._name}.step", self._step, (None,), writes=params)
+        return self._step(closure)
+
+    def _step(self, closure: Callable[[], Any] | None) -> Any:
         loss = None
         if closure is not None:
             with enable_grad():
