@@ -240,3 +240,21 @@ def test_compile_refuses_what_is_not_a_function():
         tg.compile(3)
     step = tg.compile(lambda x: x * 2)
     assert tg.compile(step) is step
+
+
+def test_replacing_a_parameter_or_evaluating_under_no_grad_records_anew():
+    tg.manual_seed(0)
+    model = TwoLayerCNN(image_size=8)
+    step = tg.compile(lambda x: model(x))
+    x = _batches(1)[0][0]
+    with tg.no_grad():
+        first = step(x)
+        again = step(x)
+    assert np.array_equal(first.data, again.data) and step.schedule.replays == 1
+    assert step.schedule.counts() == {"forward": 5}
+    model.conv.weight = nn.Parameter(model.conv.weight.data * 2)   # a new object, not the one recorded
+    with tg.no_grad():
+        doubled = step(x)
+        expected = model(x)
+    assert np.array_equal(doubled.data, expected.data) and step.records == 2
+    assert "other parameters" in step.last_miss

@@ -72,11 +72,11 @@ def _fetcher(ref) -> Callable:
 
 class Instruction:
     """One kernel call of a schedule: `run(vals)` does it; the rest says what it is, for printing."""
-    __slots__ = ("kind", "name", "inputs", "outputs", "run", "shapes", "note")
+    __slots__ = ("kind", "name", "inputs", "outputs", "run", "shapes", "note", "context")
 
     def __init__(self, kind: str, name: str, inputs: list, outputs: list, run: Callable, shapes=(), note: str = ""):
         self.kind, self.name, self.inputs, self.outputs, self.run = kind, name, inputs, outputs, run
-        self.shapes, self.note = shapes, note
+        self.shapes, self.note, self.context = shapes, note, None
 
 
 class Recorder:
@@ -187,6 +187,7 @@ class Recorder:
                     result = result.astype(np.float16)
             vals[out] = result
         self.add("forward", op.name, refs, [out], run, (data.shape, data.dtype))
+        self.instructions[-1].context = ctx
 
     def pure(self, name: str, fn: Callable, inputs: list, result: Tensor) -> None:
         """A library function computed `result` from `inputs` outside the ops (a comparison, argmax)."""
@@ -235,6 +236,8 @@ class Recorder:
             if release:
                 ctx.release()
         self.add("backward", op.name, refs, outs, run, note="δ of each input")
+        if self.instructions:
+            self.instructions[-1].context = ctx
 
     def _keep_any(self, value) -> int:
         slot = self.slots
@@ -397,7 +400,7 @@ class Recorder:
 
     def module_called(self, module) -> None:
         if id(module) not in self.modules:
-            self.modules[id(module)] = (module, module.training)
+            self.modules[id(module)] = (module, module.training, _module_state(module))
 
 
 def _constant_version():
@@ -433,7 +436,12 @@ class Schedule:
             if s not in returned_slots:
                 frees[k].append(s)
         self.frees = [tuple(sorted(f)) for f in frees]
-        self.program = [(ins.run, f) for ins, f in zip(self.instructions, self.frees)]
+        # A forward rule whose saved values no backward rule of the schedule reads (no_grad, eval)
+        # lets go of them at once, as eager mode drops the context with its unrecorded op.
+        read_back = {id(ins.context) for ins in self.instructions if ins.kind == "backward"}
+        self.program = [(_releasing(ins.run, ins.context) if ins.kind == "forward" and ins.context is not None
+                         and id(ins.context) not in read_back else ins.run, f)
+                        for ins, f in zip(self.instructions, self.frees)]
 
     def run(self, flat_args: list):
         vals = _Values([None] * self.slots)
@@ -517,6 +525,13 @@ class Schedule:
         source = graphviz.Source(self.to_dot())
         source.render(stem, format=format or (suffix.lstrip(".") or "svg"), cleanup=True)
         return f"{stem}.{format or (suffix.lstrip('.') or 'svg')}"
+
+
+def _releasing(run: Callable, ctx) -> Callable:
+    def run_and_release(vals):
+        run(vals)
+        ctx.release()
+    return run_and_release
 
 
 def _tensor_name(t: Tensor) -> str:
@@ -680,21 +695,30 @@ def compile(fn: Callable | None = None):
 # ----------------------------------------------------------------------------- guards
 def _state_guards(recorder: Recorder) -> tuple:
     """What the schedule assumed beyond its arguments: every module's mode, every live tensor's kind."""
-    modules = tuple((module, training) for module, training in recorder.modules.values())
+    modules = tuple(recorder.modules.values())
     tensors = tuple((t, t.data.shape, t.data.dtype, t.requires_grad) for t, _ in recorder.live.values())
     return modules, tensors
 
 
 def _state_holds(guards: tuple) -> bool:
     modules, tensors = guards
-    for module, training in modules:
-        if module.training is not training:
+    for module, training, state in modules:
+        if module.training is not training or not _same_objects(_module_state(module), state):
             return False
     for t, shape, dtype, requires_grad in tensors:
         data = t.data
         if data.shape != shape or data.dtype != dtype or t.requires_grad is not requires_grad:
             return False
     return True
+
+
+def _module_state(module) -> tuple:
+    """The objects a module's forward reads its parameters and buffers from (replacing one records anew)."""
+    return (*module._parameters.values(), *module._buffers.values())
+
+
+def _same_objects(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
 
 
 def _why_missed(guards: tuple, key: tuple) -> str:
@@ -707,9 +731,11 @@ def _why_missed(guards: tuple, key: tuple) -> str:
     if len(old_key[1]) != len(key[1]):
         return "a different number of arguments"
     modules, tensors = guards[1]
-    for module, training in modules:
+    for module, training, state in modules:
         if module.training is not training:
             return f"{type(module).__name__} switched to {'train' if module.training else 'eval'} mode"
+        if not _same_objects(_module_state(module), state):
+            return f"{type(module).__name__} has other parameters or buffers than at recording"
     for t, shape, dtype, requires_grad in tensors:
         if t.data.shape != shape or t.data.dtype != dtype or t.requires_grad is not requires_grad:
             return f"{t._label()} changed shape, dtype or requires_grad"
