@@ -1,46 +1,26 @@
-"""tg.compile: record a training step once, then replay its kernels with no graph-building work.
+"""The Recorder: what the library tells tg.compile while a step is recorded, noted as Instructions.
 
-    step = tg.compile(train_step)         # or @tg.compile above the def
-    for x, y in batches:
-        loss = step(x, y)                 # first call: eager and recorded; later calls: replayed
-
-The first call runs `train_step` eagerly while a `Recorder` notes, in order, every kernel call it
-makes: each op's forward rule (`run_forward`), each backward rule the engine runs, each gradient the
-engine converts or adds, each leaf's accumulation into `.grad`, the end of the step's buffer
-recycling, and the optimizer's `zero_grad()` / `step()` and gradient clipping as whole calls.
-That list is a `Schedule`: numbered array slots and the instructions that fill them. A later call
-whose guards hold (`Guards`: argument shapes, dtypes and requires_grad, grad mode, every module's
-train/eval mode, the shapes, dtypes and requires_grad of the parameters the step read) replays the
-schedule: the same functions on the same kinds of arrays in the same order, so its results are
-bitwise those of the eager step, without a Tensor, Node, engine sweep or argument parsing. A call
-that breaks a guard records a new schedule (kept beside the old ones, up to `MAX_SCHEDULES`).
-
-What a schedule cannot see is refused at recording, and that step then always runs eagerly, with
-one warning saying why: Python reading a value computed in the step (`loss.item()`, `float(t)`,
-`if t > 0:`, `np.asarray(t)`), random numbers drawn in Python (`tg.randn`; dropout's own draws are
-replayed), hooks and profiling, higher-order backward, recorded in-place updates of tensors that
-need grad, a tensor whose values the step changed through NumPy (`p.data -= ...`), or a tensor
-made inside the step by anything but an op. Python control flow runs once, at recording: a
-branch on a Python value that changes between calls must be an argument (guarded by value).
+apply() reports each forward rule it runs, the engine each backward rule, conversion, sum and
+leaf accumulation, in-place updates under no_grad their writes, optimizers and gradient clipping
+their whole calls. Each report becomes an Instruction: a closure over the op, its context and the
+slots it reads and writes. Where an input comes from is a reference: a slot (made by an earlier
+instruction or filled from an argument), a live tensor (a parameter, read as it is at replay), or
+a constant kept from recording. What a schedule could not replay is refused (`Recorder.refuse`):
+recording stops, and the step finishes eagerly.
 """
 from __future__ import annotations
 
-import functools
 import sys
-import warnings
 from typing import Any, Callable
 
 import numpy as np
 
+from tinygraph import metadata
 from tinygraph.grad_mode import STATE
 from tinygraph.parallel import run_backward, run_forward
-from tinygraph import metadata
 from tinygraph.tensor import Tensor
 
-tensor_module = sys.modules["tinygraph.tensor"]      # (tinygraph.tensor is also the name of a function)
-
-MAX_SCHEDULES = 8
-
+tensor_module = sys.modules["tinygraph.tensor"]      # its hooks (tinygraph.tensor is also a function's name)
 
 # ----------------------------------------------------------------------------- references to arrays
 # Where an instruction finds an input array at replay: a slot of the schedule (made by an earlier
@@ -403,343 +383,20 @@ class Recorder:
             self.modules[id(module)] = (module, module.training, _module_state(module))
 
 
+def _module_state(module) -> tuple:
+    """The objects a module's forward reads its parameters and buffers from (replacing one records anew)."""
+    return (*module._parameters.values(), *module._buffers.values())
+
+
 def _constant_version():
     from tinygraph.op import _CONSTANT_VERSION
     return _CONSTANT_VERSION
-
-
-# ----------------------------------------------------------------------------- the schedule
-class _Values(list):
-    """The slots of one replay, and the call's arguments (for leaves and writes that are arguments)."""
-    __slots__ = ("args",)
-
-
-class Schedule:
-    """What one recording made: instructions over numbered slots, guards, and how to give back results."""
-
-    def __init__(self, name: str, recorder: Recorder, guards: tuple, result_template, returned_slots: set):
-        self.name = name
-        self.instructions = recorder.instructions
-        self.slots = recorder.slots
-        self.arg_fill = recorder.arg_fill
-        self.guards = guards
-        self.result_template = result_template
-        self.replays = 0
-        # Free each slot after its last reader (not the returned ones), so a replay holds no more than eager.
-        last: dict[int, int] = {}
-        for k, ins in enumerate(self.instructions):
-            for s in list(ins.inputs) + list(ins.outputs):
-                if type(s) is int:
-                    last[s] = k
-        frees: list[list[int]] = [[] for _ in self.instructions]
-        for s, k in last.items():
-            if s not in returned_slots:
-                frees[k].append(s)
-        self.frees = [tuple(sorted(f)) for f in frees]
-        # A forward rule whose saved values no backward rule of the schedule reads (no_grad, eval)
-        # lets go of them at once, as eager mode drops the context with its unrecorded op.
-        read_back = {id(ins.context) for ins in self.instructions if ins.kind == "backward"}
-        self.program = [(_releasing(ins.run, ins.context) if ins.kind == "forward" and ins.context is not None
-                         and id(ins.context) not in read_back else ins.run, f)
-                        for ins, f in zip(self.instructions, self.frees)]
-
-    def run(self, flat_args: list):
-        vals = _Values([None] * self.slots)
-        vals.args = flat_args
-        for position, slot, is_tensor in self.arg_fill:
-            value = flat_args[position]
-            vals[slot] = value.data if is_tensor else value
-        for run, frees in self.program:
-            run(vals)
-            for s in frees:
-                vals[s] = None
-        self.replays += 1
-        return _rebuild(self.result_template, vals, flat_args)
-
-    def __len__(self) -> int:
-        return len(self.instructions)
-
-    def __str__(self) -> str:
-        lines = [f"schedule of {self.name}: {len(self.instructions)} kernel calls over {self.slots} slots, "
-                 f"replayed {self.replays} times; nothing fused: each call is an op's own rule",
-                 "arguments: " + (", ".join(f"%{slot} <- argument {position}" for position, slot, _ in self.arg_fill)
-                                  or "none") + "; a slot is let go after its last reader ('free')"]
-        for k, ins in enumerate(self.instructions):
-            ins_text = ", ".join(_ref_text(r) for r in ins.inputs)
-            outs = ", ".join(f"%{s}" for s in ins.outputs if s is not None)
-            shape = ""
-            if ins.shapes:
-                shape = f"  {tuple(ins.shapes[0])} {ins.shapes[1]}"
-            arrow = f" -> {outs}" if outs else ""
-            note = f"   ({ins.note})" if ins.note else ""
-            freed = f"   free {' '.join(f'%{s}' for s in self.frees[k])}" if self.frees[k] else ""
-            lines.append(f"{k:4d}  {ins.kind:8s} {ins.name}({ins_text}){arrow}{shape}{note}{freed}")
-        return "\n".join(lines)
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for ins in self.instructions:
-            out[ins.kind] = out.get(ins.kind, 0) + 1
-        return out
-
-    def to_dot(self) -> str:
-        """The schedule as a Graphviz graph: one box per kernel call, an edge per slot it reads."""
-        lines = ["digraph schedule {", '  rankdir=TB; node [shape=box, fontname="Helvetica", fontsize=10];']
-        colors = {"forward": "#dbeafe", "backward": "#fde68a", "seed": "#fde68a", "convert": "#fef3c7",
-                  "add": "#fef3c7", "leaf": "#bbf7d0", "call": "#e9d5ff", "write": "#fecaca"}
-        writer: dict[int, str] = {}
-        for position, slot, _ in self.arg_fill:
-            writer[slot] = f"a{position}"
-            lines.append(f'  a{position} [label="argument {position}", shape=ellipse];')
-        live: dict[int, str] = {}
-        for k, ins in enumerate(self.instructions):
-            label = f"{k}: {ins.kind} {ins.name}".replace('"', "'")
-            if ins.shapes:
-                label += f"\\n{tuple(ins.shapes[0])} {ins.shapes[1]}"
-            lines.append(f'  i{k} [label="{label}", style=filled, fillcolor="{colors.get(ins.kind, "white")}"];')
-            for r in ins.inputs:
-                if type(r) is int and r in writer:
-                    lines.append(f'  {writer[r]} -> i{k} [label="%{r}", fontsize=8];')
-                elif type(r) is _Live:
-                    if id(r.tensor) not in live:
-                        live[id(r.tensor)] = f"p{len(live)}"
-                        lines.append(f'  {live[id(r.tensor)]} [label="{_tensor_name(r.tensor)}", shape=ellipse, '
-                                     'style=filled, fillcolor="#f3f4f6"];')
-                    lines.append(f"  {live[id(r.tensor)]} -> i{k};")
-            for s in ins.outputs:
-                if s is not None:
-                    writer[s] = f"i{k}"
-            if ins.kind in ("call", "grad", "write"):     # whole calls: drawn in their place in the order
-                if k > 0:
-                    lines.append(f'  i{k - 1} -> i{k} [style=dashed, color="#9ca3af"];')
-                if k + 1 < len(self.instructions):
-                    lines.append(f'  i{k} -> i{k + 1} [style=dashed, color="#9ca3af"];')
-        lines.append("}")
-        return "\n".join(lines)
-
-    def draw(self, path: str, format: str | None = None) -> str:
-        """Render `to_dot()` with Graphviz to `path` (svg, png or pdf, from the suffix); returns the path."""
-        import graphviz
-        import os
-        stem, suffix = os.path.splitext(str(path))
-        source = graphviz.Source(self.to_dot())
-        source.render(stem, format=format or (suffix.lstrip(".") or "svg"), cleanup=True)
-        return f"{stem}.{format or (suffix.lstrip('.') or 'svg')}"
-
-
-def _releasing(run: Callable, ctx) -> Callable:
-    def run_and_release(vals):
-        run(vals)
-        ctx.release()
-    return run_and_release
 
 
 def _tensor_name(t: Tensor) -> str:
     """A tensor's name, or the name nn noted for a parameter, or its shape."""
     name = t.name or metadata.tensor_fact(t, "parameter_name")
     return name if name else f"tensor {tuple(t.shape)}"
-
-
-def _ref_text(ref) -> str:
-    if type(ref) is int:
-        return f"%{ref}"
-    if type(ref) is _Live:
-        return _tensor_name(ref.tensor)
-    if ref is None:
-        return "None"
-    a = ref.array
-    return repr(a.item()) if isinstance(a, np.ndarray) and a.size == 1 else f"const {np.shape(a)}"
-
-
-# ----------------------------------------------------------------------------- arguments and results
-def _flatten(value, out: list):
-    """The leaves of nested tuples, lists and dicts of a call's arguments, and a template to rebuild."""
-    if isinstance(value, (tuple, list)):
-        return (type(value), [_flatten(v, out) for v in value])
-    if isinstance(value, dict):
-        return (dict, [(k, _flatten(v, out)) for k, v in value.items()])
-    out.append(value)
-    return len(out) - 1
-
-
-def _guard_of(value) -> tuple:
-    if isinstance(value, Tensor):
-        return ("tensor", value.data.shape, value.data.dtype.str, value.requires_grad)
-    if isinstance(value, np.ndarray):
-        return ("array", value.shape, value.dtype.str)
-    if value is None or isinstance(value, (bool, int, float, str, complex, np.generic)):
-        return ("value", type(value).__name__, value)
-    return ("object", id(value))
-
-
-def _result_template(value, recorder: Recorder, flat_args: list, returned: set):
-    if isinstance(value, (tuple, list)):
-        return (type(value), [_result_template(v, recorder, flat_args, returned) for v in value])
-    if isinstance(value, dict):
-        return (dict, [(k, _result_template(v, recorder, flat_args, returned)) for k, v in value.items()])
-    if isinstance(value, Tensor):
-        for position, arg in enumerate(flat_args):
-            if arg is value:
-                return ("arg", position)
-        slot = recorder.slot_of.get(id(value.data))
-        if slot is not None:
-            returned.add(slot)
-            return ("slot", slot)
-        if id(value.data) in recorder.made_unknown:
-            recorder.refuse(f"the step returns a tensor made by {recorder.made_unknown[id(value.data)]}, not by an op")
-        return ("object", value)
-    if value is None or isinstance(value, (bool, int, float, str, complex)):
-        return ("object", value)
-    recorder.refuse(f"the step returns a {type(value).__name__}; a compiled step returns tensors, "
-                    "numbers fixed at recording, or tuples, lists and dicts of them")
-
-
-def _rebuild(template, vals, flat_args):
-    kind = template[0]
-    if kind == "slot":
-        return Tensor._wrap(vals[template[1]])
-    if kind == "arg":
-        return flat_args[template[1]]
-    if kind == "object":
-        return template[1]
-    if kind is dict:
-        return {k: _rebuild(v, vals, flat_args) for k, v in template[1]}
-    return kind(_rebuild(v, vals, flat_args) for v in template[1])
-
-
-# ----------------------------------------------------------------------------- tg.compile
-class CompiledStep:
-    """A step function with its schedules: call it as the function. See the module docstring."""
-
-    def __init__(self, fn: Callable):
-        self.fn = fn
-        self.name = getattr(fn, "__qualname__", repr(fn))
-        functools.update_wrapper(self, fn)
-        self.schedules: list[Schedule] = []
-        self.eager_keys: dict[tuple, str] = {}     # guard key -> why that call shape runs eagerly
-        self.schedule: Schedule | None = None      # the one the last call replayed or recorded
-        self.records = 0
-        self.eager_calls = 0
-        self.last_miss: str | None = None
-
-    def __call__(self, *args, **kwargs):
-        flat: list = []
-        _flatten((args, kwargs), flat)
-        key = (STATE.grad_enabled, tuple(_guard_of(v) for v in flat))
-        if key in self.eager_keys or STATE.recorder is not None:
-            self.eager_calls += 1
-            return self.fn(*args, **kwargs)
-        for schedule in self.schedules:
-            if schedule.guards[0] == key and _state_holds(schedule.guards[1]):
-                self.schedule = schedule
-                return schedule.run(flat)
-        if self.schedules:
-            self.last_miss = _why_missed(self.schedules[-1].guards, key)
-        if len(self.schedules) >= MAX_SCHEDULES:
-            self.eager_keys[key] = f"more than {MAX_SCHEDULES} schedules"
-            warnings.warn(f"tg.compile: {self.name} has {MAX_SCHEDULES} schedules already; calls of new shapes "
-                          "run eagerly", stacklevel=2)
-            self.eager_calls += 1
-            return self.fn(*args, **kwargs)
-        return self._record(args, kwargs, flat, key)
-
-    def _record(self, args, kwargs, flat, key):
-        recorder = Recorder(flat)
-        _WATCH.start(recorder)
-        try:
-            result = self.fn(*args, **kwargs)
-            returned: set = set()
-            if recorder.problem is None:
-                template = _result_template(result, recorder, flat, returned)
-            if recorder.problem is None:
-                _check_untracked_writes(recorder)
-        finally:
-            _stop_recording()
-        self.records += 1
-        if recorder.problem is not None:
-            self.eager_keys[key] = recorder.problem
-            warnings.warn(f"tg.compile: {self.name} runs eagerly: {recorder.problem}", stacklevel=3)
-            return result
-        guards = (key, _state_guards(recorder))
-        schedule = Schedule(self.name, recorder, guards, template, returned)
-        self.schedules.append(schedule)
-        self.schedule = schedule
-        return result
-
-    def reset(self) -> None:
-        """Forget every schedule: the next call records anew."""
-        self.schedules.clear()
-        self.eager_keys.clear()
-        self.schedule = None
-
-    def __repr__(self) -> str:
-        return (f"<tg.compile of {self.name}: {len(self.schedules)} schedules, {self.records} recordings, "
-                f"{sum(s.replays for s in self.schedules)} replays, {self.eager_calls} eager calls>")
-
-
-def compile(fn: Callable | None = None):
-    """Record `fn` (a training step: forward, backward, optimizer update) once, replay it afterwards.
-
-    Usable as `step = tg.compile(train_step)` or as `@tg.compile`. See tinygraph/compile.py's docstring
-    for what is guarded and what makes a step run eagerly instead.
-    """
-    if fn is None:
-        return compile
-    if isinstance(fn, CompiledStep):
-        return fn
-    if not callable(fn):
-        raise TypeError(f"tg.compile: expected a function, got {type(fn).__name__}")
-    return CompiledStep(fn)
-
-
-# ----------------------------------------------------------------------------- guards
-def _state_guards(recorder: Recorder) -> tuple:
-    """What the schedule assumed beyond its arguments: every module's mode, every live tensor's kind."""
-    modules = tuple(recorder.modules.values())
-    tensors = tuple((t, t.data.shape, t.data.dtype, t.requires_grad) for t, _ in recorder.live.values())
-    return modules, tensors
-
-
-def _state_holds(guards: tuple) -> bool:
-    modules, tensors = guards
-    for module, training, state in modules:
-        if module.training is not training or not _same_objects(_module_state(module), state):
-            return False
-    for t, shape, dtype, requires_grad in tensors:
-        data = t.data
-        if data.shape != shape or data.dtype != dtype or t.requires_grad is not requires_grad:
-            return False
-    return True
-
-
-def _module_state(module) -> tuple:
-    """The objects a module's forward reads its parameters and buffers from (replacing one records anew)."""
-    return (*module._parameters.values(), *module._buffers.values())
-
-
-def _same_objects(a: tuple, b: tuple) -> bool:
-    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
-
-
-def _why_missed(guards: tuple, key: tuple) -> str:
-    old_key = guards[0]
-    if old_key[0] != key[0]:
-        return "grad mode changed"
-    for i, (a, b) in enumerate(zip(old_key[1], key[1])):
-        if a != b:
-            return f"argument {i}: {a} -> {b}"
-    if len(old_key[1]) != len(key[1]):
-        return "a different number of arguments"
-    modules, tensors = guards[1]
-    for module, training, state in modules:
-        if module.training is not training:
-            return f"{type(module).__name__} switched to {'train' if module.training else 'eval'} mode"
-        if not _same_objects(_module_state(module), state):
-            return f"{type(module).__name__} has other parameters or buffers than at recording"
-    for t, shape, dtype, requires_grad in tensors:
-        if t.data.shape != shape or t.data.dtype != dtype or t.requires_grad is not requires_grad:
-            return f"{t._label()} changed shape, dtype or requires_grad"
-    return "unknown"
 
 
 def _check_untracked_writes(recorder: Recorder) -> None:
@@ -800,4 +457,5 @@ def _stop_recording() -> None:
 
 # Modules whose Tensor._wrap calls make either op outputs (slots) or constants a replay may keep.
 _TRUSTED_MAKERS = {"tinygraph.op", "tinygraph.engine", "tinygraph.recorded_backward", "tinygraph.factories",
-                   "tinygraph.tensor", "tinygraph.compile", "tinygraph.ops._in_place"}
+                   "tinygraph.tensor", "tinygraph.compile.recorder", "tinygraph.compile.schedule",
+                   "tinygraph.ops._in_place"}
