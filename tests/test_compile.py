@@ -257,4 +257,55 @@ def test_replacing_a_parameter_or_evaluating_under_no_grad_records_anew():
         doubled = step(x)
         expected = model(x)
     assert np.array_equal(doubled.data, expected.data) and step.records == 2
-    assert "other parameters" in step.last_miss
+    assert "other attributes, parameters" in step.last_miss
+
+
+def test_an_array_argument_made_a_tensor_inside_the_step_is_read_at_every_replay():
+    w = tg.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    opt = tg.optim.SGD([w], lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = (tg.tensor(x) * w).sum()        # a copy of the argument: made again at each replay
+        loss.backward()
+        opt.step()
+        return loss
+    compiled = tg.compile(step)
+    compiled(np.ones(3, np.float32))
+    assert compiled(np.full(3, 5, np.float32)).item() == pytest.approx(5 * 3 * 0.9)
+    assert compiled.schedule.replays == 1
+
+
+def test_a_replaced_dropout_generator_records_anew():
+    drop = nn.Dropout(0.5, rng=np.random.default_rng(0))
+    w = tg.tensor(np.ones(8, np.float32), requires_grad=True)
+
+    def step(x):
+        loss = drop(x * w).sum()
+        loss.backward()
+        return loss
+    compiled, x = tg.compile(step), tg.tensor(np.ones(8, np.float32))
+    compiled(x)
+    drop.rng = np.random.default_rng(123)
+    got = compiled(x).item()
+    drop.rng = np.random.default_rng(123)
+    assert got == step(x).item() and compiled.records == 2 and "Dropout" in compiled.last_miss
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batch_norm_counts_its_batches_at_every_replay(momentum):
+    x = tg.tensor(np.random.default_rng(0).standard_normal((4, 2, 3, 3)).astype(np.float32))
+    eager, replayed = nn.BatchNorm2d(2, momentum=momentum), nn.BatchNorm2d(2, momentum=momentum)
+    step = tg.compile(lambda x, bn: bn(x).sum())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for k in range(4):
+            eager(x * (k + 1))
+            step(x * (k + 1), replayed)
+    assert eager.num_batches_tracked == replayed.num_batches_tracked == 4
+    assert np.array_equal(eager.running_mean, replayed.running_mean)
+    assert np.array_equal(eager.running_var, replayed.running_var)
+    if momentum is None:      # its factor 1/n is computed in Python: eager, with a warning
+        assert step.schedules == [] and "momentum=None" in str(caught[0].message)
+    else:
+        assert step.schedule.replays == 3 and not caught

@@ -105,6 +105,36 @@ def test_lenet5_trains_on_digits_brought_to_32x32_with_its_own_defaults(tmp_path
     assert framed.x_train.shape[1:] == (1, 32, 32) and not framed.x_train[:, :, :6].any()   # the paper's border
 
 
+def replays_of(step) -> int:
+    return sum(schedule.replays for schedule in step.schedules)
+
+
+def test_compile_trains_to_the_same_weights_bit_for_bit_and_replays():
+    eager, _ = run_quietly(["--epochs", "1", "--seed", "2"])
+    compiled, stdout = run_quietly(["--epochs", "1", "--seed", "2", "--compile"])
+    for (name, p), (_, q) in zip(eager["model"].named_parameters(), compiled["model"].named_parameters()):
+        assert np.array_equal(p.data, q.data), name
+    assert compiled["history"] == eager["history"]
+    step = compiled["step"]
+    batches = data.num_batches(len(data.load_digits().x_train), 32)
+    # One recording per batch shape (the full ones and the smaller last one), the rest replayed.
+    assert step.eager_calls == 0 and step.records == 2 and replays_of(step) == batches - 2, repr(step)
+    assert eager["step"] is train_tool.train_step                  # the eager run did not compile
+    assert re.search(r"^test accuracy: \d+\.\d%$", stdout, re.MULTILINE)
+
+
+def test_compile_with_dropout_and_batchnorm_keeps_each_epochs_masks():
+    """SmallCNN draws new dropout masks each epoch (from a new generator); the compiled run draws the same."""
+    eager, _ = run_quietly(["--model", "smallcnn", "--epochs", "2"])
+    compiled, _ = run_quietly(["--model", "smallcnn", "--epochs", "2", "--compile"])
+    for (name, p), (_, q) in zip(eager["model"].named_parameters(), compiled["model"].named_parameters()):
+        assert np.array_equal(p.data, q.data), name
+    running = [key for key in eager["model"].state_dict() if "running" in key]
+    assert running and all(np.array_equal(eager["model"].state_dict()[key], compiled["model"].state_dict()[key])
+                           for key in running)
+    assert compiled["history"] == eager["history"] and replays_of(compiled["step"]) > 0
+
+
 def test_evaluation_runs_in_eval_mode_and_restores_the_mode():
     from tinygraph import models
     model = models.SmallCNN(rng=np.random.default_rng(0))
@@ -161,11 +191,13 @@ def command(argv, capsys):
     return status, out, err.strip().splitlines()
 
 
-def test_a_non_finite_loss_stops_training_and_keeps_the_checkpoint(tmp_path, capsys):
+@pytest.mark.parametrize("compiled", [[], ["--compile"]])
+def test_a_non_finite_loss_stops_training_and_keeps_the_checkpoint(tmp_path, capsys, compiled):
     good = tmp_path / "ckpt.npz"
     assert command(["--model", "mlp", "--epochs", "1", "--out", str(good)], capsys)[0] == 0
     before = good.read_bytes()
-    status, out, err = command(["--model", "mlp", "--epochs", "2", "--lr", "1e30", "--out", str(good)], capsys)
+    status, out, err = command(["--model", "mlp", "--epochs", "2", "--lr", "1e30", "--out", str(good), *compiled],
+                               capsys)
     assert status == 1 and len(err) == 1, err
     assert re.fullmatch(r"tinygraph-train: error: the loss became (nan|inf) at step \d+/43 of epoch 1 \(lr 1e\+30\); "
                         r"stopped without saving this epoch", err[0]), err
@@ -183,7 +215,8 @@ def test_non_finite_weights_are_never_saved(tmp_path):
 
 
 @pytest.mark.parametrize("flags", [["--lr", "inf"], ["--lr", "nan"], ["--lr", "-1"], ["--epochs", "-1"],
-                                   ["--model", "resnet"], ["--batch-size", "0"], ["--bogus"]])
+                                   ["--model", "resnet"], ["--batch-size", "0"], ["--bogus"],
+                                   ["--compile", "--grad-flow", "flow.png"], ["--compile", "--distributed"]])
 def test_bad_usage_is_argparse_exit_2(flags, capsys):
     with pytest.raises(SystemExit) as exit_:
         train_tool.main(flags)

@@ -37,7 +37,7 @@ class _State(threading.local):
         # backward(); None when unused (tg.profile() sets them), so each costs one `is None` test.
         self.forward_timer: Callable | None = None
         self.backward_timer: Callable | None = None
-        # The tg.compile Recorder while a step is being recorded (tinygraph/compile.py), else None:
+        # The tg.compile Recorder while a step is being recorded (tinygraph/compile/recorder.py), else None:
         # apply, the engine, in-place updates and optimizers tell it what they run.
         self.recorder = None
 

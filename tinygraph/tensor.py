@@ -23,7 +23,7 @@ import numpy as np
 from tinygraph.dtypes import as_dtype, check_device
 
 # While tg.compile records a step: called as value_read(tensor, how) when Python reads a tensor's
-# values (item(), float(), bool(), numpy(), np.asarray()); set and cleared by tinygraph/compile.py.
+# values (item(), float(), bool(), numpy(), np.asarray()); set and cleared by tinygraph/compile/recorder.py.
 value_read = None
 # ... and called as computed(name, fn, inputs, result) when library code outside the ops made the
 # tensor `result` as fn(*arrays of inputs) (a comparison, argmax), so that a replay computes it too.

@@ -12,6 +12,10 @@ Rows:
   models           LeNet5 (batch 64, 1×32×32) and SmallCNN (batch 64 on 1×8×8, batch 128 on 3×32×32,
                    dropout 0), one SGD step (lr 0.01) against the same network in PyTorch
   epoch            one epoch of `tinygraph-train` with its defaults against the same PyTorch loop
+Each row also times tinygraph's step under tg.compile (the epoch: `tinygraph-train --compile`),
+recorded before timing so only replays are timed, beside eager tinygraph and PyTorch, with the
+ratio compiled / PyTorch; the compiled losses are checked bit for bit against eager (--no-compile
+leaves the column out).
 
 Every framework starts from the same weights and data (step-0 losses are checked to agree);
 each framework steps in a process of its own, and they take turns in blocks after a warm-up, with
@@ -61,6 +65,7 @@ def run_timing(args, threads: int | None, scaling: bool) -> dict:
         command += [] if args.epoch else ["--no-epoch"]
         command += ["--scaling"] if scaling else []
         command += ["--no-torch"] if not args.use_torch else []
+        command += ["--no-compile"] if not args.compile else []
         command += ["--keep-freed-memory"] if args.keep_freed_memory else []
         # stderr through a pipe, not the terminal: tinygraph-train's progress bar then stays off, as in a log.
         finished = subprocess.run(command, stderr=subprocess.PIPE, text=True)
@@ -150,6 +155,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "peak memory; the median is reported (default 5)")
     parser.add_argument("--scaling", action="store_true", help="also time config B at N = 32 ... 512")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if installed")
+    parser.add_argument("--no-compile", dest="compile", action="store_false", help="leave out the tg.compile column")
     parser.add_argument("--markdown", action="store_true", help="also print the table in Markdown, for README")
     parser.add_argument("--quick", action="store_true", help="a few steps of every row, memory on C and "
                         "SmallCNN-128 once, chain of 10,000: checks the script works, measures nothing")
@@ -203,6 +209,7 @@ def main(argv=None) -> None:
     print(bench_report.describe_method(results) + "\n")
     print(bench_report.table(results))
     print(bench_report.agreement_summary(results))
+    print(bench_report.compiled_summary(results))
     if "scaling" in settings[0]:
         print("\n" + bench_report.scaling_table(settings[0]["scaling"]))
     print("\n" + bench_report.chain_table(results))

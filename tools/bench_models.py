@@ -8,6 +8,9 @@ a mask and both compute the same step; its BatchNorm runs on batch statistics in
 The epoch row is what `tinygraph-train` runs with its defaults: the CLI's own `train_epoch` for
 TwoLayerCNN on the built-in digits (its batch size, Adam and learning rate, its shuffling),
 against the same loop written in PyTorch, reading the same batches in the same order.
+
+The compiled runners are tinygraph's step and epoch under tg.compile (the epoch as
+`tinygraph-train --compile` runs it): a step is recorded when built, an epoch in its warm-up epoch.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import tinygraph as tg
 from tinygraph import data, models, optim
 from tinygraph.cli import train as train_cli
 from bench_rows import MODEL_ROWS
-from bench_steps import CLASSES, LR, torch
+from bench_steps import CLASSES, LR, compiled, torch
 
 if torch is not None:
     import torch.nn as torch_nn
@@ -72,6 +75,16 @@ class TinygraphModelStep:
         return loss
 
 
+class TinygraphCompiledModelStep(TinygraphModelStep):
+    """TinygraphModelStep's step under tg.compile, recorded when built: every later step is a replay."""
+
+    name = "compiled"
+
+    def __init__(self, row: str):
+        super().__init__(row)
+        self.step = compiled(self.step)
+
+
 class TorchModelStep:
     """The same step as a PyTorch user writes it, on the twin network holding our weights."""
 
@@ -116,6 +129,7 @@ class TinygraphEpoch:
         self.model = train_cli.build_model(self.settings["model"], config, self.settings["seed"], "tools/bench.py")
         self.optimizer = train_cli.make_optimizer(self.settings["optimizer"], self.model.parameters(),
                                                   self.settings["lr"])
+        self.train_step = train_cli.train_step
         self.epoch = 0
         self.losses: list[float] = []
 
@@ -126,9 +140,20 @@ class TinygraphEpoch:
 
     def step(self):
         loss, _ = train_cli.train_epoch(self.model, self.optimizer, self.split, self.settings, self.epoch,
-                                        self.epoch + 1)
+                                        self.epoch + 1, step=self.train_step)
         self.epoch += 1
         self.losses.append(loss)
+
+
+class TinygraphCompiledEpoch(TinygraphEpoch):
+    """The same epoch as `tinygraph-train --compile` runs it; its first epoch records (one schedule for
+    the full batches, one for the smaller last batch), the later ones replay."""
+
+    name = "compiled"
+
+    def __init__(self):
+        super().__init__()
+        self.train_step = tg.compile(train_cli.train_step)
 
 
 class TorchEpoch:

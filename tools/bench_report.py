@@ -51,6 +51,10 @@ def describe_method(results: dict) -> str:
              f"{count(method['warmup'], 'warm-up step')}, {method['steps']} steps each",
              "engine: tinygraph / direct NumPy − 1, direct NumPy being the same op rules called by hand (no Tensors, "
              "graph or engine); configs only"]
+    if compiled_used(results):
+        lines.append("compiled: the tinygraph step under tg.compile (configs: its update through optim.SGD, the same "
+                     "arithmetic, since a compiled step may not write .data), recorded before timing, so every timed "
+                     "step is a replay; the epoch is tinygraph-train --compile's, recorded in its warm-up epoch")
     if any(row["kind"] == "epoch" for row in row_order(results)):
         lines.insert(1, f"epoch: one epoch of tinygraph-train's defaults (its own train_epoch) against the same "
                         f"PyTorch loop, median of {count(method['epochs'], 'epoch')} taken in turns after 1 warm-up epoch")
@@ -82,13 +86,22 @@ def find_row(setting: dict, name: str) -> dict | None:
     return next((row for row in setting["rows"] if row["row"] == name), None)
 
 
+def compiled_used(results: dict) -> bool:
+    return any("compiled" in row["median_ms"] for setting in results["settings"] for row in setting["rows"])
+
+
+def ratio_text(row: dict, key: str) -> str:
+    return f"{row[key]:.2f}×" if key in row else DASH
+
+
 def setting_cells(row: dict | None) -> list[str]:
     if row is None:
-        return [DASH] * 5
+        return [DASH] * len(COLUMNS)
     ms = row["median_ms"]
-    ratio = f"{row['ratio_to_torch']:.2f}×" if "ratio_to_torch" in row else DASH
     engine = f"{row['engine_overhead'] * 100:+.1f}%" if "engine_overhead" in row else DASH
-    return [format_ms(ms["tinygraph"]), format_ms(ms.get("numpy")), format_ms(ms.get("torch")), ratio, engine]
+    return [format_ms(ms["tinygraph"]), format_ms(ms.get("compiled")), format_ms(ms.get("numpy")),
+            format_ms(ms.get("torch")), ratio_text(row, "ratio_to_torch"), ratio_text(row, "compiled_ratio_to_torch"),
+            engine]
 
 
 def memory_cells(results: dict, name: str) -> list[str]:
@@ -98,23 +111,29 @@ def memory_cells(results: dict, name: str) -> list[str]:
     return [f"{peaks[f]['median_mb']:.1f}" if f in peaks else DASH for f in ("tinygraph", "torch")]
 
 
+# Each thread setting's columns in the plain table, and their widths.
+COLUMNS = ["tinygraph", "compiled", "numpy", "torch", "tg/torch", "comp/torch", "engine"]
+COLUMN_WIDTHS = [10, 9, 9, 9, 9, 11, 9]
+
+
 def table(results: dict) -> str:
-    widths = [18, 30] + [10, 9, 9, 9, 9] * len(results["settings"]) + [10, 8]
-    settings_head = "".join(f" | {s['setting']:<{sum(widths[2:7]) - 1}}" for s in results["settings"])
+    per_setting = sum(COLUMN_WIDTHS)
+    widths = [18, 30] + [10, 8]
+    settings_head = "".join(f" | {s['setting']:<{per_setting - 1}}" for s in results["settings"])
     head1 = f"{'':<{widths[0]}}{'':<{widths[1]}}{settings_head} | peak MB"
-    columns = ["tinygraph", "numpy", "torch", "tg/torch", "engine"]
     head2 = f"{'row':<{widths[0]}}{'shape':<{widths[1]}}"
-    head2 += "".join(" | " + "".join(f"{c:>{w}}" for c, w in zip(columns, widths[2:7])) for _ in results["settings"])
+    head2 += "".join(" | " + "".join(f"{c:>{w}}" for c, w in zip(COLUMNS, COLUMN_WIDTHS)) for _ in results["settings"])
     head2 += " | " + f"{'tinygraph':>{widths[-2]}}{'torch':>{widths[-1]}}"
     lines = [head1, head2, "-" * len(head2)]
     for row in row_order(results):
         text = f"{row['label']:<{widths[0]}}{row['shape']:<{widths[1]}}"
         for setting in results["settings"]:
             cells = setting_cells(find_row(setting, row["row"]))
-            text += " | " + "".join(f"{c:>{w}}" for c, w in zip(cells, widths[2:7]))
+            text += " | " + "".join(f"{c:>{w}}" for c, w in zip(cells, COLUMN_WIDTHS))
         text += " | " + "".join(f"{c:>{w}}" for c, w in zip(memory_cells(results, row["row"]), widths[-2:]))
         lines.append(text)
-    lines.append("times in ms (the epoch row: ms per epoch)")
+    lines.append("times in ms (the epoch row: ms per epoch); compiled: the tinygraph step under tg.compile, "
+                 "comp/torch its ratio to PyTorch's (eager) step")
     return "\n".join(lines)
 
 
@@ -125,20 +144,28 @@ def ratio_target(row: dict) -> float:
 def markdown(results: dict) -> str:
     """The table for README's Performance section; ratios above their target in bold."""
     first = results["settings"][0]
+    compiled = compiled_used(results)
     ratio_heads = [f"tinygraph / PyTorch, {s['setting']}" for s in results["settings"]]
-    heads = ["config / model", "shape", f"tinygraph ({first['setting']})", f"PyTorch ({first['setting']})",
-             *ratio_heads, f"engine overhead ({first['setting']})", "peak MB tinygraph / PyTorch"]
+    if compiled:
+        ratio_heads += [f"tg.compile / PyTorch, {s['setting']}" for s in results["settings"]]
+    compiled_head = [f"tg.compile ({first['setting']})"] if compiled else []
+    heads = ["config / model", "shape", f"tinygraph ({first['setting']})", *compiled_head,
+             f"PyTorch ({first['setting']})", *ratio_heads, f"engine overhead ({first['setting']})",
+             "peak MB tinygraph / PyTorch"]
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for row in row_order(results):
         ms = row["median_ms"]
         unit = " ms/epoch" if row["kind"] == "epoch" else " ms"
-        cells = [row["label"], row["shape"], format_ms(ms["tinygraph"]) + unit,
-                 format_ms(ms["torch"]) + unit if "torch" in ms else DASH]
-        for setting in results["settings"]:
-            same_row = find_row(setting, row["row"])
-            ratio = same_row.get("ratio_to_torch") if same_row else None
-            text = DASH if ratio is None else f"{ratio:.2f}×"
-            cells.append(f"**{text}**" if ratio is not None and ratio > ratio_target(row) else text)
+        cells = [row["label"], row["shape"], format_ms(ms["tinygraph"]) + unit]
+        if compiled:
+            cells.append(format_ms(ms["compiled"]) + unit if "compiled" in ms else DASH)
+        cells.append(format_ms(ms["torch"]) + unit if "torch" in ms else DASH)
+        for key in ("ratio_to_torch", "compiled_ratio_to_torch") if compiled else ("ratio_to_torch",):
+            for setting in results["settings"]:
+                same_row = find_row(setting, row["row"])
+                ratio = same_row.get(key) if same_row else None
+                text = DASH if ratio is None else f"{ratio:.2f}×"
+                cells.append(f"**{text}**" if ratio is not None and ratio > ratio_target(row) else text)
         cells.append(f"{row['engine_overhead'] * 100:+.0f}%" if "engine_overhead" in row else DASH)
         tinygraph_mb, torch_mb = memory_cells(results, row["row"])
         cells.append(DASH if tinygraph_mb == DASH else f"{tinygraph_mb} / {torch_mb}")
@@ -168,6 +195,19 @@ def agreement_summary(results: dict) -> str:
     if first_epochs:
         parts.append(f"mean loss of the first epoch within {max(first_epochs):.1e}")
     return "step 0, same weights and data, tinygraph against PyTorch: " + "; ".join(parts)
+
+
+def compiled_summary(results: dict) -> str:
+    """Whether each compiled step gave bitwise the losses of the eager one (two replayed steps; the epoch's
+    first epoch)."""
+    checks = {short_name(row["row"]): row["agreement"]["compiled_same_losses"] for setting in results["settings"]
+              for row in setting["rows"] if "compiled_same_losses" in row["agreement"]}
+    if not checks:
+        return "tg.compile: not timed (--no-compile)"
+    differ = sorted({name for name, same in checks.items() if not same})
+    if differ:
+        return f"tg.compile: losses DIFFER from the eager step's on {', '.join(differ)}"
+    return "tg.compile: the same losses as the eager step, bit for bit, on every row"
 
 
 def ratio_verdicts(results: dict) -> list[dict]:

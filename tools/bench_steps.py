@@ -1,11 +1,14 @@
 """The config rows of tools/bench.py: one training step written three ways from the same weights and data.
 
-TinygraphStep is what a tinygraph user writes; NumpyStep calls the same registered op rules by
-hand with no graph or engine (their difference is the engine's overhead); TorchStep is what a
-PyTorch user writes. The network is the derivation's: Conv(W, b) → ReLU → MaxPool 2×2 → Flatten
-→ Linear(U, c) → mean softmax cross-entropy, float32, then an SGD update.
+TinygraphStep is what a tinygraph user writes (and TinygraphCompiledStep the same step under
+tg.compile); NumpyStep calls the same registered op rules by hand with no graph or engine (their
+difference is the engine's overhead); TorchStep is what a PyTorch user writes. The network is the
+derivation's: Conv(W, b) → ReLU → MaxPool 2×2 → Flatten → Linear(U, c) → mean softmax
+cross-entropy, float32, then an SGD update.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
@@ -53,9 +56,12 @@ class TinygraphStep:
         self.y = problem["y"]
         self.params = [tg.tensor(problem[k].astype(dtype), requires_grad=True, name=k) for k in "WbUc"]
 
-    def step(self):
+    def loss(self):
         W, b, U, c = self.params
-        loss = tg.softmax_xent(tg.maxpool(tg.conv2d(self.X, W, b).relu(), 2).flatten(1) @ U + c, self.y)
+        return tg.softmax_xent(tg.maxpool(tg.conv2d(self.X, W, b).relu(), 2).flatten(1) @ U + c, self.y)
+
+    def step(self):
+        loss = self.loss()
         loss.backward()
         for p in self.params:
             p.data -= LR * p.grad.data
@@ -63,13 +69,48 @@ class TinygraphStep:
         return loss
 
     def loss_and_grads(self):
-        W, b, U, c = self.params
-        loss = tg.softmax_xent(tg.maxpool(tg.conv2d(self.X, W, b).relu(), 2).flatten(1) @ U + c, self.y)
+        loss = self.loss()
         loss.backward()
         grads = [p.grad.data for p in self.params]
         for p in self.params:
             p.grad = None
         return float(loss.data), grads
+
+
+class TinygraphCompiledStep(TinygraphStep):
+    """TinygraphStep under tg.compile. A compiled step may not write `.data`, so optim.SGD makes the
+    same update (θ ← θ − lr·∇, the same float32 arithmetic); recorded when built, then replayed."""
+
+    name = "compiled"
+
+    def __init__(self, problem, dtype=np.float32):
+        super().__init__(problem, dtype)
+        self.optimizer = tg.optim.SGD(self.params, lr=LR)
+        self.step = compiled(self.sgd_step)
+
+    def sgd_step(self):
+        self.optimizer.zero_grad()
+        loss = self.loss()
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+
+def compiled(step: Callable):
+    """`step` under tg.compile with its recording call made now, so every later call is a replay."""
+    compiled_step = tg.compile(step)
+    compiled_step()
+    if not compiled_step.schedules:
+        raise RuntimeError(f"tools/bench.py: tg.compile could not record {compiled_step.name} ({compiled_step!r}); "
+                           "run with --no-compile")
+    return compiled_step
+
+
+def same_losses(eager, compiled_runner, steps: int = 2) -> bool:
+    """Whether the compiled runner's next `steps` losses are bitwise the eager runner's. The compiled
+    one took its first step (the recording) when built, so the eager one takes it first."""
+    eager.step()
+    return all(np.array_equal(eager.step().data, compiled_runner.step().data) for _ in range(steps))
 
 
 class NumpyStep:
@@ -150,8 +191,9 @@ class TorchStep:
         return float(loss.detach()), [W, b, Ut.T, c]
 
 
-def frameworks(use_torch: bool) -> list[type]:
-    return [TinygraphStep, NumpyStep] + ([TorchStep] if use_torch else [])
+def frameworks(use_torch: bool, use_compile: bool = True) -> list[type]:
+    compiled_steps = [TinygraphCompiledStep] if use_compile else []
+    return [TinygraphStep, *compiled_steps, NumpyStep] + ([TorchStep] if use_torch else [])
 
 
 def check_agreement(problem, use_torch: bool) -> dict:
@@ -161,7 +203,7 @@ def check_agreement(problem, use_torch: bool) -> dict:
     result = {"loss": reference_loss,
               "float64_loss_diff": abs(reference_loss - loss64),
               "float64_grad_rel_diff": max_relative_difference(reference_grads, grads64)}
-    for cls in frameworks(use_torch)[1:]:
+    for cls in frameworks(use_torch, use_compile=False)[1:]:
         loss, grads = cls(problem).loss_and_grads()
         result[f"{cls.name}_loss_diff"] = abs(float(loss) - reference_loss)
         result[f"{cls.name}_grad_rel_diff"] = max_relative_difference(reference_grads, grads)

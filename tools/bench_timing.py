@@ -22,9 +22,11 @@ import time
 import numpy as np
 
 import tinygraph as tg
-from bench_models import TinygraphEpoch, TinygraphModelStep, TorchEpoch, TorchModelStep, epoch_runners, model_steps
+from bench_models import (TinygraphCompiledEpoch, TinygraphCompiledModelStep, TinygraphEpoch, TinygraphModelStep,
+                          TorchEpoch, TorchModelStep, epoch_runners, model_steps)
 from bench_rows import BLOCK_SECONDS, CONFIGS, HANDOVER_PAUSE, MODEL_ROWS, describe, thread_setting_name, with_batch
-from bench_steps import check_agreement, frameworks, limit_threads, make_problem, torch
+from bench_steps import (TinygraphCompiledStep, TinygraphStep, check_agreement, frameworks, limit_threads, make_problem,
+                         same_losses, torch)
 
 SCALING_NS = (32, 64, 128, 256, 512)
 SECONDS_PER_MEDIAN = 0.3     # a fast row takes more steps, so its median rests on about this much time
@@ -81,10 +83,11 @@ def build_runner(kind: str, row: str, framework: str):
     if kind == "config":
         return {cls.name: cls for cls in frameworks(True)}[framework](make_problem(CONFIGS[row]))
     if kind == "model":
-        return {"tinygraph": TinygraphModelStep, "torch": TorchModelStep}[framework](row)
+        return {"tinygraph": TinygraphModelStep, "compiled": TinygraphCompiledModelStep,
+                "torch": TorchModelStep}[framework](row)
     if kind == "scaling":
         return {cls.name: cls for cls in frameworks(True)}[framework](make_problem(with_batch(CONFIGS["B"], int(row))))
-    return {"tinygraph": TinygraphEpoch, "torch": TorchEpoch}[framework]()
+    return {"tinygraph": TinygraphEpoch, "compiled": TinygraphCompiledEpoch, "torch": TorchEpoch}[framework]()
 
 
 def time_interleaved(kind: str, row: str, names: list[str], args, steps: int | None, warmup: int,
@@ -130,6 +133,8 @@ def summarize(times: dict[str, list[float]]) -> dict:
     row = {"steps": len(times["tinygraph"]), "median_ms": {name: value * 1e3 for name, value in medians.items()}}
     if "torch" in medians:
         row["ratio_to_torch"] = medians["tinygraph"] / medians["torch"]
+    if "compiled" in medians and "torch" in medians:
+        row["compiled_ratio_to_torch"] = medians["compiled"] / medians["torch"]
     if "numpy" in medians:
         row["engine_overhead"] = medians["tinygraph"] / medians["numpy"] - 1
     return row
@@ -138,8 +143,10 @@ def summarize(times: dict[str, list[float]]) -> dict:
 def run_config(name: str, args, use_torch: bool) -> dict:
     problem = make_problem(CONFIGS[name])
     agreement = check_agreement(problem, use_torch)
-    times = time_interleaved("config", name, [cls.name for cls in frameworks(use_torch)], args, args.steps,
-                             args.warmup, args.block)
+    if args.compile:
+        agreement["compiled_same_losses"] = same_losses(TinygraphStep(problem), TinygraphCompiledStep(problem))
+    times = time_interleaved("config", name, [cls.name for cls in frameworks(use_torch, args.compile)], args,
+                             args.steps, args.warmup, args.block)
     label, shape = describe(name)
     row = {"row": name, "kind": "config", "label": label, "shape": shape, **summarize(times), "agreement": agreement}
     if "ratio_to_torch" in row:
@@ -153,8 +160,10 @@ def run_model(name: str, args, use_torch: bool) -> dict:
     if use_torch:
         first_losses = [runner.first_loss() for runner in model_steps(name, use_torch)]
         agreement = {"loss": first_losses[0], "torch_loss_diff": abs(first_losses[0] - first_losses[1])}
-    times = time_interleaved("model", name, ["tinygraph"] + (["torch"] if use_torch else []), args,
-                             args.steps, args.warmup, args.block)
+    if args.compile:
+        agreement["compiled_same_losses"] = same_losses(TinygraphModelStep(name), TinygraphCompiledModelStep(name))
+    names = ["tinygraph"] + (["compiled"] if args.compile else []) + (["torch"] if use_torch else [])
+    times = time_interleaved("model", name, names, args, args.steps, args.warmup, args.block)
     return {"row": name, "kind": "model", "label": label, "shape": shape, **summarize(times), "agreement": agreement}
 
 
@@ -170,8 +179,15 @@ def run_epoch(args, use_torch: bool) -> dict:
         for runner in runners:
             runner.step()
         agreement["first_epoch_loss_diff"] = abs(runners[0].losses[0] - runners[1].losses[0])
-    # Whole epochs take turns one at a time; the first epoch of each is its warm-up.
-    times = time_interleaved("epoch", "epoch", [runner.name for runner in runners], args, args.epochs, 1, 1)
+    names = [runner.name for runner in runners]
+    if args.compile:                            # all but the first and the last of an epoch's steps are replays
+        eager, compiled = TinygraphEpoch(), TinygraphCompiledEpoch()
+        eager.step()
+        compiled.step()
+        agreement["compiled_same_losses"] = eager.losses == compiled.losses
+        names.insert(1, "compiled")
+    # Whole epochs take turns one at a time; the first epoch of each is its warm-up (the compiled one's recording).
+    times = time_interleaved("epoch", "epoch", names, args, args.epochs, 1, 1)
     row = {"row": "epoch", "kind": "epoch", "label": label, "shape": shape, **summarize(times), "agreement": agreement}
     row["epochs"] = row.pop("steps")
     return row
@@ -181,7 +197,7 @@ def run_scaling(args, use_torch: bool) -> list[dict]:
     """Config B at growing N: time per sample should stay about constant."""
     rows = []
     for n in SCALING_NS:
-        times = time_interleaved("scaling", str(n), [cls.name for cls in frameworks(use_torch)], args,
+        times = time_interleaved("scaling", str(n), [cls.name for cls in frameworks(use_torch, args.compile)], args,
                                  args.steps or 30, args.warmup, args.block)
         rows.append({"N": n, "median_ms": {k: statistics.median(v) * 1e3 for k, v in times.items()}})
     for name in rows[0]["median_ms"]:
@@ -229,6 +245,8 @@ def progress(setting: str, row: dict) -> None:
     """One line per finished row, so a long run shows where it is."""
     times = ", ".join(f"{name} {ms:.3f} ms" for name, ms in row["median_ms"].items())
     ratio = f" ({row['ratio_to_torch']:.2f}× torch)" if "ratio_to_torch" in row else ""
+    if "compiled_ratio_to_torch" in row:
+        ratio += f" (compiled {row['compiled_ratio_to_torch']:.2f}× torch)"
     print(f"  [{setting}] {row['label']} {row['shape']}: {times}{ratio}", flush=True)
 
 
@@ -247,6 +265,7 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--scaling", action="store_true")
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--no-compile", dest="compile", action="store_false")
     parser.add_argument("--keep-freed-memory", action="store_true")
     args = parser.parse_args(argv)
     limiter = limit_threads(args.threads) if args.threads else None    # noqa: F841 (kept alive for the run)
@@ -256,7 +275,7 @@ def main(argv=None) -> None:
         return
     use_torch = torch is not None and not args.no_torch
     setting = thread_setting_name(args.threads)
-    env = {**environment(), "keep_freed_memory": kept, "torch_used": use_torch}
+    env = {**environment(), "keep_freed_memory": kept, "torch_used": use_torch, "compile_used": args.compile}
     rows = []
     for name in filter(None, args.configs.split(",")):
         rows.append(run_config(name, args, use_torch))

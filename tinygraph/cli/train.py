@@ -4,10 +4,13 @@
     tinygraph-train --model mlp --epochs 20 --out out/mlp.npz --plot out/mlp.png
     tinygraph-train --resume out/mlp.npz --epochs 5    # 5 more epochs of the same run
     tinygraph-train --model lenet5                     # LeNet-5 on the digits brought to 32×32
+    tinygraph-train --compile                          # each batch's step replayed by tg.compile
     mpiexec -n 4 tinygraph-train                       # the same run on 4 processes (tinygraph[dist])
 
 The same seed gives the same numbers: the model is initialised from `--seed`, and epoch e is
 shuffled by a permutation drawn from (seed, e), so a resumed run continues exactly where it stopped.
+With --compile the per-batch step (forward, backward, optimizer update) is recorded once by
+tg.compile and replayed after, with the same numbers bit for bit; evaluation stays eager.
 Training stops with one line and a non-zero exit when the loss stops being finite, and a
 checkpoint is only ever replaced by finite weights.
 
@@ -50,6 +53,8 @@ DIGITS_MARGIN = {"lenet5": 6}
 RUN_SETTINGS = ("model", "dataset", "data_dir", "batch_size", "lr", "optimizer", "seed")
 CHECKPOINT_KEYS = ("model", "optimizer", "epoch", "model_name", "model_config", "settings", "history")
 HISTORY_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
+COMPILE_DISTRIBUTED = ("--compile does not work with several processes: DistributedDataParallel averages the "
+                       "gradients in hooks, which a compiled step does not replay")
 
 
 class Diverged(CommandError):
@@ -100,7 +105,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "ratio and dead ReLUs per epoch here, flagging vanishing/exploding layers (needs tinygraph[tools])")
     parser.add_argument("--distributed", action="store_true", help="average gradients over the processes of "
                         "`mpiexec -n P` (needs tinygraph[dist]); on by itself when P > 1")
+    parser.add_argument("--compile", action="store_true", help="record each batch's training step once with "
+                        "tg.compile and replay it (the same numbers, less Python per step)")
     args = parser.parse_args(argv)
+    if args.compile and args.grad_flow:
+        parser.error("--grad-flow watches every forward pass and optimizer step, which a compiled step replays "
+                     "without; drop --compile or --grad-flow")
+    if args.compile and args.distributed:
+        parser.error(COMPILE_DISTRIBUTED)
     if args.epochs is not None and args.epochs < 0:
         parser.error(f"--epochs must be >= 0, got {args.epochs}")
     if args.batch_size is not None and args.batch_size < 1:
@@ -193,34 +205,47 @@ def shards(batches, processes: Processes):
             yield xb[processes.rank::processes.size], yb[processes.rank::processes.size], len(xb)
 
 
+def train_step(model, optimizer, images: tg.Tensor, labels: np.ndarray, scale: float = 1.0):
+    """One update on a batch; returns (loss, logits), the loss before `scale` (which multiplies the
+    loss that is differentiated). --compile runs this through tg.compile, so it reads no values."""
+    optimizer.zero_grad()
+    logits = model(images)
+    loss = tg.softmax_xent(logits, labels).named("L")
+    (loss if scale == 1.0 else loss * scale).backward()
+    optimizer.step()
+    return loss, logits
+
+
 @one_blas_thread()
 def train_epoch(model, optimizer, split: data.Split, settings: dict[str, Any], epoch: int,
-                epochs_total: int, processes: Processes = Processes(0, 1)) -> tuple[float, float]:
-    """One pass over the training set; returns (mean loss, accuracy) of the batches as trained."""
+                epochs_total: int, processes: Processes = Processes(0, 1), step=train_step) -> tuple[float, float]:
+    """One pass over the training set; returns (mean loss, accuracy) of the batches as trained.
+
+    `step` is train_step or tg.compile(train_step) (--compile): the same numbers either way.
+    """
     model.train()                               # dropout on, BatchNorm on batch statistics
     dropouts = [module for module in model.modules() if isinstance(module, tg.nn.Dropout)]
     own = [processes.rank] if processes.size > 1 else []     # each process its own masks
     for k, dropout in enumerate(dropouts):      # masks from (seed, epoch) too: a resumed run draws the same
         dropout.rng = np.random.default_rng([settings["seed"], epoch, k] + own)
+    # (a compiled step sees the new generators: a replaced module attribute breaks its guard, and the
+    # epoch's first batch records anew)
     x, y = split.x_train, split.y_train
     steps = data.num_batches(len(x), settings["batch_size"])
     batches = shards(data.batches(x, y, settings["batch_size"], seed=settings["seed"], epoch=epoch), processes)
     bar = progress_bar(batches, steps, f"epoch {epoch + 1}/{epochs_total}") if processes.primary else None
     total_loss, correct, seen = 0.0, 0, 0
-    for step, (xb, yb, batch_size) in enumerate(bar if bar is not None else batches, 1):
-        logits = model(xb)
-        loss = tg.softmax_xent(logits, yb).named("L")
+    for number, (xb, yb, batch_size) in enumerate(bar if bar is not None else batches, 1):
+        # The average over processes of the scaled losses is the batch's mean loss. The images go in
+        # as a Tensor: a compiled step replays on its arguments, not on copies made inside it.
+        scale = len(xb) * processes.size / batch_size if processes.size > 1 else 1.0
+        loss, logits = step(model, optimizer, tg.tensor(xb), yb, scale)
         value = loss.item()
-        if processes.size > 1:                  # the average over processes of these is the batch's mean loss
-            loss = loss * (len(xb) * processes.size / batch_size)
-        if not math.isfinite(value):            # stop before a step with it touches the weights
+        if not math.isfinite(value):            # the weights it touched are never saved
             if bar is not None:
                 bar.close()
-            raise Diverged(f"the loss became {value} at step {step}/{steps} of epoch {epoch + 1} "
+            raise Diverged(f"the loss became {value} at step {number}/{steps} of epoch {epoch + 1} "
                            f"(lr {settings['lr']}); stopped without saving this epoch")
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
         total_loss += value * len(xb)
         correct += int((logits.data.argmax(axis=1) == yb).sum())
         seen += len(xb)
@@ -395,7 +420,10 @@ def train(args: argparse.Namespace, processes: Processes) -> dict[str, Any]:
                                f"{settings['model']} it describes ({type(error).__name__}: {error})") from None
         start_epoch = int(checkpoint["epoch"])
         history = {key: [float(v) for v in checkpoint["history"][key]] for key in HISTORY_KEYS}
+    if args.compile and processes.size > 1:
+        raise CommandError(COMPILE_DISTRIBUTED)
     trained = model if processes.size == 1 else distributed.DistributedDataParallel(model)
+    step = tg.compile(train_step) if args.compile else train_step     # one per run: it guards these objects
     epochs = args.epochs if args.epochs is not None else MODEL_DEFAULTS.get(settings["model"], DEFAULTS)["epochs"]
     end_epoch = start_epoch + epochs
     print(f"{settings['model']} ({model.num_parameters():,} parameters) on {settings['dataset']}: "
@@ -407,7 +435,8 @@ def train(args: argparse.Namespace, processes: Processes) -> dict[str, Any]:
     try:
         for epoch in range(start_epoch, end_epoch):
             started = time.perf_counter()
-            train_loss, train_acc = train_epoch(trained, optimizer, split, settings, epoch, end_epoch, processes)
+            train_loss, train_acc = train_epoch(trained, optimizer, split, settings, epoch, end_epoch, processes,
+                                                step)
             train_seconds += time.perf_counter() - started
             if not primary:
                 continue                        # rank 0 alone evaluates, prints and saves
@@ -445,7 +474,7 @@ def train(args: argparse.Namespace, processes: Processes) -> dict[str, Any]:
         flow.close()
         print("no epochs trained, so no gradient flow to plot", file=sys.stderr)
     return {"model": model, "optimizer": optimizer, "test_accuracy": test_acc, "test_loss": test_loss,
-            "train_seconds": train_seconds, "history": history, "settings": settings}
+            "train_seconds": train_seconds, "history": history, "settings": settings, "step": step}
 
 
 def main(argv: list[str] | None = None) -> int:

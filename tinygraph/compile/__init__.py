@@ -108,7 +108,7 @@ class CompiledStep:
 def compile(fn: Callable | None = None):
     """Record `fn` (a training step: forward, backward, optimizer update) once, replay it afterwards.
 
-    Usable as `step = tg.compile(train_step)` or as `@tg.compile`. See tinygraph/compile.py's docstring
+    Usable as `step = tg.compile(train_step)` or as `@tg.compile`. See tinygraph/compile/__init__.py's docstring
     for what is guarded and what makes a step run eagerly instead.
     """
     if fn is None:
@@ -158,7 +158,7 @@ def _why_missed(guards: tuple, key: tuple) -> str:
         if module.training is not training:
             return f"{type(module).__name__} switched to {'train' if module.training else 'eval'} mode"
         if not _same_objects(_module_state(module), state):
-            return f"{type(module).__name__} has other parameters or buffers than at recording"
+            return f"{type(module).__name__} has other attributes, parameters or buffers than at recording (replaced since)"
     for t, shape, dtype, requires_grad in tensors:
         if t.data.shape != shape or t.data.dtype != dtype or t.requires_grad is not requires_grad:
             return f"{t._label()} changed shape, dtype or requires_grad"

@@ -384,8 +384,13 @@ class Recorder:
 
 
 def _module_state(module) -> tuple:
-    """The objects a module's forward reads its parameters and buffers from (replacing one records anew)."""
-    return (*module._parameters.values(), *module._buffers.values())
+    """The objects a module's forward reads: its attributes (dropout's p and generator, batch norm's
+    momentum), parameters and buffers. Replacing any of them records anew; they are compared by identity."""
+    return (*(v for k, v in vars(module).items() if k not in _MODULE_TABLES),
+            *module._parameters.values(), *module._buffers.values())
+
+
+_MODULE_TABLES = ("_parameters", "_buffers", "_modules", "_non_persistent_buffers")
 
 
 def _constant_version():
@@ -421,6 +426,7 @@ class _Watch:
 
     def __init__(self):
         self.original = Tensor.__dict__["_wrap"]
+        self.original_init = Tensor.__dict__["__init__"]
         self.recorder: Recorder | None = None
 
     def start(self, recorder: Recorder) -> None:
@@ -440,9 +446,20 @@ class _Watch:
                     recorder.kept.append(array)
             return t
         Tensor._wrap = classmethod(_wrap)
+        original_init = self.original_init
+
+        def __init__(t, data, *args, **kwargs):
+            original_init(t, data, *args, **kwargs)
+            # tg.tensor(x) of a tensor, of an argument or of a value the step computed: a copy, made at
+            # each replay from what x holds then (of a Python value or another array: a constant)
+            if not recorder.paused and (isinstance(data, Tensor) or
+                                        (type(data) is np.ndarray and id(data) in recorder.slot_of)):
+                recorder.pure("tensor", lambda a, dtype=t.data.dtype: np.array(a, dtype=dtype, copy=True), [data], t)
+        Tensor.__init__ = __init__
 
     def stop(self) -> None:
         Tensor._wrap = self.original
+        Tensor.__init__ = self.original_init
         STATE.recorder = None
         tensor_module.value_read = tensor_module.computed = tensor_module.grad_assigned = None
         self.recorder = None

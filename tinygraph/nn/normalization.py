@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygraph import functional as F
+from tinygraph.grad_mode import STATE
 from tinygraph.nn.layers import _refuse, as_tensor
 from tinygraph.nn.module import Module, Parameter
 from tinygraph.tensor import Tensor
@@ -58,8 +59,11 @@ class _BatchNorm(Module):
                              f"got shape {x.shape}")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked += 1           # in place: the buffer stays the same array
+            _count_batch(self)
             if self.momentum is None:
+                if STATE.recorder is not None:
+                    STATE.recorder.refuse(f"{name}(momentum=None) computes its factor 1/n in Python from the "
+                                          "batch count; give a momentum to compile the step")
                 factor = 1.0 / float(self.num_batches_tracked)
         batch_stats = self.training or not self.track_running_stats
         if batch_stats and x.size // self.num_features < 2:
@@ -71,6 +75,18 @@ class _BatchNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")
+
+
+def _count_batch(module: _BatchNorm) -> None:
+    """One more batch in the running statistics (tg.compile replays the count as a whole call)."""
+    if STATE.recorder is not None:
+        STATE.recorder.around(f"{type(module).__name__}.num_batches_tracked += 1", _count_batch_now, (module,))
+    else:
+        _count_batch_now(module)
+
+
+def _count_batch_now(module: _BatchNorm) -> None:
+    module.num_batches_tracked += 1            # in place: the buffer stays the same array
 
 
 class BatchNorm1d(_BatchNorm):
