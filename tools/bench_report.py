@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from bench_rows import BLOCK_SECONDS, CONFIGS, HANDOVER_PAUSE, describe
 
-# Issue 14's targets.
-CONFIG_RATIO_TARGET = 1.0        # tinygraph ≤ 1.0 × PyTorch on every config, at every thread setting
-MODEL_RATIO_TARGET = 1.2         # ... ≤ 1.2 × on the models and the epoch
+# Issue 21's targets.
+CONFIG_RATIO_TARGET = 1.0        # eager tinygraph ≤ 1.0 × PyTorch on every config, at every thread setting
+MODEL_RATIO_TARGET = 1.0         # ... and on the models and the epoch
+COMPILED_TARGETS = {"T": 0.6, "D": 0.6, "smallcnn-64": 0.6, "lenet5-64": 0.9, "epoch": 0.9}   # tg.compile / PyTorch
+GC_TARGET = 0.10                 # the cyclic GC's share of building the 100,000-op chain
 MEMORY_RATIO_TARGET = 1.0        # peak memory ≤ 1.0 × PyTorch's ...
 MEMORY_TARGET_ROWS = ("C", "smallcnn-128")   # ... on these rows
 ENGINE_TARGET = 0.15             # tinygraph / direct NumPy − 1 ≤ 15 % ...
@@ -165,7 +167,8 @@ def markdown(results: dict) -> str:
                 same_row = find_row(setting, row["row"])
                 ratio = same_row.get(key) if same_row else None
                 text = DASH if ratio is None else f"{ratio:.2f}×"
-                cells.append(f"**{text}**" if ratio is not None and ratio > ratio_target(row) else text)
+                limit = ratio_target(row) if key == "ratio_to_torch" else COMPILED_TARGETS.get(row["row"])
+                cells.append(f"**{text}**" if ratio is not None and limit is not None and ratio > limit else text)
         cells.append(f"{row['engine_overhead'] * 100:+.0f}%" if "engine_overhead" in row else DASH)
         tinygraph_mb, torch_mb = memory_cells(results, row["row"])
         cells.append(DASH if tinygraph_mb == DASH else f"{tinygraph_mb} / {torch_mb}")
@@ -223,6 +226,28 @@ def ratio_verdicts(results: dict) -> list[dict]:
     return verdicts
 
 
+def compiled_verdicts(results: dict) -> list[dict]:
+    verdicts = []
+    for limit in sorted(set(COMPILED_TARGETS.values())):
+        for setting in results["settings"]:
+            values = {short_name(row["row"]): row["compiled_ratio_to_torch"] for row in setting["rows"]
+                      if COMPILED_TARGETS.get(row["row"]) == limit and "compiled_ratio_to_torch" in row}
+            if values:
+                verdicts.append(verdict(f"tg.compile ≤ {limit:.1f}× PyTorch, {setting['setting']}", values, limit,
+                                        "{:.2f}×"))
+    return verdicts
+
+
+def gc_verdicts(results: dict) -> list[dict]:
+    chain = results.get("chain")
+    if not chain:
+        return []
+    length = max(chain, key=int)
+    share = gc_share(chain[length]["gc_enabled"]["build_s"], chain[length]["gc_disabled"]["build_s"])
+    return [verdict(f"GC's share of building a {int(length):,}-op chain ≤ {GC_TARGET * 100:.0f}%",
+                    {"build": share}, GC_TARGET * 100, "{:.0f}%")]
+
+
 def engine_verdicts(results: dict) -> list[dict]:
     verdicts = []
     for setting in results["settings"]:
@@ -272,7 +297,7 @@ def chain_line(results: dict) -> str:
     chain = results["chain"]
     length = max(chain, key=int)
     on, off = chain[length]["gc_enabled"], chain[length]["gc_disabled"]
-    return (f"chain of {int(length):,} multiplications (no target; GC's share of each): "
+    return (f"chain of {int(length):,} multiplications (GC's share of each): "
             f"build {on['build_s']:.2f} s with GC, {off['build_s']:.2f} s with gc.disable() "
             f"(GC {gc_share(on['build_s'], off['build_s']):.0f}%); backward {on['backward_s']:.2f} s with GC, "
             f"{off['backward_s']:.2f} s without (GC {gc_share(on['backward_s'], off['backward_s']):.0f}%)")
@@ -283,11 +308,12 @@ def gc_share(with_gc: float, without_gc: float) -> float:
 
 
 def verdicts(results: dict) -> list[dict]:
-    return ratio_verdicts(results) + memory_verdicts(results) + engine_verdicts(results)
+    return (ratio_verdicts(results) + compiled_verdicts(results) + memory_verdicts(results)
+            + engine_verdicts(results) + gc_verdicts(results))
 
 
 def verdict_lines(results: dict) -> str:
-    lines = ["issue 14's targets:"]
+    lines = ["issue 21's targets:"]
     lines += [f"  {'ok  ' if v['ok'] else 'MISS'}  {v['text']}" for v in results["verdicts"]]
     lines.append(f"  info  {chain_line(results)}")
     return "\n".join(lines)
