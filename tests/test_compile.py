@@ -163,18 +163,26 @@ def test_a_broken_guard_records_anew_and_the_results_stay_eager():
     assert "requires_grad" in step.last_miss
 
 
+ARRAYS: dict = {}      # a parameter's array, taken outside the step
+
+
 @pytest.mark.parametrize("what, body, reason", [
     ("loss.item()", lambda loss, p: loss.item(), r"reads a tensor's values into Python \(item\(\)"),
     ("if loss > 1", lambda loss, p: bool(loss > 1), r"bool\(\)"),
     ("tg.randn", lambda loss, p: loss * tg.randn(()), "draws random numbers in Python"),
-    ("p.data -= ...", lambda loss, p: p.data.__isub__(0.1), "changed during the step without an op"),
+    ("p.data -= ...", lambda loss, p: p.data.__isub__(0.1), r"\.data on tensor"),
+    ("x > 0 through .data", lambda loss, p: p[p.data > 0], r"\.data on tensor"),
+    ("NumPy on an array taken before", lambda loss, p: ARRAYS[id(p)].__isub__(0.1),
+     "changed during the step without an op"),
     ("a hook", lambda loss, p: p.register_hook(lambda g: g), "hooks"),
     ("create_graph", lambda loss, p: tg.autograd.grad(loss, p, create_graph=True), "create_graph"),
 ])
 def test_what_a_schedule_cannot_replay_runs_eagerly_and_says_why(what, body, reason):
+    """Each of these, replayed, would silently differ from the eager step."""
     def run(compiled):
         tg.manual_seed(0)
         p = nn.Parameter(np.array([1.0, -2.0, 0.5]))
+        ARRAYS[id(p)] = p.data
 
         def step(x):
             loss = ((p * x) ** 2).sum()

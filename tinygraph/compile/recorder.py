@@ -129,9 +129,11 @@ class Recorder:
             self.problem = reason
         _stop_recording()
 
-    def add(self, kind: str, name: str, inputs: list, outputs: list, run: Callable, shapes=(), note: str = "") -> None:
+    def add(self, kind: str, name: str, inputs: list, outputs: list, run: Callable, shapes=(), note: str = "",
+            context=None) -> None:
         if self.problem is None:
             self.instructions.append(Instruction(kind, name, inputs, outputs, run, shapes, note))
+            self.instructions[-1].context = context
 
     def _known_value(self, t: Tensor) -> None:
         """Before a recorded write to a live tensor: its values must be those the schedule knows of."""
@@ -156,18 +158,42 @@ class Recorder:
             return
         refs = [None if a is None else self.ref(t if isinstance(t, Tensor) else a) for t, a in zip(inputs, arrays)]
         fetch = [_fetcher(r) for r in refs]
+        attrs_of, attr_slots = self._attributes(op, attrs)
         out = self._output_slot(data)
 
-        def run(vals, op=op, ctx=ctx, fetch=fetch, attrs=attrs, out=out, half=half_with_number):
-            result = run_forward(op, ctx, [f(vals) for f in fetch], attrs)
+        def run(vals, op=op, ctx=ctx, fetch=fetch, attrs_of=attrs_of, out=out, half=half_with_number):
+            result = run_forward(op, ctx, [f(vals) for f in fetch], attrs_of(vals))
             if type(result) is not np.ndarray:
                 result = np.asarray(result)
             if half and result.dtype == np.float32:
                 with np.errstate(over="ignore"):
                     result = result.astype(np.float16)
             vals[out] = result
-        self.add("forward", op.name, refs, [out], run, (data.shape, data.dtype))
-        self.instructions[-1].context = ctx
+        self.add("forward", op.name, refs + attr_slots, [out], run, (data.shape, data.dtype), context=ctx)
+
+    def _attributes(self, op, attrs: dict) -> tuple[Callable, list]:
+        """How a replay finds an op's hyperparameters: as recorded, except the arrays among them that
+        the step computed (an index from argmax), which are read from their slots at each replay.
+        Returns that function and the slots it reads."""
+        dynamic = {}
+        for name, value in attrs.items():
+            slots = _slot_paths(value, self.slot_of)
+            if slots:
+                dynamic[name] = slots
+            if isinstance(value, np.random.Generator) and not any(
+                    value is v for module, _, _ in self.modules.values() for v in vars(module).values()):
+                self.refuse(f"{op.name} draws from a generator that is no attribute of a module the step called "
+                            "(made in the step, or passed in); a replay would go on drawing from the one it "
+                            "recorded with. Give the generator to a module (nn.Dropout(rng=...))")
+        if not dynamic:
+            return (lambda vals, attrs=attrs: attrs), []
+
+        def current(vals, attrs=attrs, dynamic=dynamic):
+            fresh = dict(attrs)
+            for name, slots in dynamic.items():
+                fresh[name] = _rebuilt(fresh[name], slots, vals)
+            return fresh
+        return current, sorted(_all_slots(dynamic))
 
     def pure(self, name: str, fn: Callable, inputs: list, result: Tensor) -> None:
         """A library function computed `result` from `inputs` outside the ops (a comparison, argmax)."""
@@ -215,9 +241,7 @@ class Recorder:
                 vals[s] = grads[i]
             if release:
                 ctx.release()
-        self.add("backward", op.name, refs, outs, run, note="δ of each input")
-        if self.instructions:
-            self.instructions[-1].context = ctx
+        self.add("backward", op.name, refs, outs, run, note="δ of each input", context=ctx)
 
     def _keep_any(self, value) -> int:
         slot = self.slots
@@ -393,6 +417,33 @@ def _module_state(module) -> tuple:
 _MODULE_TABLES = ("_parameters", "_buffers", "_modules", "_non_persistent_buffers")
 
 
+def _slot_paths(value, slot_of: dict):
+    """Where the arrays the schedule made lie inside a hyperparameter (an array, or a tuple or list of
+    them and other values): {position: slot}, or a slot for the value itself, or None for none."""
+    if type(value) is np.ndarray:
+        return slot_of.get(id(value))
+    if isinstance(value, (tuple, list)):
+        found = {i: _slot_paths(v, slot_of) for i, v in enumerate(value)}
+        found = {i: s for i, s in found.items() if s is not None}
+        return found or None
+    return None
+
+
+def _all_slots(paths) -> set:
+    if type(paths) is int:
+        return {paths}
+    return set().union(*(_all_slots(p) for p in paths.values()))
+
+
+def _rebuilt(value, slots, vals):
+    if type(slots) is int:
+        return vals[slots]
+    items = list(value)
+    for i, inner in slots.items():
+        items[i] = _rebuilt(items[i], inner, vals)
+    return type(value)(items)
+
+
 def _constant_version():
     from tinygraph.op import _CONSTANT_VERSION
     return _CONSTANT_VERSION
@@ -420,13 +471,17 @@ def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
 class _Watch:
     """Installs a Recorder where the library tells it what runs, and takes it out again.
 
-    Besides STATE.recorder and tensor.py's hooks, Tensor._wrap is replaced while recording, to note
-    tensors made by library code outside the ops: the factories' are constants a replay may keep,
-    anything else (found unknown if an op uses it) makes the step run eagerly."""
+    Besides STATE.recorder and tensor.py's hooks, three of Tensor's attributes are replaced while
+    recording (and only then, so eager mode pays nothing): `_wrap`, to note tensors made by library
+    code outside the ops (the factories' are constants a replay may keep; anything else, found
+    unknown if an op uses it, makes the step run eagerly); `__init__`, so that tg.tensor(x) of a
+    value of the step is made again at each replay; and `data`, so that Python reading a tensor's
+    array outside tinygraph (`x.data > 0`) is seen."""
 
     def __init__(self):
         self.original = Tensor.__dict__["_wrap"]
         self.original_init = Tensor.__dict__["__init__"]
+        self.original_data = Tensor.__dict__["data"]      # the slot's own descriptor
         self.recorder: Recorder | None = None
 
     def start(self, recorder: Recorder) -> None:
@@ -456,8 +511,21 @@ class _Watch:
                                         (type(data) is np.ndarray and id(data) in recorder.slot_of)):
                 recorder.pure("tensor", lambda a, dtype=t.data.dtype: np.array(a, dtype=dtype, copy=True), [data], t)
         Tensor.__init__ = __init__
+        slot = self.original_data
+
+        def read_data(t):
+            # `.data` read by code outside tinygraph (the step, the user's own module): values that
+            # leave the graph for Python, which a replay would not read again
+            value = slot.__get__(t, Tensor)
+            if not recorder.paused:
+                module = sys._getframe(1).f_globals.get("__name__", "")
+                if not module.startswith("tinygraph") or module in _COMPUTE_IN_PYTHON:
+                    recorder.read(t, ".data" if not module.startswith("tinygraph") else f".data, read by {module}")
+            return value
+        Tensor.data = property(read_data, slot.__set__, doc=slot.__doc__)
 
     def stop(self) -> None:
+        Tensor.data = self.original_data
         Tensor._wrap = self.original
         Tensor.__init__ = self.original_init
         STATE.recorder = None
@@ -473,6 +541,9 @@ def _stop_recording() -> None:
 
 
 # Modules whose Tensor._wrap calls make either op outputs (slots) or constants a replay may keep.
+# Library modules that compute some results in Python from a tensor's values (integer casts, masks of
+# the smooth losses, max_pool's indices): a step that runs such a path runs eagerly.
+_COMPUTE_IN_PYTHON = {"tinygraph.functional", "tinygraph.tensor_api"}
 _TRUSTED_MAKERS = {"tinygraph.op", "tinygraph.engine", "tinygraph.recorded_backward", "tinygraph.factories",
                    "tinygraph.tensor", "tinygraph.compile.recorder", "tinygraph.compile.schedule",
                    "tinygraph.ops._in_place"}
