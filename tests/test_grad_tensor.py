@@ -130,3 +130,20 @@ def test_norm_is_twice_differentiable_and_refuses_what_pytorch_refuses():
         tg.tensor([1, 2]).norm()
     with pytest.raises(tg.OpError, match="p must be"):
         x.norm(p=-1)
+
+
+def test_numpy_functions_work_on_a_grad_and_operators_stay_recorded():
+    p, q = _both()
+    (p * p).sum().backward()
+    (q * q).sum().backward()
+    assert type(np.abs(p.grad)) is np.ndarray and np.array_equal(np.abs(p.grad), np.abs(q.grad.numpy()))
+    assert np.isfinite(p.grad).all() and np.max(np.abs(p.grad - q.grad.numpy())) == 0
+    weights = p.data                              # the parameter's own array, updated by NumPy in place
+    weights -= 0.1 * p.grad
+    assert p.data is weights and type(p.data) is np.ndarray
+    np.testing.assert_allclose(p.data, [0.8, -1.6, 2.4])
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = np.array([3.0, 4.0]) * x                  # NumPy on the left: still the tensor's recorded op
+    assert y.grad_fn is not None and y.grad_fn.op.name == "mul"
+    with pytest.raises(TypeError, match=r"np.exp: tensor of shape \(2,\) requires grad.*x.exp\(\)|t.exp\(\)"):
+        np.exp(x)

@@ -44,8 +44,27 @@ class Tensor:
 
     __slots__ = ("data", "_grad", "requires_grad", "_name", "_node", "_retain_grad", "_version_counter",
                  "_base", "_hooks", "__weakref__")
-    # Make NumPy hand `ndarray + Tensor` back to Tensor.__radd__ instead of looping over elements.
-    __array_ufunc__ = None
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy meeting a tensor. An operator (`ndarray + t`, `2.0 * t`, `arr < t`) is the tensor's own,
+        recorded like `t + ndarray`. Any other ufunc (`np.abs(p.grad)`, `np.isfinite(t)`, `arr -= t`)
+        works on the arrays and gives an array, as it would on `t.numpy()`; on a tensor that requires
+        grad it is refused, since its result would silently leave the graph (as in PyTorch)."""
+        if method == "__call__" and not kwargs and len(inputs) == 2 and ufunc in _OPERATORS:
+            a, b = inputs
+            forward, reflected = _OPERATORS[ufunc]
+            return getattr(a, forward)(b) if isinstance(a, Tensor) else getattr(b, reflected)(a)
+        tensors = [x for x in inputs + tuple(kwargs.get("out", ())) if isinstance(x, Tensor)]
+        for t in tensors:
+            if t.requires_grad:
+                raise TypeError(f"np.{ufunc.__name__}: {t._label()} requires grad, and NumPy's result would not "
+                                f"be recorded; use the tensor's own op (for example t.{ufunc.__name__}() or "
+                                f"tg.{ufunc.__name__}(t) where it exists), or np.{ufunc.__name__}(t.detach().numpy())")
+            if value_read is not None:
+                value_read(t, f"np.{ufunc.__name__}")
+        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        if "out" in kwargs:
+            kwargs["out"] = tuple(o.data if isinstance(o, Tensor) else o for o in kwargs["out"])
+        return getattr(ufunc, method)(*arrays, **kwargs)
     # A tensor always has its values; the record a Node keeps of a tensor that is gone may not.
     values_available = True
 
@@ -367,6 +386,18 @@ class Tensor:
             self._node = node
             self.requires_grad = True
         self._version_counter[0] += 1
+
+
+# The ufuncs behind Python's operators: (the tensor's method when it is on the left, ... on the right).
+_OPERATORS = {
+    np.add: ("__add__", "__radd__"), np.subtract: ("__sub__", "__rsub__"),
+    np.multiply: ("__mul__", "__rmul__"), np.true_divide: ("__truediv__", "__rtruediv__"),
+    np.power: ("__pow__", "__rpow__"), np.matmul: ("__matmul__", "__rmatmul__"),
+    np.floor_divide: ("__floordiv__", "__rfloordiv__"), np.remainder: ("__mod__", "__rmod__"),
+    np.less: ("__lt__", "__gt__"), np.less_equal: ("__le__", "__ge__"),
+    np.greater: ("__gt__", "__lt__"), np.greater_equal: ("__ge__", "__le__"),
+    np.equal: ("__eq__", "__eq__"), np.not_equal: ("__ne__", "__ne__"),
+}
 
 
 class RemovableHandle:
