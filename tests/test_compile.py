@@ -41,6 +41,16 @@ def _train(make_model, optimizer, compiled, batches, step_body=None):
     return [p.data.copy() for p in model.parameters()], returned, step
 
 
+def _plain_step(model, opt):
+    def step(x, y):
+        opt.zero_grad()
+        loss = model.loss(x, y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 def _assert_same(eager, compiled):
     (w_eager, r_eager, _), (w_compiled, r_compiled, step) = eager, compiled
     for a, b in zip(w_eager, w_compiled):
@@ -70,16 +80,7 @@ def test_a_replay_builds_no_graph(monkeypatch):
     batches = _batches(3)
     tg.manual_seed(0)
     model = TwoLayerCNN(image_size=8)
-    opt = tg.optim.SGD(model.parameters(), lr=0.1)
-
-    @tg.compile
-    def step(x, y):
-        opt.zero_grad()
-        loss = model.loss(x, y)
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = tg.compile(_plain_step(model, tg.optim.SGD(model.parameters(), lr=0.1)))
     step(*batches[0])
     made = []
     original = Node.__init__
@@ -131,20 +132,10 @@ def test_clipping_and_accumulating_without_zero_grad_replay():
 
 def test_a_broken_guard_records_anew_and_the_results_stay_eager():
     """Batch size, train/eval mode and a frozen parameter each change what the step does."""
-    def body(model, opt):
-        def step(x, y):
-            opt.zero_grad()
-            loss = model.loss(x, y)
-            loss.backward()
-            opt.step()
-            return loss
-        return step
-
     def run(compiled):
         tg.manual_seed(0)
         model = SmallCNN(image_size=8)
-        opt = tg.optim.SGD(model.parameters(), lr=0.1)
-        step = body(model, opt)
+        step = _plain_step(model, tg.optim.SGD(model.parameters(), lr=0.1))
         step = tg.compile(step) if compiled else step
         losses = []
         for i, (x, y) in enumerate(_batches(3, batch=8) + _batches(2, batch=5, seed=2) + _batches(2, seed=3)):
