@@ -308,3 +308,11 @@ def test_batch_norm_counts_its_batches_at_every_replay(momentum):
         assert step.schedules == [] and "momentum=None" in str(caught[0].message)
     else:
         assert step.schedule.replays == 3 and not caught
+
+
+def test_one_tensor_passed_twice_then_two_tensors_records_anew():
+    step = tg.compile(lambda a, b: (a * 2 + b * 3).sum())
+    x, y = tg.tensor([1.0, 2.0]), tg.tensor([10.0, 20.0])
+    assert float(step(x, x).data) == 15.0
+    assert float(step(x, y).data) == 96.0 and step.records == 2 and "twice" in step.last_miss
+    assert float(step(y, x).data) == 69.0 and step.schedule.replays == 1

@@ -53,7 +53,7 @@ class CompiledStep:
     def __call__(self, *args, **kwargs):
         flat: list = []
         _flatten((args, kwargs), flat)
-        key = (STATE.grad_enabled, tuple(_guard_of(v) for v in flat))
+        key = (STATE.grad_enabled, tuple(_guard_of(v) for v in flat), _aliases(flat))
         if key in self.eager_keys or STATE.recorder is not None:
             self.eager_calls += 1
             return self.fn(*args, **kwargs)
@@ -144,6 +144,19 @@ def _same_objects(a: tuple, b: tuple) -> bool:
     return len(a) == len(b) and all(x is y for x, y in zip(a, b))
 
 
+def _aliases(flat: list) -> tuple:
+    """For each tensor or array argument passed twice (step(x, x)), the position it was first passed at:
+    a schedule recorded with one object in two places reads both from one slot."""
+    seen: dict[int, int] = {}
+    found = []
+    for position, value in enumerate(flat):
+        if hasattr(value, "shape"):
+            first = seen.setdefault(id(value), position)
+            if first != position:
+                found.append((position, first))
+    return tuple(found)
+
+
 def _why_missed(guards: tuple, key: tuple) -> str:
     old_key = guards[0]
     if old_key[0] != key[0]:
@@ -153,6 +166,8 @@ def _why_missed(guards: tuple, key: tuple) -> str:
             return f"argument {i}: {a} -> {b}"
     if len(old_key[1]) != len(key[1]):
         return "a different number of arguments"
+    if old_key[2] != key[2]:
+        return "an argument passed twice then, not now (or the other way round)"
     modules, tensors = guards[1]
     for module, training, state in modules:
         if module.training is not training:
