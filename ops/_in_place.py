@@ -39,6 +39,7 @@ def update_in_place(x: Tensor, symbol: str, new_value: Callable[..., Tensor], *o
         else:                                   # tg.compile is recording: it writes, now and at each replay
             STATE.recorder.write(x, new.data, _write, symbol)
         x._bump_version()
+        _tangent_follows(new, x)
         return x
     if STATE.recorder is not None:
         STATE.recorder.refuse(f"'{symbol}' updates {x._label()} in place while recording its gradient; "
@@ -46,7 +47,7 @@ def update_in_place(x: Tensor, symbol: str, new_value: Callable[..., Tensor], *o
     _check_recordable(x, symbol)
     new = _same_kind(x, new_value(_snapshot(x), *operands), symbol)
     if x._base is None:
-        x._take_result(new)
+        _take_result(x, new)
     else:
         _update_through_view(x, new)
     return x
@@ -66,7 +67,19 @@ def _snapshot(x: Tensor) -> Tensor:
     """The old value as a tensor of its own: a copy (the op's rule may save it), with x's creator."""
     old = Tensor._wrap(x.data.copy())
     old._node, old.requires_grad, old._name = x._node, x.requires_grad, x._name
+    _tangent_follows(x, old)
     return old
+
+
+def _take_result(x: Tensor, result: Tensor) -> None:
+    x._take_result(result)
+    _tangent_follows(result, x)
+
+
+def _tangent_follows(source: Tensor, target: Tensor) -> None:
+    """In forward mode (forward_ad), `target` now holds `source`'s values: its tangent too."""
+    if STATE.dual is not None:
+        STATE.dual.follow(source, target)
 
 
 def _same_kind(x: Tensor, new: Tensor, symbol: str) -> Tensor:
@@ -101,8 +114,8 @@ def _update_through_view(view: Tensor, new: Tensor) -> None:
     positions = memory_positions(view.data, base.data)
     flat_old = _snapshot(base).reshape(-1)
     flat_new = apply(SetItem, flat_old, new.reshape(-1), index=positions.reshape(-1))
-    base._take_result(flat_new.reshape(*base.shape))
-    view._take_result(base.reshape(-1)[positions])
+    _take_result(base, flat_new.reshape(*base.shape))
+    _take_result(view, base.reshape(-1)[positions])
 
 
 def memory_positions(view: np.ndarray, base: np.ndarray) -> np.ndarray:

@@ -15,6 +15,11 @@ class Abs(Op):
         return np.abs(x)
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = sign(x) ⊙ ṫ_x (0 at x = 0, as backward)."""
+        return tangents[0] * np.sign(inputs[0])
+
+    @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         sign_x = (x > 0).astype(x.dtype) - (x < 0)      # not np.sign: NumPy's sign(NaN) is NaN, PyTorch's 0

@@ -18,6 +18,12 @@ class Acos(Op):
             return np.arccos(x)
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = −ṫ_x / √(1 − x²)."""
+        t, x = tangents[0], inputs[0]
+        return -t / np.sqrt(1 - x * x)
+
+    @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -4,6 +4,7 @@ import numpy as np
 from tinygraph.op import Op
 from tinygraph.ops._indexing import added_at, as_pytorch_reads_it, copied
 from tinygraph.registry import register_op
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 @register_op("add_at", forward="{out} = 0, then {out}[i] += {g} (repeats add up)", backward="δ{g} = δ{out}[i]")
@@ -24,6 +25,8 @@ class AddAt(Op):
             shapes.append(probe.shape)
             probe = probe[step]
         return added_at(g, steps, shapes)
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

@@ -17,6 +17,12 @@ class Atan(Op):
         return np.arctan(x)
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = ṫ_x / (1 + x²)."""
+        t, x = tangents[0], inputs[0]
+        return t / (1 + x * x)
+
+    @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         return (grad_out / (1 + x * x),)

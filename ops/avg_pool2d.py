@@ -9,6 +9,7 @@ from tinygraph.ops.conv_transpose2d import ConvTranspose2d
 from tinygraph.ops.pad import Pad
 from tinygraph.parallel import Split, gradient_array
 from tinygraph.registry import register_op
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 @register_op("avg_pool2d", forward="{out} = Σ over each window of {x} / window size",
@@ -34,6 +35,8 @@ class AvgPool2d(Op):
         ctx.padded_shape, ctx.stride, ctx.padding = padded, stride, padding
         ctx.save_for_backward(D)
         return (sums / D).astype(x.dtype, copy=False)
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

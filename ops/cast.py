@@ -3,6 +3,7 @@ import numpy as np
 
 from tinygraph.op import Op, apply
 from tinygraph.registry import register_op
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 @register_op("cast", forward="{out} = {x} as dtype", backward="δ{x} = δ{out} as the dtype of {x}")
@@ -13,6 +14,8 @@ class Cast(Op):
     def forward(ctx, x: np.ndarray, *, dtype) -> np.ndarray:
         ctx.input_dtype = x.dtype
         return x.astype(dtype)
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

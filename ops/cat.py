@@ -9,6 +9,7 @@ from tinygraph.ops._axes import one_axis
 from tinygraph.ops.reshape import Reshape
 from tinygraph.registry import FUNCTIONS, register_op
 from tinygraph.tensor import Tensor
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 @register_op("cat", forward="{out} = [{a}, {b}] along dim",
@@ -27,6 +28,8 @@ class Cat(Op):
                           f"dim {dim}: every other dim must match")
         ctx.axis, ctx.split = axis, a.shape[axis]
         return np.concatenate([a, b], axis=axis)
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

@@ -33,6 +33,12 @@ class Clamp(Op):
         return out
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_x where x is inside the bounds (as backward selects), exactly 0 outside."""
+        (inside,) = ctx.saved
+        return np.where(inside, tangents[0], tangents[0].dtype.type(0))
+
+    @staticmethod
     def backward(ctx, grad_out):
         (inside,) = ctx.saved
         return (np.where(inside, grad_out, grad_out.dtype.type(0)),)      # selected: inf/NaN outside stays out

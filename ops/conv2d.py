@@ -2,7 +2,7 @@
 import numpy as np
 
 from tinygraph.errors import OpError
-from tinygraph.op import Op, apply
+from tinygraph.op import Context, Op, apply
 from tinygraph.ops._conv_layouts import LAYOUTS
 from tinygraph.ops._im2col import window_layout
 from tinygraph.ops._windows import output_size, pair
@@ -49,6 +49,18 @@ class Conv2d(Op):
         ctx.x_shape, ctx.w_shape, ctx.layout = x.shape, w.shape, layout
         ctx.stride, ctx.padding, ctx.dilation, ctx.groups = stride, padding, dilation, G
         return Z
+
+    @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: conv2d is linear in x and in W apart: ṫ_Z = ṫ_X ⋆ W + X ⋆ ṫ_W + ṫ_b."""
+        (tx, tw, tb), (x, w, _) = tangents, inputs
+        total = 0
+        for a, b in ((tx, w), (x, tw)):
+            if a is not None and b is not None:
+                total = total + Conv2d.forward(Context((False, False, False)), a, b, None, **attrs)
+        if tb is not None:
+            total = total + tb.reshape(1, -1, 1, 1)
+        return total
 
     @staticmethod
     def backward(ctx, grad_out):

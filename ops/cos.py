@@ -17,6 +17,11 @@ class Cos(Op):
         return np.cos(x)
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = −sin x ⊙ ṫ_x."""
+        return -tangents[0] * np.sin(inputs[0])
+
+    @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         return (-grad_out * np.sin(x),)

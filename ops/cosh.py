@@ -18,6 +18,12 @@ class Cosh(Op):
             return np.cosh(x)
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = sinh x ⊙ ṫ_x."""
+        t, x = tangents[0], inputs[0]
+        return t * np.sinh(x)
+
+    @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         with np.errstate(over="ignore"):

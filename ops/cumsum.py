@@ -4,6 +4,7 @@ import numpy as np
 from tinygraph.op import Op
 from tinygraph.ops._axes import one_axis
 from tinygraph.registry import register_op
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 @register_op("cumsum", forward="{out}_k = Σ_(i ≤ k) {x}_i", backward="δ{x}_i = Σ_(k ≥ i) δ{out}_k")
@@ -19,6 +20,8 @@ class Cumsum(Op):
         if x.ndim == 0:
             return x.astype(np.int64) if x.dtype.kind in "biu" else x.copy()
         return np.cumsum(x, axis=ctx.axis, dtype=np.int64 if x.dtype.kind in "biu" else x.dtype)
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

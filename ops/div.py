@@ -17,6 +17,12 @@ class Div(Op):
         return a / b
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = (ṫ_a − out ⊙ ṫ_b) / b."""
+        (ta, tb), b = tangents, inputs[1]
+        return ((0 if ta is None else ta) - (0 if tb is None else out * tb)) / b
+
+    @staticmethod
     def backward(ctx, grad_out):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad

@@ -30,6 +30,14 @@ class Dropout(Op):
         return x * keep * ctx.scale
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: the tangent through the same mask: ṫ_out = ṫ_x ⊙ mask / (1 − p)."""
+        if ctx.scale is None:
+            return tangents[0]
+        (keep,) = ctx.saved
+        return tangents[0] * keep * ctx.scale
+
+    @staticmethod
     def backward(ctx, grad_out):
         if ctx.scale is None:
             return (grad_out,)

@@ -22,6 +22,12 @@ class Erf(Op):
         return _ERF(x.astype(np.float64)).astype(x.dtype)   # math.erf: exact in double
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = 2/√π e^(−x²) ⊙ ṫ_x."""
+        t, x = tangents[0], inputs[0]
+        return t * (2 / np.sqrt(np.pi)) * np.exp(-x * x)
+
+    @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         return (grad_out * (2 / math.sqrt(math.pi)) * np.exp(-x * x),)

@@ -16,6 +16,11 @@ class Exp(Op):
         return out
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = e^x ⊙ ṫ_x."""
+        return tangents[0] * out
+
+    @staticmethod
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         return (grad_out * out,)

@@ -20,6 +20,12 @@ class Exp2(Op):
         return out
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = ln 2 · out ⊙ ṫ_x."""
+        t = tangents[0]
+        return t * out * np.log(2.0)
+
+    @staticmethod
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         return (grad_out * out * math.log(2),)

@@ -6,6 +6,7 @@ from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.recorded_backward import sum_to_shape
 from tinygraph.registry import register_op
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 @register_op("expand", forward="{out} = {x} repeated to a larger shape",
@@ -26,6 +27,8 @@ class Expand(Op):
                           "only size-1 dims can grow, and new dims (in front) cannot be -1")
         ctx.shape = x.shape
         return np.broadcast_to(x, target)
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

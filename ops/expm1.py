@@ -18,6 +18,12 @@ class Expm1(Op):
         return out
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = (out + 1) ⊙ ṫ_x."""
+        t = tangents[0]
+        return t * (out + 1)
+
+    @staticmethod
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         return (grad_out * (out + 1),)

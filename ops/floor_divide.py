@@ -19,6 +19,11 @@ class FloorDivide(Op):
             return np.floor_divide(a, b)
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: a step function, flat wherever it has a slope: a zero tangent."""
+        return np.zeros_like(out)
+
+    @staticmethod
     def backward(ctx, grad_out):
         need_a, need_b = ctx.needs_input_grad
         return (np.zeros_like(grad_out) if need_a else None, np.zeros_like(grad_out) if need_b else None)

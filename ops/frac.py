@@ -17,6 +17,12 @@ class Frac(Op):
         return x - np.trunc(x)
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = ṫ_x (x − trunc x has slope 1)."""
+        t = tangents[0]
+        return t
+
+    @staticmethod
     def backward(ctx, grad_out):
         return (grad_out,)
 

@@ -6,6 +6,7 @@ from tinygraph.op import Op, apply
 from tinygraph.ops._indexing import added_at, as_pytorch_reads_it, copied
 from tinygraph.ops.add_at import AddAt
 from tinygraph.registry import register_op
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 class IndexOpError(OpError, IndexError):
@@ -31,6 +32,8 @@ class GetItem(Op):
             return out
         except IndexError as error:
             raise IndexOpError("getitem", "index", f"{error} (index {index!r}, input of shape {x.shape})") from None
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

@@ -26,6 +26,13 @@ class Linear(Op):
         return s
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_s = ṫ_p Uᵀ + p ṫ_Uᵀ + ṫ_c."""
+        (tx, tw, tb), (x, w, _) = tangents, inputs
+        return ((0 if tx is None else tx @ w.T) + (0 if tw is None else x @ tw.T)
+                + (0 if tb is None else tb))
+
+    @staticmethod
     def backward(ctx, grad_out):
         p, U = ctx.saved
         need_x, need_w, need_b = ctx.needs_input_grad

@@ -15,6 +15,11 @@ class Log(Op):
         return np.log(x)
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = ṫ_x / x."""
+        return tangents[0] / inputs[0]
+
+    @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         return (grad_out / x,)

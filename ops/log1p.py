@@ -18,6 +18,12 @@ class Log1p(Op):
             return np.log1p(x)
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = ṫ_x / (1 + x)."""
+        t, x = tangents[0], inputs[0]
+        return t / (1 + x)
+
+    @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         with np.errstate(divide="ignore"):

@@ -20,6 +20,12 @@ class Log2(Op):
             return np.log2(x)
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = ṫ_x / (x ln 2)."""
+        t, x = tangents[0], inputs[0]
+        return t / (x * np.log(2.0))
+
+    @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         with np.errstate(divide="ignore"):

@@ -25,6 +25,12 @@ class LogSoftmax(Op):
         return out.astype(x.dtype, copy=False) if x.dtype.kind == "f" else out   # integers: float64, as NumPy
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = ṫ_x − Σ softmax ⊙ ṫ_x along dim."""
+        t = tangents[0]
+        return t - np.sum(np.exp(out) * t, axis=ctx.axis, keepdims=True)
+
+    @staticmethod
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         grad = grad_out.astype(out.dtype, copy=False)

@@ -32,6 +32,12 @@ class MatMul(Op):
         return out
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = ṫ_a @ b + a @ ṫ_b."""
+        (ta, tb), (a, b) = tangents, inputs
+        return (0 if ta is None else np.matmul(ta, b)) + (0 if tb is None else np.matmul(a, tb))
+
+    @staticmethod
     def backward(ctx, grad_out):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad

@@ -44,6 +44,12 @@ class MaxPool(Op):
         return P
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: each window passes on the tangent of its (i*, j*), the element it picked."""
+        winners = _winners(ctx, inputs[0], *out.shape[2:])
+        return tangents[0].reshape(-1)[winners]
+
+    @staticmethod
     def backward(ctx, grad_out):
         """§3.3: δA = δP at (i*, j*) of each window and 0 elsewhere; overlapping windows accumulate."""
         if ctx.path == "2x2":

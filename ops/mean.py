@@ -8,6 +8,7 @@ from tinygraph.ops._axes import accumulating, reduction_axes, restore_axes
 from tinygraph.recorded_backward import broadcast_back
 from tinygraph.registry import register_op
 from tinygraph.tensor import Tensor
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 @register_op("mean", forward="{out} = (1/n) Σ {x}", backward="δ{x} = δ{out} / n copied over the averaged axes")
@@ -32,6 +33,8 @@ class Mean(Op):
         with np.errstate(invalid="ignore", divide="ignore"):        # 0 / 0 = NaN for an empty axis
             total = np.sum(x, axis=axes, keepdims=keepdim, dtype=accumulate)
             return np.asarray(total / accumulate(count) if count else total * np.nan).astype(dtype, copy=False)
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

@@ -18,6 +18,14 @@ class Minimum(Op):
         return np.minimum(a, b)
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode, with backward's convention: the winner's tangent, the mean of both on a tie."""
+        (ta, tb), (a, b) = tangents, inputs
+        ta = np.zeros_like(out) if ta is None else ta
+        tb = np.zeros_like(out) if tb is None else tb
+        return np.where(a < b, ta, np.where(a > b, tb, (ta + tb) / 2))
+
+    @staticmethod
     def backward(ctx, grad_out):
         """Selected as PyTorch does: a side that lost gets exactly 0 whatever arrives; a tie halves δout;
         where a NaN makes every comparison false, both sides get δout."""

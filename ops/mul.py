@@ -18,6 +18,12 @@ class Mul(Op):
         return a * b
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = ṫ_a ⊙ b + a ⊙ ṫ_b."""
+        (ta, tb), (a, b) = tangents, inputs
+        return (0 if ta is None else ta * b) + (0 if tb is None else a * tb)
+
+    @staticmethod
     def backward(ctx, grad_out):
         a, b = ctx.saved
         need_a, need_b = ctx.needs_input_grad

@@ -3,6 +3,7 @@ import numpy as np
 
 from tinygraph.op import Op
 from tinygraph.registry import register_op
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 @register_op("neg", forward="{out} = −{x}", backward="δ{x} = −δ{out}")
@@ -12,6 +13,8 @@ class Neg(Op):
     @staticmethod
     def forward(ctx, x: np.ndarray) -> np.ndarray:
         return -x
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

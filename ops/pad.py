@@ -2,7 +2,7 @@
 import numpy as np
 
 from tinygraph.errors import OpError
-from tinygraph.op import Op, apply
+from tinygraph.op import Context, Op, apply
 from tinygraph.registry import register_op
 
 
@@ -20,6 +20,11 @@ class Pad(Op):
         out[inside_out] = x[inside_x]
         ctx.x_shape, ctx.inside_x, ctx.inside_out, ctx.pad = x.shape, inside_x, inside_out, tuple(pad)
         return out
+
+    @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: the tangent padded with zeros (the fill value is a constant, with no tangent)."""
+        return Pad.forward(Context(ctx.needs_input_grad), tangents[0], **{**attrs, "value": 0})
 
     @staticmethod
     def backward(ctx, grad_out):

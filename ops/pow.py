@@ -31,6 +31,18 @@ class Pow(Op):
         return out
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode, with backward's conventions: ṫ_out = p·x^(p−1) ṫ_x + out·ln x ṫ_p."""
+        (tx, tp), (x, p) = tangents, inputs
+        total = 0
+        if tx is not None:
+            total = total + np.where(p == 0, tx.dtype.type(0), tx * p * x ** (p - 1))
+        if tp is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                total = total + tp * np.where((x == 0) & (p >= 0), 0, out * np.log(x))
+        return total
+
+    @staticmethod
     def backward(ctx, grad_out):
         x, p, out = ctx.saved
         need_x, need_p = ctx.needs_input_grad

@@ -18,6 +18,12 @@ class Reciprocal(Op):
         return out
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = −out² ⊙ ṫ_x."""
+        t = tangents[0]
+        return -t * out * out
+
+    @staticmethod
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         return (-grad_out * out * out,)

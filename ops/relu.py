@@ -21,6 +21,11 @@ class ReLU(Op):
         return np.maximum(x, 0, out=A)        # NaN stays NaN, as in PyTorch
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = ṫ_x where x > 0, exactly 0 elsewhere (selected, so NaN stays out)."""
+        return np.where(inputs[0] > 0, tangents[0], tangents[0].dtype.type(0))
+
+    @staticmethod
     def backward(ctx, grad_out):
         (alive,) = ctx.saved
         grad_Z = gradient_array(0, grad_out.shape, grad_out.dtype)

@@ -4,6 +4,7 @@ import numpy as np
 from tinygraph.errors import OpError
 from tinygraph.op import Op
 from tinygraph.registry import register_op
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 @register_op("reshape", forward="{out} = reshape({x})", backward="δ{x} = reshape(δ{out}) to {x}'s shape")
@@ -23,6 +24,8 @@ class Reshape(Op):
         except ValueError:
             raise OpError("reshape", "shape", f"cannot reshape an input of shape {x.shape} ({x.size} elements) "
                           f"to shape {tuple(shape)}") from None
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

@@ -17,6 +17,11 @@ def _no_gradient(ctx, grad_out):
     return (np.zeros_like(grad_out),)
 
 
+def _zero_tangent(ctx, tangents, inputs, out, attrs):
+    """Forward mode: ṫ_out = 0, for the same reason."""
+    return np.zeros_like(out)
+
+
 def _no_gradient_recorded(ctx, grad_out):
     """δx = 0 as a constant Tensor (PyTorch's zeros_like(grad)): it depends on nothing, so it has no curvature."""
     return (Tensor(np.zeros(grad_out.shape, grad_out.dtype)),)
@@ -32,6 +37,7 @@ class Floor(Op):
 
     backward = staticmethod(_no_gradient)
     differentiable_backward = staticmethod(_no_gradient_recorded)
+    jvp = staticmethod(_zero_tangent)
 
 
 @register_op("ceil", forward="{out} = ⌈{x}⌉", backward="δ{x} = 0")
@@ -44,6 +50,7 @@ class Ceil(Op):
 
     backward = staticmethod(_no_gradient)
     differentiable_backward = staticmethod(_no_gradient_recorded)
+    jvp = staticmethod(_zero_tangent)
 
 
 @register_op("round", forward="{out} = round({x})", backward="δ{x} = 0")
@@ -63,6 +70,7 @@ class Round(Op):
 
     backward = staticmethod(_no_gradient)
     differentiable_backward = staticmethod(_no_gradient_recorded)
+    jvp = staticmethod(_zero_tangent)
 
 
 @register_op("trunc", forward="{out} = trunc({x})", backward="δ{x} = 0")
@@ -75,6 +83,7 @@ class Trunc(Op):
 
     backward = staticmethod(_no_gradient)
     differentiable_backward = staticmethod(_no_gradient_recorded)
+    jvp = staticmethod(_zero_tangent)
 
 
 @register_op("sign", forward="{out} = sign({x})", backward="δ{x} = 0")
@@ -89,3 +98,4 @@ class Sign(Op):
 
     backward = staticmethod(_no_gradient)
     differentiable_backward = staticmethod(_no_gradient_recorded)
+    jvp = staticmethod(_zero_tangent)

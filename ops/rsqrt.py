@@ -18,6 +18,12 @@ class Rsqrt(Op):
         return out
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = −½ out³ ⊙ ṫ_x."""
+        t = tangents[0]
+        return -0.5 * t * out * out * out
+
+    @staticmethod
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         return (-0.5 * grad_out * out * out * out,)

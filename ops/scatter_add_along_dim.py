@@ -7,6 +7,7 @@ from tinygraph.ops._axes import one_axis
 from tinygraph.ops.setitem import SetItem
 from tinygraph.ops.take_along_dim import TakeAlongDim, full_index
 from tinygraph.registry import register_op
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 @register_op("scatter_add_along_dim", forward="{out} = {x};  {out}[…{index}[…k…]…] += {src}[…k…] along dim",
@@ -39,6 +40,8 @@ class ScatterAddAlongDim(Op):
         out = x.astype(np.result_type(x, src), copy=True)
         np.add.at(out, full_index(index, axis), src[corner])          # repeated indices accumulate
         return out
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

@@ -5,6 +5,7 @@ from tinygraph.errors import OpError
 from tinygraph.op import Op, apply
 from tinygraph.ops._indexing import as_pytorch_reads_it, copied
 from tinygraph.registry import register_op
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 @register_op("setitem", forward="{out} = {x}, then {out}[i] = {value}",
@@ -28,6 +29,8 @@ class SetItem(Op):
             raise OpError("setitem", "value", f"cannot write a value of shape {np.shape(value)} into "
                           f"x[{index!r}] of a tensor of shape {x.shape}: {error}") from None
         return out
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

@@ -18,6 +18,11 @@ class Sigmoid(Op):
         return out
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = out ⊙ (1 − out) ⊙ ṫ_x."""
+        return tangents[0] * (out * (1 - out))
+
+    @staticmethod
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         return (grad_out * out * (1 - out),)

@@ -17,6 +17,11 @@ class Sin(Op):
         return np.sin(x)
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = cos x ⊙ ṫ_x."""
+        return tangents[0] * np.cos(inputs[0])
+
+    @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         return (grad_out * np.cos(x),)

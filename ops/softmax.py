@@ -24,6 +24,12 @@ class Softmax(Op):
         return out.astype(x.dtype, copy=False) if x.dtype.kind == "f" else out   # integers: float64, as NumPy
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = out ⊙ (ṫ_x − Σ out ⊙ ṫ_x) along dim."""
+        t = tangents[0]
+        return out * (t - np.sum(out * t, axis=ctx.axis, keepdims=True))
+
+    @staticmethod
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         grad = grad_out.astype(out.dtype, copy=False)

@@ -71,6 +71,23 @@ class SoftmaxCrossEntropy(Op):
         return np.asarray(loss).astype(ctx.out_dtype, copy=False)
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode along the logits: each row's ṫ_L = Σ_k (ŷ_k − y_k) ṫ_s,k, reduced as the loss is."""
+        if any(t is not None for t in tangents[1:]):
+            raise NotImplementedError("forward_ad: softmax_xent has a forward-mode rule along the logits only, "
+                                      "not along probability targets or class weights")
+        probs, labels, y = ctx.saved[:3]
+        t = tangents[0][np.newaxis] if ctx.unbatched else tangents[0]
+        t = t.astype(probs.dtype, copy=False)
+        if labels is not None:
+            rows = (probs * t).sum(axis=1) - t[np.arange(len(labels)), labels]
+        else:
+            rows = ((probs * y.sum(axis=1, keepdims=True) - y) * t).sum(axis=1)
+        if ctx.reduction == "mean":
+            return rows.sum() / ctx.divisor
+        return rows.sum() if ctx.reduction == "sum" else rows[0] if ctx.unbatched else rows
+
+    @staticmethod
     def backward(ctx, grad_out):
         """§3.1: δs = ŷ − y, divided by N for the mean; probability rows and their weights as in the class doc."""
         probs, labels, y, *of_target = ctx.saved

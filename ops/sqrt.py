@@ -17,6 +17,11 @@ class Sqrt(Op):
         return out
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = ṫ_x / (2√x)."""
+        return tangents[0] / (2 * out)
+
+    @staticmethod
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         with np.errstate(divide="ignore", invalid="ignore"):

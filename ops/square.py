@@ -15,6 +15,11 @@ class Square(Op):
         return x * x
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = 2x ⊙ ṫ_x."""
+        return 2 * inputs[0] * tangents[0]
+
+    @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved
         return (2 * grad_out * x,)

@@ -5,6 +5,7 @@ from tinygraph.op import Op
 from tinygraph.ops._axes import accumulating, reduction_axes, restore_axes
 from tinygraph.recorded_backward import broadcast_back
 from tinygraph.registry import register_op
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 @register_op("sum", forward="{out} = Σ {x}", backward="δ{x} = δ{out} copied over the summed axes")
@@ -20,6 +21,8 @@ class Sum(Op):
         if x.dtype == np.float16:          # accumulate in float32 and round once, as PyTorch's CPU kernel
             return np.sum(x, axis=axes, keepdims=keepdim, dtype=accumulating(x.dtype)).astype(x.dtype)
         return np.sum(x, axis=axes, keepdims=keepdim)
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

@@ -8,6 +8,7 @@ from tinygraph.ops._axes import one_axis
 from tinygraph.recorded_backward import sum_to_shape
 from tinygraph.registry import register_op
 from tinygraph.tensor import Tensor
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 @register_op("take_along_dim", forward="{out}[…k…] = {x}[…{index}[…k…]…] along dim",
@@ -49,6 +50,8 @@ class TakeAlongDim(Op):
         index = np.broadcast_to(index, shape[:axis] + (index.shape[axis],) + shape[axis + 1:]) % max(size, 1)
         ctx.axis, ctx.index, ctx.broadcast_shape = axis, index, x.shape
         return np.take_along_axis(x, index, axis=axis)
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

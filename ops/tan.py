@@ -17,6 +17,12 @@ class Tan(Op):
         return out
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = (1 + out²) ⊙ ṫ_x."""
+        t = tangents[0]
+        return t * (1 + out * out)
+
+    @staticmethod
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         return (grad_out * (1 + out * out),)

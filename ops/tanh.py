@@ -17,6 +17,11 @@ class Tanh(Op):
         return out
 
     @staticmethod
+    def jvp(ctx, tangents, inputs, out, attrs):
+        """Forward mode: ṫ_out = (1 − out²) ⊙ ṫ_x."""
+        return tangents[0] * (1 - out * out)
+
+    @staticmethod
     def backward(ctx, grad_out):
         (out,) = ctx.saved
         grad_x = np.multiply(out, out, out=buffers.empty(out.shape, np.result_type(grad_out, out)))   # out²

@@ -4,6 +4,7 @@ import numpy as np
 from tinygraph.errors import OpError
 from tinygraph.op import Op, apply
 from tinygraph.registry import register_op
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 @register_op("transpose", forward="{out} = {x}ᵀ", backward="δ{x} = (δ{out})ᵀ, axes permuted back")
@@ -17,6 +18,8 @@ class Transpose(Op):
                           f"of an input of shape {x.shape}")
         ctx.axes = axes
         return np.transpose(x, axes)
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

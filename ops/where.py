@@ -4,6 +4,7 @@ import numpy as np
 from tinygraph.errors import OpError
 from tinygraph.op import Op, apply
 from tinygraph.registry import register_op
+from tinygraph.ops._forward_mode import ByLinearity
 
 
 @register_op("where", forward="{out} = {a} if {condition} else {b}",
@@ -19,6 +20,8 @@ class Where(Op):
                           f"(shape {condition.shape}); compare first, e.g. x > 0")
         ctx.save_for_backward(condition)
         return np.where(condition, a, b)
+
+    jvp = ByLinearity()      # forward mode: linear in its floating inputs, so J·t = f(t)
 
     @staticmethod
     def backward(ctx, grad_out):

@@ -40,6 +40,8 @@ class _State(threading.local):
         # The tg.compile Recorder while a step is being recorded (tinygraph/compile/recorder.py), else None:
         # apply, the engine, in-place updates and optimizers tell it what they run.
         self.recorder = None
+        # The tangents of tg.autograd.forward_ad.dual_level() while one is open, else None.
+        self.dual = None
 
 
 STATE = _State()

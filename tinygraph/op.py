@@ -131,6 +131,10 @@ class Op:
     # False: a rule returning None for an input that requires grad is a bug the engine names (the
     # input would silently get no gradient). A torch-style autograd.Function may return None (zero).
     none_is_zero = False
+    # Forward mode (tg.autograd.forward_ad): `jvp(ctx, tangents, inputs, out, attrs)` returns the
+    # output's tangent J·t from the inputs' tangents (None where zero), after forward ran with ctx.
+    # None: the op has no forward-mode rule and refuses, naming itself.
+    jvp = None
     # Other names a caller may use for a hyperparameter, e.g. NumPy's {"axis": "dim", "keepdims": "keepdim"}.
     aliases: dict[str, str] = {}
 
@@ -249,6 +253,8 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
     out = Tensor._wrap(data)
     if data.base is not None:
         _mark_view(out, data, inputs, arrays)
+    if STATE.dual is not None:                  # forward mode: the output's tangent from the inputs'
+        STATE.dual.forward(op, ctx, inputs, arrays, kwargs, out)
     if record:
         out.requires_grad = True
         # The edges: the Node that made each input, or the input itself (a leaf or a constant).

@@ -17,8 +17,8 @@ A Function works on Tensors, as torch.autograd.Function does; underneath, each o
 (tinygraph/autograd/function.py), so it draws, traces and gradchecks like a registered op.
 `tg.register_op` stays the way to add a built-in op on plain arrays.
 """
-from tinygraph.autograd import function
+from tinygraph.autograd import forward_ad, function
 from tinygraph.autograd.function import Function, FunctionCtx, once_differentiable
 from tinygraph.engine import backward, grad      # torch.autograd.grad / backward, create_graph included
 
-__all__ = ["Function", "FunctionCtx", "backward", "function", "grad", "once_differentiable"]
+__all__ = ["Function", "FunctionCtx", "backward", "forward_ad", "function", "grad", "once_differentiable"]
