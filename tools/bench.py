@@ -14,8 +14,9 @@ Rows:
   epoch            one epoch of `tinygraph-train` with its defaults against the same PyTorch loop
 Each row also times tinygraph's step under tg.compile (the epoch: `tinygraph-train --compile`),
 recorded before timing so only replays are timed, beside eager tinygraph and PyTorch, with the
-ratio compiled / PyTorch; the compiled losses are checked bit for bit against eager (--no-compile
-leaves the column out).
+ratio compiled / PyTorch; the compiled losses are checked bit for bit against eager. Its peak memory
+is measured too, over replayed steps, with the recording call as the first warm-up step (--no-compile
+leaves the column and these memory runs out).
 
 Every framework starts from the same weights and data (step-0 losses are checked to agree);
 each framework steps in a process of its own, and they take turns in blocks after a warm-up, with
@@ -80,7 +81,7 @@ def run_memory(args) -> dict:
     rows = [*args.config_names, *args.model_names]
     if args.quick:             # the rows with a memory target only, so a quick run stays quick
         rows = [row for row in rows if row in bench_report.MEMORY_TARGET_ROWS]
-    frameworks = ["tinygraph", "torch"] if args.use_torch else ["tinygraph"]
+    frameworks = ["tinygraph"] + (["compiled"] if args.compile else []) + (["torch"] if args.use_torch else [])
     child_flags = (["--threads", str(args.threads)] if args.threads else []) + (
         ["--keep-freed-memory"] if args.keep_freed_memory else [])
     memory = {}

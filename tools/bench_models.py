@@ -10,7 +10,8 @@ TwoLayerCNN on the built-in digits (its batch size, Adam and learning rate, its 
 against the same loop written in PyTorch, reading the same batches in the same order.
 
 The compiled runners are tinygraph's step and epoch under tg.compile (the epoch as
-`tinygraph-train --compile` runs it): a step is recorded when built, an epoch in its warm-up epoch.
+`tinygraph-train --compile` runs it): a step is recorded when built (tools/bench_memory.py builds it
+unrecorded, so that its recording call is its first warm-up step), an epoch in its warm-up epoch.
 """
 from __future__ import annotations
 
@@ -76,13 +77,14 @@ class TinygraphModelStep:
 
 
 class TinygraphCompiledModelStep(TinygraphModelStep):
-    """TinygraphModelStep's step under tg.compile, recorded when built: every later step is a replay."""
+    """TinygraphModelStep's step under tg.compile, recorded when built (unless record_now is False: then
+    the first step records): every later step is a replay."""
 
     name = "compiled"
 
-    def __init__(self, row: str):
+    def __init__(self, row: str, record_now: bool = True):
         super().__init__(row)
-        self.step = compiled(self.step)
+        self.step = compiled(self.step, record_now)
 
 
 class TorchModelStep:

@@ -79,14 +79,15 @@ class TinygraphStep:
 
 class TinygraphCompiledStep(TinygraphStep):
     """TinygraphStep under tg.compile. A compiled step may not write `.data`, so optim.SGD makes the
-    same update (θ ← θ − lr·∇, the same float32 arithmetic); recorded when built, then replayed."""
+    same update (θ ← θ − lr·∇, the same float32 arithmetic); recorded when built (unless record_now
+    is False: then the first step records), then replayed."""
 
     name = "compiled"
 
-    def __init__(self, problem, dtype=np.float32):
+    def __init__(self, problem, dtype=np.float32, record_now: bool = True):
         super().__init__(problem, dtype)
         self.optimizer = tg.optim.SGD(self.params, lr=LR)
-        self.step = compiled(self.sgd_step)
+        self.step = compiled(self.sgd_step, record_now)
 
     def sgd_step(self):
         self.optimizer.zero_grad()
@@ -96,14 +97,20 @@ class TinygraphCompiledStep(TinygraphStep):
         return loss
 
 
-def compiled(step: Callable):
-    """`step` under tg.compile with its recording call made now, so every later call is a replay."""
+def compiled(step: Callable, record_now: bool = True):
+    """`step` under tg.compile; with record_now its recording call is made now, so every later call is a replay."""
     compiled_step = tg.compile(step)
-    compiled_step()
+    if record_now:
+        compiled_step()
+        check_recorded(compiled_step)
+    return compiled_step
+
+
+def check_recorded(compiled_step) -> None:
+    """Refuse a compiled step whose recording call found something a schedule cannot replay."""
     if not compiled_step.schedules:
         raise RuntimeError(f"tools/bench.py: tg.compile could not record {compiled_step.name} ({compiled_step!r}); "
                            "run with --no-compile")
-    return compiled_step
 
 
 def same_losses(eager, compiled_runner, steps: int = 2) -> bool:
