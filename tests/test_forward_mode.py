@@ -62,6 +62,7 @@ def test_a_wrong_jvp_rule_is_caught(monkeypatch):
     assert forward != pytest.approx(backward, rel=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")   # torch.func's import
 def test_the_derivations_cnn_in_one_forward_pass_against_pytorch():
     torch = pytest.importorskip("torch")
     from tinygraph.models import TwoLayerCNN
