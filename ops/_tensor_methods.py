@@ -75,13 +75,13 @@ class TensorMethods:
 
     # ----------------------------------------------------------------- reductions (PyTorch's dim, keepdim;
     # NumPy's axis, keepdims accepted as aliases)
-    def sum(self, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
+    def sum(self, dim=None, keepdim=None, *, dtype=None, axis=None, keepdims=None, out=None) -> Tensor:
         dim, keepdim = dim_alias("sum", dim, keepdim, axis, keepdims)
-        return apply(Sum, self, dim=dim, keepdim=keepdim)
+        return apply(Sum, _in_dtype(self, "sum", dtype, out), dim=dim, keepdim=keepdim)
 
-    def mean(self, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
+    def mean(self, dim=None, keepdim=None, *, dtype=None, axis=None, keepdims=None, out=None) -> Tensor:
         dim, keepdim = dim_alias("mean", dim, keepdim, axis, keepdims)
-        return apply(Mean, self, dim=dim, keepdim=keepdim)
+        return apply(Mean, _in_dtype(self, "mean", dtype, out), dim=dim, keepdim=keepdim)
 
     def amax(self, dim=None, keepdim=None, *, axis=None, keepdims=None) -> Tensor:
         dim, keepdim = dim_alias("amax", dim, keepdim, axis, keepdims)
@@ -255,6 +255,13 @@ def _values_and_indices(x: Tensor, op: str, dim, keepdim: bool):
         if keepdim:
             values, indices = values.unsqueeze(axis), Tensor._wrap(np.expand_dims(indices.data, axis))
     return _ValuesIndices[op](values, indices)
+
+
+def _in_dtype(x: Tensor, op: str, dtype, out) -> Tensor:
+    """x cast to `dtype` first, as PyTorch's sum(dtype=) does (np.sum(t) passes dtype=None and out=None)."""
+    if out is not None:
+        raise TypeError(f"{op}(): out= is not supported; the result is a new tensor (input {x._label()})")
+    return x if dtype is None else x.to(dtype)
 
 
 def _arg_index(x: Tensor, op: str, dim, keepdim: bool) -> Tensor:

@@ -147,3 +147,18 @@ def test_numpy_functions_work_on_a_grad_and_operators_stay_recorded():
     assert y.grad_fn is not None and y.grad_fn.op.name == "mul"
     with pytest.raises(TypeError, match=r"np.exp: tensor of shape \(2,\) requires grad.*x.exp\(\)|t.exp\(\)"):
         np.exp(x)
+
+
+def test_numpy_reductions_call_the_tensors_own_and_sum_takes_a_dtype():
+    p, q = _both()
+    (p * p).sum().backward()
+    (q * q).sum().backward()
+    assert float(np.sum(p.grad)) == float(torch.sum(q.grad)) and float(np.mean(p.grad)) == float(torch.mean(q.grad))
+    x = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    total = np.sum(x * 2, axis=0)                 # NumPy's call of x.sum: recorded, as in PyTorch
+    assert total.grad_fn.op.name == "sum"
+    total.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((2, 2), 2.0))
+    assert x.sum(dtype=tg.float32).dtype == np.float32 == np.dtype(str(q.sum(dtype=torch.float32).dtype)[6:])
+    with pytest.raises(TypeError, match=r"sum\(\): out= is not supported"):
+        np.sum(x, out=np.zeros(()))
