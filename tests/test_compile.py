@@ -316,3 +316,16 @@ def test_one_tensor_passed_twice_then_two_tensors_records_anew():
     assert float(step(x, x).data) == 15.0
     assert float(step(x, y).data) == 96.0 and step.records == 2 and "twice" in step.last_miss
     assert float(step(y, x).data) == 69.0 and step.schedule.replays == 1
+
+
+def test_in_forward_mode_a_compiled_function_runs_eagerly_and_carries_tangents():
+    fwad = tg.autograd.forward_ad
+    step = tg.compile(lambda x: (x * x).sum())
+    x = tg.tensor([1.0, 2.0])
+    step(x)
+    step(x)                                        # recorded, then replayed
+    with fwad.dual_level():
+        dual = fwad.make_dual(x, np.array([1.0, 0.0]))
+        out = step(dual)
+        assert float(fwad.unpack_dual(out).tangent.data) == 2.0      # d/dx₀ Σx² = 2x₀
+    assert step.schedule.replays == 1 and step.eager_calls == 1

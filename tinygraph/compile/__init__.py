@@ -54,7 +54,8 @@ class CompiledStep:
         flat: list = []
         _flatten((args, kwargs), flat)
         key = (STATE.grad_enabled, tuple(_guard_of(v) for v in flat), _aliases(flat))
-        if key in self.eager_keys or STATE.recorder is not None:
+        # Inside another recording, or in forward mode (a replay would carry no tangents): eagerly.
+        if key in self.eager_keys or STATE.recorder is not None or STATE.dual is not None:
             self.eager_calls += 1
             return self.fn(*args, **kwargs)
         for schedule in self.schedules:
