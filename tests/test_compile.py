@@ -329,3 +329,15 @@ def test_in_forward_mode_a_compiled_function_runs_eagerly_and_carries_tangents()
         out = step(dual)
         assert float(fwad.unpack_dual(out).tangent.data) == 2.0      # d/dx₀ Σx² = 2x₀
     assert step.schedule.replays == 1 and step.eager_calls == 1
+
+
+def test_while_profiling_a_compiled_step_runs_eagerly_so_the_profile_sees_its_ops():
+    tg.manual_seed(0)
+    model = TwoLayerCNN(image_size=8)
+    step = tg.compile(_plain_step(model, tg.optim.SGD(model.parameters(), lr=0.1)))
+    x, y = _batches(1)[0]
+    step(x, y)
+    step(x, y)
+    with tg.profile(print_table=False) as prof:
+        step(x, y)
+    assert "conv2d" in {op for op in prof.stats} and step.eager_calls == 1 and step.schedule.replays == 1

@@ -54,8 +54,9 @@ class CompiledStep:
         flat: list = []
         _flatten((args, kwargs), flat)
         key = (STATE.grad_enabled, tuple(_guard_of(v) for v in flat), _aliases(flat))
-        # Inside another recording, or in forward mode (a replay would carry no tangents): eagerly.
-        if key in self.eager_keys or STATE.recorder is not None or STATE.dual is not None:
+        # Inside another recording, in forward mode (a replay would carry no tangents), or while
+        # something watches the ops (profile, hooks, a trace, detect_anomaly): eagerly.
+        if key in self.eager_keys or STATE.recorder is not None or _watched():
             self.eager_calls += 1
             return self.fn(*args, **kwargs)
         for schedule in self.schedules:
@@ -143,6 +144,12 @@ def _state_holds(guards: tuple) -> bool:
 
 def _same_objects(a: tuple, b: tuple) -> bool:
     return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+
+
+def _watched() -> bool:
+    """Whether anything would miss the ops a replay runs without apply() or the engine."""
+    return (STATE.dual is not None or STATE.forward_timer is not None or STATE.backward_timer is not None
+            or bool(STATE.forward_hooks) or bool(STATE.backward_hooks) or STATE.detect_anomaly)
 
 
 def _aliases(flat: list) -> tuple:
