@@ -239,11 +239,7 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
         if not isinstance(error, OpError):      # the op's own refusal already names op and argument
             _check_broadcast(op, arrays)
         raise
-    if type(data) is not np.ndarray:
-        data = np.asarray(data)
-    if half_with_number and data.dtype == np.float32:
-        with np.errstate(over="ignore"):        # computed in float32, rounded once, as PyTorch's kernels
-            data = data.astype(np.float16)
+    data = finished_output(data, half_with_number)
     if STATE.detect_anomaly and data.dtype.kind == "f" and not np.isfinite(data).all():
         described = ", ".join(_describe(t) for t in inputs if t is not None)
         raise FloatingPointError(f"detect_anomaly: {op.name} produced NaN/Inf in its forward "
@@ -267,6 +263,17 @@ def apply(op: type[Op], *args: Any, **kwargs: Any) -> Tensor:
             for hook in hooks:
                 hook(out)
     return out
+
+
+def finished_output(data, half_with_number: bool) -> np.ndarray:
+    """A forward rule's result as the op's output: an array; in float16 when a number met float16
+    tensors (computed in float32, rounded once, as PyTorch's kernels). tg.compile's replay uses it too."""
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    if half_with_number and data.dtype == np.float32:
+        with np.errstate(over="ignore"):
+            data = data.astype(np.float16)
+    return data
 
 
 def _wrap_constants(op: type[Op], args: tuple, inputs: list, arrays: list, raw: list) -> bool:

@@ -44,6 +44,7 @@ class Tensor:
 
     __slots__ = ("data", "_grad", "requires_grad", "_name", "_node", "_retain_grad", "_version_counter",
                  "_base", "_hooks", "__weakref__")
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         """NumPy meeting a tensor. An operator (`ndarray + t`, `2.0 * t`, `arr < t`) is the tensor's own,
         recorded like `t + ndarray`. Any other ufunc (`np.abs(p.grad)`, `np.isfinite(t)`, `arr -= t`)

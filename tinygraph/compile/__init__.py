@@ -60,7 +60,7 @@ class CompiledStep:
             self.eager_calls += 1
             return self.fn(*args, **kwargs)
         for schedule in self.schedules:
-            if schedule.guards[0] == key and _state_holds(schedule.guards[1]):
+            if schedule.guards[0] == key and _broken_state(schedule.guards[1]) is None:
                 self.schedule = schedule
                 return schedule.run(flat)
         if self.schedules:
@@ -130,16 +130,19 @@ def _state_guards(recorder: Recorder) -> tuple:
     return modules, tensors
 
 
-def _state_holds(guards: tuple) -> bool:
+def _broken_state(guards: tuple) -> str | None:
+    """What no longer holds of `_state_guards`' assumptions (None: every one does)."""
     modules, tensors = guards
     for module, training, state in modules:
-        if module.training is not training or not _same_objects(_module_state(module), state):
-            return False
+        if module.training is not training:
+            return f"{type(module).__name__} switched to {'train' if module.training else 'eval'} mode"
+        if not _same_objects(_module_state(module), state):
+            return f"{type(module).__name__} has other attributes, parameters or buffers than at recording (replaced since)"
     for t, shape, dtype, requires_grad in tensors:
         data = t.data
         if data.shape != shape or data.dtype != dtype or t.requires_grad is not requires_grad:
-            return False
-    return True
+            return f"{t._label()} changed shape, dtype or requires_grad"
+    return None
 
 
 def _same_objects(a: tuple, b: tuple) -> bool:
@@ -176,13 +179,4 @@ def _why_missed(guards: tuple, key: tuple) -> str:
         return "a different number of arguments"
     if old_key[2] != key[2]:
         return "an argument passed twice then, not now (or the other way round)"
-    modules, tensors = guards[1]
-    for module, training, state in modules:
-        if module.training is not training:
-            return f"{type(module).__name__} switched to {'train' if module.training else 'eval'} mode"
-        if not _same_objects(_module_state(module), state):
-            return f"{type(module).__name__} has other attributes, parameters or buffers than at recording (replaced since)"
-    for t, shape, dtype, requires_grad in tensors:
-        if t.data.shape != shape or t.data.dtype != dtype or t.requires_grad is not requires_grad:
-            return f"{t._label()} changed shape, dtype or requires_grad"
-    return "unknown"
+    return _broken_state(guards[1]) or "unknown"

@@ -17,6 +17,7 @@ import numpy as np
 
 from tinygraph import metadata
 from tinygraph.grad_mode import STATE
+from tinygraph.op import _CONSTANT_VERSION, finished_output
 from tinygraph.parallel import run_backward, run_forward
 from tinygraph.tensor import Tensor
 
@@ -54,9 +55,10 @@ class Instruction:
     """One kernel call of a schedule: `run(vals)` does it; the rest says what it is, for printing."""
     __slots__ = ("kind", "name", "inputs", "outputs", "run", "shapes", "note", "context")
 
-    def __init__(self, kind: str, name: str, inputs: list, outputs: list, run: Callable, shapes=(), note: str = ""):
+    def __init__(self, kind: str, name: str, inputs: list, outputs: list, run: Callable, shapes=(), note: str = "",
+                 context=None):
         self.kind, self.name, self.inputs, self.outputs, self.run = kind, name, inputs, outputs, run
-        self.shapes, self.note, self.context = shapes, note, None
+        self.shapes, self.note, self.context = shapes, note, context
 
 
 class Recorder:
@@ -67,7 +69,6 @@ class Recorder:
         self.slot_of: dict[int, int] = {}          # id(array) -> slot
         self.kept: list = []                       # every array given a slot, alive so ids stay unique
         self.slots = 0
-        self.arg_slots: dict[int, int] = {}        # id(Tensor or ndarray argument) -> slot
         self.arg_fill: list[tuple[int, int, bool]] = []   # (argument position, slot, is a Tensor)
         self.arg_tensors: dict[int, int] = {}      # id(Tensor argument) -> argument position
         self.live: dict[int, tuple[Tensor, np.ndarray]] = {}   # id -> (tensor, its values when first read)
@@ -78,7 +79,6 @@ class Recorder:
         for position, value in enumerate(flat_args):
             if isinstance(value, Tensor):
                 slot = self._new_slot(value.data)
-                self.arg_slots[id(value)] = slot
                 self.arg_tensors[id(value)] = position
                 self.arg_fill.append((position, slot, True))
             elif isinstance(value, np.ndarray):
@@ -113,7 +113,7 @@ class Recorder:
                 self.refuse(f"a tensor made inside the step by {self.made_unknown[id(array)]} (not an op) "
                             "is used by an op; make it outside the step, or pass it as an argument")
                 return _Const(array)
-            if value._version_counter is _constant_version():
+            if value._version_counter is _CONSTANT_VERSION:
                 return _Const(array)
             if id(value) not in self.live:
                 self.live[id(value)] = (value, np.array(array, copy=True))
@@ -132,8 +132,7 @@ class Recorder:
     def add(self, kind: str, name: str, inputs: list, outputs: list, run: Callable, shapes=(), note: str = "",
             context=None) -> None:
         if self.problem is None:
-            self.instructions.append(Instruction(kind, name, inputs, outputs, run, shapes, note))
-            self.instructions[-1].context = context
+            self.instructions.append(Instruction(kind, name, inputs, outputs, run, shapes, note, context))
 
     def _known_value(self, t: Tensor) -> None:
         """Before a recorded write to a live tensor: its values must be those the schedule knows of."""
@@ -162,13 +161,7 @@ class Recorder:
         out = self._output_slot(data)
 
         def run(vals, op=op, ctx=ctx, fetch=fetch, attrs_of=attrs_of, out=out, half=half_with_number):
-            result = run_forward(op, ctx, [f(vals) for f in fetch], attrs_of(vals))
-            if type(result) is not np.ndarray:
-                result = np.asarray(result)
-            if half and result.dtype == np.float32:
-                with np.errstate(over="ignore"):
-                    result = result.astype(np.float16)
-            vals[out] = result
+            vals[out] = finished_output(run_forward(op, ctx, [f(vals) for f in fetch], attrs_of(vals)), half)
         self.add("forward", op.name, refs + attr_slots, [out], run, (data.shape, data.dtype), context=ctx)
 
     def _attributes(self, op, attrs: dict) -> tuple[Callable, list]:
@@ -216,9 +209,8 @@ class Recorder:
         fetch = [_fetcher(r) for r in refs]
         out = self._output_slot(seeded)
 
-        def run(vals, fetch=fetch, out=out, root=root):
-            value, given = fetch[0](vals), fetch[1](vals)
-            vals[out] = np.ones_like(value) if given is None else np.asarray(given, dtype=value.dtype)
+        def run(vals, fetch=fetch, out=out):
+            vals[out] = initial_grad(Tensor._wrap(fetch[0](vals)), fetch[1](vals))
         self.add("seed", "δ" + (root.name or "out"), refs, [out], run, (seeded.shape, seeded.dtype))
 
     def backward(self, node, grad_out: np.ndarray, rule_grads: tuple, release: bool) -> None:
@@ -227,11 +219,9 @@ class Recorder:
         refs = [self.slot_of.get(id(grad_out))]
         if refs[0] is None:
             self.refuse(f"{node.op.name}'s backward received a gradient the schedule did not make")
-        outs = [None if g is None or type(g) is not np.ndarray else self._output_slot(g) for g in rule_grads]
-        if any(g is not None and type(g) is not np.ndarray for g in rule_grads):
-            # A scalar or list the contract converts: kept as an output the conversion reads.
-            outs = [self._keep_any(g) if g is not None and type(g) is not np.ndarray else o
-                    for g, o in zip(rule_grads, outs)]
+        # A scalar or list the contract converts gets a slot of its own, which the conversion reads.
+        outs = [None if g is None else self._output_slot(g) if type(g) is np.ndarray else self._new_slot(g)
+                for g in rule_grads]
         op, ctx = node.op, node.ctx
         pairs = [(i, s) for i, s in enumerate(outs) if s is not None]
 
@@ -242,13 +232,6 @@ class Recorder:
             if release:
                 ctx.release()
         self.add("backward", op.name, refs, outs, run, note="δ of each input", context=ctx)
-
-    def _keep_any(self, value) -> int:
-        slot = self.slots
-        self.slots += 1
-        self.slot_of[id(value)] = slot
-        self.kept.append(value)
-        return slot
 
     def convert(self, node, i: int, before, after: np.ndarray, shape, dtype, check: Callable) -> None:
         if self.problem is not None:
@@ -397,7 +380,7 @@ class Recorder:
 
     def read(self, t: Tensor, how: str) -> None:
         """Python read the values of `t` (item(), float(), bool(), numpy()): the step is data-dependent."""
-        if self.paused or t._version_counter is _constant_version():
+        if self.paused or t._version_counter is _CONSTANT_VERSION:
             return
         self.refuse(f"the step reads a tensor's values into Python ({how} on {t._label()}), and a replay "
                     "would reuse what it read at recording; return the tensor and read it after the call")
@@ -444,11 +427,6 @@ def _rebuilt(value, slots, vals):
     return type(value)(items)
 
 
-def _constant_version():
-    from tinygraph.op import _CONSTANT_VERSION
-    return _CONSTANT_VERSION
-
-
 def _tensor_name(t: Tensor) -> str:
     """A tensor's name, or the name nn noted for a parameter, or its shape."""
     name = t.name or metadata.tensor_fact(t, "parameter_name")
@@ -482,10 +460,8 @@ class _Watch:
         self.original = Tensor.__dict__["_wrap"]
         self.original_init = Tensor.__dict__["__init__"]
         self.original_data = Tensor.__dict__["data"]      # the slot's own descriptor
-        self.recorder: Recorder | None = None
 
     def start(self, recorder: Recorder) -> None:
-        self.recorder = recorder
         STATE.recorder = recorder
         tensor_module.value_read = recorder.read
         tensor_module.computed = recorder.pure
@@ -530,7 +506,6 @@ class _Watch:
         Tensor.__init__ = self.original_init
         STATE.recorder = None
         tensor_module.value_read = tensor_module.computed = tensor_module.grad_assigned = None
-        self.recorder = None
 
 
 _WATCH = _Watch()
