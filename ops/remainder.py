@@ -30,13 +30,6 @@ class Remainder(Op):
                 grad_b = -grad_out * np.floor_divide(a, b)
         return (grad_out if need_a else None, grad_b)
 
-    @staticmethod
-    def differentiable_backward(ctx, grad_out):
-        """The rule above; the quotient ⌊a / b⌋ is flat between jumps, so it enters as a constant."""
-        need_a, need_b = ctx.needs_input_grad
-        grad_b = None
-        if need_b:
-            a, b = ctx.saved
-            with np.errstate(divide="ignore", invalid="ignore"):
-                grad_b = -grad_out * np.floor_divide(a, b)
-        return (grad_out if need_a else None, grad_b)
+    # On Tensors the rule above is the same code: the quotient ⌊a / b⌋ is flat between jumps, so it
+    # enters as a constant array, and −δout ⊙ ⌊a / b⌋ is recorded as a mul.
+    differentiable_backward = backward
